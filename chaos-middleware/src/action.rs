@@ -1,0 +1,337 @@
+//! The chaos action model shared by the layer, the store and the CLI, and the rules that
+//! say which values are allowed.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where an action applies: to whole requests matched by view, or to a named fault point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Request-level: matched by view name, route pattern or `*`.
+    Response,
+    /// A named fault point in application code.
+    Point,
+}
+
+impl Kind {
+    /// The name stored in the database and used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Response => "response",
+            Kind::Point => "point",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = InvalidAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "response" => Ok(Kind::Response),
+            "point" => Ok(Kind::Point),
+            other => Err(InvalidAction::new(format!(
+                "unknown kind '{other}': allowed are response, point"
+            ))),
+        }
+    }
+}
+
+/// What an action does, with the data each verb needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "lowercase")]
+pub enum Fault {
+    /// Delay by a uniformly random duration in `[min_ms, max_ms]`.
+    Slow {
+        /// Shortest delay in milliseconds.
+        min_ms: u64,
+        /// Longest delay in milliseconds.
+        max_ms: u64,
+    },
+    /// Answer with `status` (and `body`) instead of running the handler.
+    Return {
+        /// HTTP status code, 100–599.
+        status: u16,
+        /// Optional response body.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+}
+
+impl Fault {
+    /// The verb's name as stored and typed on the command line.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Fault::Slow { .. } => "slow",
+            Fault::Return { .. } => "return",
+        }
+    }
+}
+
+/// Every verb the store may hold, for error messages.
+pub const VERBS: &str = "slow, return";
+
+/// An action as stored: its id and bookkeeping plus what it does and to whom.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// Primary key, shown by the CLI.
+    pub id: i64,
+    /// The fields the user chose.
+    #[serde(flatten)]
+    pub spec: ActionSpec,
+    /// Unix milliseconds of creation.
+    pub created_at: i64,
+    /// Unix milliseconds of the last change.
+    pub updated_at: i64,
+    /// Who created it (the OS user of the CLI), when known.
+    pub created_by: Option<String>,
+}
+
+impl Action {
+    /// Whether the action has expired at `now_ms` (Unix milliseconds).
+    pub fn is_expired_at(&self, now_ms: i64) -> bool {
+        self.spec.expires_at.is_some_and(|at| at <= now_ms)
+    }
+}
+
+/// Everything about an action that a user chooses when creating it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    /// Request-level or fault point.
+    pub kind: Kind,
+    /// View name, route pattern or `*` (response); point name (point).
+    pub target: String,
+    /// The verb and its data.
+    #[serde(flatten)]
+    pub fault: Fault,
+    /// Chance per request, 0.0–1.0.
+    pub probability: f64,
+    /// Only these users (empty: everyone).
+    pub users: Vec<String>,
+    /// Only these groups (empty: everyone).
+    pub groups: Vec<String>,
+    /// Only on these hosts (empty: everywhere).
+    pub hosts: Vec<String>,
+    /// Only these HTTP methods (empty: all).
+    pub methods: Vec<String>,
+    /// Disabled actions are kept but never injected.
+    pub enabled: bool,
+    /// Unix milliseconds after which the action is inert.
+    pub expires_at: Option<i64>,
+    /// Free label (`storm`, `exercise`, ...).
+    pub tag: Option<String>,
+    /// Free text for humans.
+    pub note: Option<String>,
+}
+
+impl ActionSpec {
+    /// A spec with the defaults: everyone, probability 1, enabled, no expiry.
+    pub fn new(kind: Kind, target: impl Into<String>, fault: Fault) -> Self {
+        Self {
+            kind,
+            target: target.into(),
+            fault,
+            probability: 1.0,
+            users: Vec::new(),
+            groups: Vec::new(),
+            hosts: Vec::new(),
+            methods: Vec::new(),
+            enabled: true,
+            expires_at: None,
+            tag: None,
+            note: None,
+        }
+    }
+
+    /// Checks every field against what is allowed; the error names the bad value.
+    pub fn validate(&self) -> Result<(), InvalidAction> {
+        validate_target(&self.target)?;
+        match &self.fault {
+            Fault::Slow { min_ms, max_ms } => validate_delay_range(*min_ms, *max_ms)?,
+            Fault::Return { status, .. } => validate_status(i64::from(*status)).map(|_| ())?,
+        }
+        if self.kind == Kind::Point {
+            return Err(InvalidAction::new(format!(
+                "verb '{}' does not apply to kind 'point' yet: allowed kind is response",
+                self.fault.verb()
+            )));
+        }
+        validate_probability(self.probability)?;
+        for user in &self.users {
+            if user.trim().is_empty() {
+                return Err(InvalidAction::new(
+                    "empty user name: a --user value must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value that is not allowed in an action, with a message that names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidAction {
+    message: String,
+}
+
+impl InvalidAction {
+    /// An error with this message (it should name the value and what is allowed).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// The longest delay the store accepts (an action is a fault, not a hang).
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
+fn validate_target(target: &str) -> Result<(), InvalidAction> {
+    if target.trim().is_empty() {
+        return Err(InvalidAction::new(
+            "empty view: give a view name, a route pattern such as /items/{id}, or *",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a delay range: `min <= max <= MAX_DELAY`.
+pub fn validate_delay_range(min_ms: u64, max_ms: u64) -> Result<(), InvalidAction> {
+    if min_ms > max_ms {
+        return Err(InvalidAction::new(format!(
+            "min delay {} is greater than max delay {}: min must be <= max",
+            humantime::format_duration(Duration::from_millis(min_ms)),
+            humantime::format_duration(Duration::from_millis(max_ms)),
+        )));
+    }
+    let cap_ms = MAX_DELAY.as_millis() as u64;
+    if max_ms > cap_ms {
+        return Err(InvalidAction::new(format!(
+            "delay {} is too long: allowed is at most {}",
+            humantime::format_duration(Duration::from_millis(max_ms)),
+            humantime::format_duration(MAX_DELAY),
+        )));
+    }
+    Ok(())
+}
+
+/// Checks an HTTP status code is within 100–599.
+pub fn validate_status(status: i64) -> Result<u16, InvalidAction> {
+    if (100..=599).contains(&status) {
+        Ok(status as u16)
+    } else {
+        Err(InvalidAction::new(format!(
+            "status {status} is out of range: allowed is 100-599"
+        )))
+    }
+}
+
+/// Checks a probability is a number within 0.0–1.0.
+pub fn validate_probability(probability: f64) -> Result<(), InvalidAction> {
+    if (0.0..=1.0).contains(&probability) {
+        Ok(())
+    } else {
+        Err(InvalidAction::new(format!(
+            "probability {probability} is out of range: allowed is 0-100% (0.0-1.0)"
+        )))
+    }
+}
+
+/// Parses a probability written as `25%` or as a fraction `0.25`.
+pub fn parse_probability(text: &str) -> Result<f64, InvalidAction> {
+    let trimmed = text.trim();
+    let value = match trimmed.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+        None => trimmed.parse::<f64>(),
+    };
+    match value {
+        Ok(p) if p.is_finite() && (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(InvalidAction::new(format!(
+            "invalid probability '{text}': allowed is 0%-100% or a fraction 0.0-1.0, e.g. 25% or 0.25"
+        ))),
+    }
+}
+
+/// Parses a humantime duration (`250ms`, `1s`, `2m`) into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, InvalidAction> {
+    humantime::parse_duration(text.trim())
+        .map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64)
+        .map_err(|err| {
+            InvalidAction::new(format!(
+                "invalid duration '{text}' ({err}): allowed are durations such as 250ms, 1s, 2m"
+            ))
+        })
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probability_accepts_percent_and_fraction() {
+        assert_eq!(parse_probability("25%"), Ok(0.25));
+        assert_eq!(parse_probability("0.25"), Ok(0.25));
+        assert_eq!(parse_probability("100%"), Ok(1.0));
+        assert_eq!(parse_probability("0"), Ok(0.0));
+        for bad in ["101%", "-1%", "1.5", "abc", "NaN", "inf"] {
+            let err = parse_probability(bad).expect_err(bad);
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn durations_parse_with_humantime() {
+        assert_eq!(parse_duration_ms("250ms"), Ok(250));
+        assert_eq!(parse_duration_ms("1s"), Ok(1000));
+        assert_eq!(parse_duration_ms("2m"), Ok(120_000));
+        let err = parse_duration_ms("fast").expect_err("not a duration");
+        assert!(err.to_string().contains("'fast'"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_bad_value() {
+        let slow = ActionSpec::new(
+            Kind::Response,
+            "items",
+            Fault::Slow {
+                min_ms: 300,
+                max_ms: 200,
+            },
+        );
+        let err = slow.validate().expect_err("min > max");
+        assert!(err.to_string().contains("300ms"), "{err}");
+        assert_eq!(validate_status(600).map_err(|e| e.to_string()), Err("status 600 is out of range: allowed is 100-599".into()));
+        assert_eq!(validate_status(99).is_err(), true);
+        assert_eq!(validate_status(401), Ok(401));
+        let mut ok = ActionSpec::new(
+            Kind::Response,
+            "items",
+            Fault::Return {
+                status: 401,
+                body: None,
+            },
+        );
+        assert_eq!(ok.validate(), Ok(()));
+        ok.probability = 1.01;
+        assert!(ok.validate().is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! In-process chaos for axum and tower services.
+
+pub mod action;
+pub mod store;
+
+pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind};
+pub use store::{Listing, Selection, Store, StoreError};

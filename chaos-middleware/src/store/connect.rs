@@ -1,0 +1,143 @@
+//! Opening a store from its URL and bringing the schema up to date.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::{Backend, Store, StoreError};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a connection attempt may take before the store counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite: several processes may create or migrate the same file at once; the loser of
+/// a race sees a busy or duplicate-migration error and simply tries again.
+const SQLITE_ATTEMPTS: u32 = 10;
+
+pub(super) async fn connect(url: &str) -> Result<Store, StoreError> {
+    let display_url = redact(url);
+    if url.starts_with("sqlite:") {
+        connect_sqlite(url, display_url).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        connect_postgres(url, display_url).await
+    } else {
+        Err(StoreError::UnsupportedUrl(display_url))
+    }
+}
+
+async fn connect_sqlite(url: &str, display_url: String) -> Result<Store, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|source| StoreError::Connect {
+            url: display_url.clone(),
+            source,
+        })?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(CONNECT_TIMEOUT);
+    let mut attempt = 1;
+    loop {
+        let result = async {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .connect_with(options.clone())
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: display_url.clone(),
+                    source,
+                })?;
+            SQLITE_MIGRATIONS
+                .run(&pool)
+                .await
+                .map_err(|source| StoreError::Migrate {
+                    url: display_url.clone(),
+                    source,
+                })?;
+            Ok::<_, StoreError>(pool)
+        }
+        .await;
+        match result {
+            Ok(pool) => {
+                return Ok(Store {
+                    backend: Backend::Sqlite(pool),
+                    display_url,
+                });
+            }
+            Err(err) if attempt < SQLITE_ATTEMPTS && is_sqlite_race(&err) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Errors that another process creating or migrating the same file at once can cause.
+fn is_sqlite_race(err: &StoreError) -> bool {
+    let text = err.to_string();
+    matches!(err, StoreError::Migrate { .. })
+        || text.contains("database is locked")
+        || text.contains("busy")
+}
+
+async fn connect_postgres(url: &str, display_url: String) -> Result<Store, StoreError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect(url)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: display_url.clone(),
+            source,
+        })?;
+    // sqlx takes a PostgreSQL advisory lock around migrations, so instances starting at
+    // the same moment apply them once.
+    POSTGRES_MIGRATIONS
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            url: display_url.clone(),
+            source,
+        })?;
+    Ok(Store {
+        backend: Backend::Postgres(pool),
+        display_url,
+    })
+}
+
+/// The URL with the password (if any) replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact("postgres://app:secret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite://chaos.db"), "sqlite://chaos.db");
+    }
+}

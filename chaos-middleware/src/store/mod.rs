@@ -1,0 +1,375 @@
+//! The chaos store: actions in SQLite (embedded default) or PostgreSQL (shared by several
+//! app instances), chosen by the URL scheme.
+//!
+//! Every query is written once and run on either backend (`with_pool!` expands it per
+//! backend; both accept `$N` placeholders). Every write bumps `chaos_meta.generation` in
+//! the same transaction, so readers detect changes with one tiny query.
+
+mod connect;
+mod row;
+
+use std::fmt;
+
+use sqlx::{PgPool, Row, SqlitePool};
+
+use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
+
+pub use row::CorruptRow;
+
+/// Which rows an `enable`, `disable` or `delete` applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// These ids; every one must exist or nothing is changed.
+    Ids(Vec<i64>),
+    /// Every action of this kind aimed at this target.
+    Target {
+        /// Kind of the actions.
+        kind: Kind,
+        /// View or point name, exactly as stored.
+        target: String,
+    },
+    /// Every action, or every action of one kind.
+    All {
+        /// Restrict to one kind.
+        kind: Option<Kind>,
+    },
+}
+
+/// Errors from the store, each with a message fit for one line of CLI output.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no backend we support.
+    #[error(
+        "unsupported database URL '{0}': allowed are sqlite://PATH (e.g. sqlite://chaos.db) and postgres://USER@HOST:PORT/DB"
+    )]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot reach the chaos store at {url}: {source}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// What the driver said.
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("cannot prepare the chaos store at {url}: {source}")]
+    Migrate {
+        /// The URL, password removed.
+        url: String,
+        /// What the migrator said.
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error("chaos store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    /// Some ids given do not exist.
+    #[error("unknown action id {}: no such action (see `chaos-admin list`)", join_ids(.0))]
+    UnknownIds(Vec<i64>),
+    /// The action is not valid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidAction),
+}
+
+fn join_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Everything stored, split into actions that parsed and rows that did not.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Valid actions, ordered by id.
+    pub actions: Vec<Action>,
+    /// Rows someone edited into something we cannot understand.
+    pub corrupt: Vec<CorruptRow>,
+}
+
+/// A handle on the chaos store. Cheap to clone (a connection pool inside).
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    display_url: String,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &self.display_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the same query code against whichever pool the store has.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => async { $body }.await,
+            Backend::Postgres($pool) => async { $body }.await,
+        }
+    };
+}
+
+const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
+     probability, users, groups, hosts, methods, enabled, expires_at, tag, note, \
+     created_at, updated_at, created_by FROM chaos_actions ORDER BY id";
+const BUMP_GENERATION: &str = "UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1";
+const INSERT_AUDIT: &str = "INSERT INTO chaos_audit (at, actor, operation, action_ids, detail) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite
+    /// file on first use and bringing the schema up to date.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        connect::connect(url).await
+    }
+
+    /// The URL with any password removed, for messages.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The change counter: it grows with every write.
+    pub async fn generation(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT generation FROM chaos_meta WHERE id = 1";
+        let generation: i64 =
+            with_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        Ok(generation)
+    }
+
+    /// Validates and stores a new action; returns its id.
+    pub async fn create(&self, spec: &ActionSpec) -> Result<i64, StoreError> {
+        spec.validate()?;
+        let now = now_ms();
+        let columns = row::Columns::from_spec(spec);
+        let insert = "INSERT INTO chaos_actions (kind, verb, target, min_ms, max_ms, status, \
+             body, probability, users, groups, hosts, methods, enabled, expires_at, tag, note, \
+             created_at, updated_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $17, $18) RETURNING id";
+        let actor = actor();
+        let id: i64 = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // The first statement writes, so SQLite takes its write lock (and waits on
+            // busy_timeout) up front instead of failing a read-to-write upgrade.
+            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+            let id: i64 = sqlx::query_scalar(insert)
+                .bind(columns.kind)
+                .bind(columns.verb)
+                .bind(&spec.target)
+                .bind(columns.min_ms)
+                .bind(columns.max_ms)
+                .bind(columns.status)
+                .bind(columns.body)
+                .bind(spec.probability)
+                .bind(&columns.users)
+                .bind(&columns.groups)
+                .bind(&columns.hosts)
+                .bind(&columns.methods)
+                .bind(i64::from(spec.enabled))
+                .bind(spec.expires_at)
+                .bind(spec.tag.as_deref())
+                .bind(spec.note.as_deref())
+                .bind(now)
+                .bind(actor.as_deref())
+                .fetch_one(&mut *tx)
+                .await?;
+            let detail = serde_json::to_string(spec).ok();
+            sqlx::query(INSERT_AUDIT)
+                .bind(now)
+                .bind(actor.as_deref())
+                .bind("create")
+                .bind(id.to_string())
+                .bind(detail)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(id)
+        })?;
+        Ok(id)
+    }
+
+    /// Every stored action, ordered by id; rows that do not parse are reported apart.
+    pub async fn list(&self) -> Result<Listing, StoreError> {
+        let listing = with_pool!(self, |pool| {
+            let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>(row::parse_rows(&rows))
+        })?;
+        Ok(listing)
+    }
+
+    /// One action by id (`None` if there is no such row).
+    pub async fn get(&self, id: i64) -> Result<Option<Action>, StoreError> {
+        let listing = self.list().await?;
+        if let Some(action) = listing.actions.into_iter().find(|a| a.id == id) {
+            return Ok(Some(action));
+        }
+        match listing.corrupt.into_iter().find(|c| c.id == Some(id)) {
+            Some(corrupt) => Err(StoreError::Invalid(InvalidAction::new(corrupt.to_string()))),
+            None => Ok(None),
+        }
+    }
+
+    /// Enables or disables the selected actions; returns how many rows changed.
+    /// With [`Selection::Ids`], an unknown id changes nothing and is an error.
+    pub async fn set_enabled(
+        &self,
+        selection: &Selection,
+        enabled: bool,
+    ) -> Result<u64, StoreError> {
+        let operation = if enabled { "enable" } else { "disable" };
+        self.write_selected(operation, Some(enabled), selection)
+            .await
+    }
+
+    /// Deletes the selected actions; returns how many rows were removed.
+    /// With [`Selection::Ids`], an unknown id deletes nothing and is an error.
+    pub async fn delete(&self, selection: &Selection) -> Result<u64, StoreError> {
+        self.write_selected("delete", None, selection).await
+    }
+
+    /// Sets `enabled` (when given) or deletes the selected rows, in one transaction with
+    /// the generation bump and an audit row.
+    async fn write_selected(
+        &self,
+        operation: &str,
+        enabled: Option<bool>,
+        selection: &Selection,
+    ) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let actor = actor();
+        let (statement, next_param) = match enabled {
+            Some(_) => ("UPDATE chaos_actions SET enabled = $1, updated_at = $2", 3),
+            None => ("DELETE FROM chaos_actions", 1),
+        };
+        let condition = match selection {
+            Selection::Ids(_) => format!("id = ${next_param}"),
+            Selection::Target { .. } => {
+                format!("kind = ${next_param} AND target = ${}", next_param + 1)
+            }
+            Selection::All { kind: Some(_) } => format!("kind = ${next_param}"),
+            Selection::All { kind: None } => "1 = 1".to_owned(),
+        };
+        let sql = format!("{statement} WHERE {condition}");
+        // One statement per id so an unknown id is noticed; the whole change is one
+        // transaction either way.
+        let bindings: Vec<Binding<'_>> = match selection {
+            Selection::Ids(ids) => ids.iter().map(|id| Binding::Id(*id)).collect(),
+            Selection::Target { kind, target } => vec![Binding::Target(kind.as_str(), target)],
+            Selection::All { kind: Some(kind) } => vec![Binding::Kind(kind.as_str())],
+            Selection::All { kind: None } => vec![Binding::Nothing],
+        };
+        let result = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // The first statement writes, so SQLite takes its write lock (and waits on
+            // busy_timeout) up front instead of failing a read-to-write upgrade.
+            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+            let mut changed: u64 = 0;
+            let mut missing = Vec::new();
+            for binding in &bindings {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                if let Some(enabled) = enabled {
+                    query = query.bind(i64::from(enabled)).bind(now);
+                }
+                query = match *binding {
+                    Binding::Id(id) => query.bind(id),
+                    Binding::Target(kind, target) => query.bind(kind).bind(target),
+                    Binding::Kind(kind) => query.bind(kind),
+                    Binding::Nothing => query,
+                };
+                let done = query.execute(&mut *tx).await?.rows_affected();
+                if let (Binding::Id(id), 0) = (binding, done) {
+                    if !missing.contains(id) {
+                        missing.push(*id);
+                    }
+                }
+                changed += done;
+            }
+            if !missing.is_empty() {
+                // Dropping the transaction rolls it back: nothing is half-written.
+                return Ok::<_, sqlx::Error>(Err(missing));
+            }
+            sqlx::query(INSERT_AUDIT)
+                .bind(now)
+                .bind(actor.as_deref())
+                .bind(operation)
+                .bind(describe_selection(selection))
+                .bind(Option::<String>::None)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Ok(changed))
+        })?;
+        result.map_err(StoreError::UnknownIds)
+    }
+
+    /// Reads one column of an arbitrary row, for tests that inspect the raw table.
+    #[doc(hidden)]
+    pub async fn raw_count(&self, table: &'static str) -> Result<i64, StoreError> {
+        let sql = match table {
+            "chaos_audit" => "SELECT COUNT(*) FROM chaos_audit",
+            _ => "SELECT COUNT(*) FROM chaos_actions",
+        };
+        let count = with_pool!(self, |pool| {
+            let row = sqlx::query(sql).fetch_one(pool).await?;
+            row.try_get::<i64, _>(0)
+        })?;
+        Ok(count)
+    }
+
+    /// Runs a statement that edits the table by hand (tests of corrupt rows).
+    #[doc(hidden)]
+    pub async fn raw_execute(&self, sql: &'static str) -> Result<u64, StoreError> {
+        let affected = with_pool!(self, |pool| {
+            sqlx::query(sql)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(affected)
+    }
+
+    /// Closes the pool's connections.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await);
+    }
+}
+
+/// What one statement of a selected write binds after the operation's own values.
+enum Binding<'a> {
+    Id(i64),
+    Target(&'a str, &'a str),
+    Kind(&'a str),
+    Nothing,
+}
+
+fn describe_selection(selection: &Selection) -> String {
+    match selection {
+        Selection::Ids(ids) => join_ids(ids),
+        Selection::Target { kind, target } => format!("{kind} {target}"),
+        Selection::All { kind: None } => "all".to_owned(),
+        Selection::All { kind: Some(kind) } => format!("all {kind}"),
+    }
+}
+
+/// Who is making a change, for the audit table.
+fn actor() -> Option<String> {
+    std::env::var("CHAOS_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .ok()
+}

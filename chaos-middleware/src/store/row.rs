@@ -1,0 +1,212 @@
+//! Conversion between actions and table rows, tolerant of rows edited by hand.
+
+use std::fmt;
+
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
+
+use super::Listing;
+use crate::action::{
+    Action, ActionSpec, Fault, InvalidAction, Kind, VERBS, validate_delay_range,
+    validate_probability, validate_status,
+};
+
+/// A row of `chaos_actions` exactly as stored, before any check.
+#[derive(Debug, FromRow)]
+pub(super) struct RawRow {
+    id: i64,
+    kind: String,
+    verb: String,
+    target: String,
+    min_ms: Option<i64>,
+    max_ms: Option<i64>,
+    status: Option<i64>,
+    body: Option<String>,
+    probability: f64,
+    users: String,
+    groups: String,
+    hosts: String,
+    methods: String,
+    enabled: i64,
+    expires_at: Option<i64>,
+    tag: Option<String>,
+    note: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    created_by: Option<String>,
+}
+
+/// A stored row that does not describe a valid action; it is skipped, not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptRow {
+    /// The row's id, when even that could not be read it is `None`.
+    pub id: Option<i64>,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for CorruptRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.id {
+            Some(id) => write!(f, "action row {id} is invalid: {}", self.reason),
+            None => write!(f, "an action row is invalid: {}", self.reason),
+        }
+    }
+}
+
+/// Column values for inserting a spec.
+pub(super) struct Columns {
+    pub kind: &'static str,
+    pub verb: &'static str,
+    pub min_ms: Option<i64>,
+    pub max_ms: Option<i64>,
+    pub status: Option<i64>,
+    pub body: Option<String>,
+    pub users: String,
+    pub groups: String,
+    pub hosts: String,
+    pub methods: String,
+}
+
+impl Columns {
+    pub(super) fn from_spec(spec: &ActionSpec) -> Self {
+        let (min_ms, max_ms, status, body) = match &spec.fault {
+            Fault::Slow { min_ms, max_ms } => (
+                Some(clamp_i64(*min_ms)),
+                Some(clamp_i64(*max_ms)),
+                None,
+                None,
+            ),
+            Fault::Return { status, body } => (None, None, Some(i64::from(*status)), body.clone()),
+        };
+        Self {
+            kind: spec.kind.as_str(),
+            verb: spec.fault.verb(),
+            min_ms,
+            max_ms,
+            status,
+            body,
+            users: json_list(&spec.users),
+            groups: json_list(&spec.groups),
+            hosts: json_list(&spec.hosts),
+            methods: json_list(&spec.methods),
+        }
+    }
+}
+
+fn clamp_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Parses every row; the ones that do not parse become [`CorruptRow`]s.
+pub(super) fn parse_rows<R>(rows: &[R]) -> Listing
+where
+    R: Row,
+    for<'r> RawRow: FromRow<'r, R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    &'static str: ColumnIndex<R>,
+{
+    let mut listing = Listing::default();
+    for row in rows {
+        let parsed = RawRow::from_row(row)
+            .map_err(|err| CorruptRow {
+                id: row.try_get::<i64, _>("id").ok(),
+                reason: err.to_string(),
+            })
+            .and_then(|raw| {
+                let id = raw.id;
+                raw.into_action().map_err(|err| CorruptRow {
+                    id: Some(id),
+                    reason: err.to_string(),
+                })
+            });
+        match parsed {
+            Ok(action) => listing.actions.push(action),
+            Err(corrupt) => listing.corrupt.push(corrupt),
+        }
+    }
+    listing
+}
+
+impl RawRow {
+    fn into_action(self) -> Result<Action, InvalidAction> {
+        let kind: Kind = self.kind.parse()?;
+        let fault = match self.verb.as_str() {
+            "slow" => {
+                let min_ms = non_negative("min_ms", self.min_ms)?;
+                let max_ms = non_negative("max_ms", self.max_ms)?;
+                validate_delay_range(min_ms, max_ms)?;
+                Fault::Slow { min_ms, max_ms }
+            }
+            "return" => {
+                let status = self
+                    .status
+                    .ok_or_else(|| InvalidAction::new("status is missing for verb 'return'"))?;
+                Fault::Return {
+                    status: validate_status(status)?,
+                    body: self.body,
+                }
+            }
+            other => {
+                return Err(InvalidAction::new(format!(
+                    "unknown verb '{other}': allowed are {VERBS}"
+                )));
+            }
+        };
+        if self.target.is_empty() {
+            return Err(InvalidAction::new("target is empty"));
+        }
+        validate_probability(self.probability)?;
+        let enabled = match self.enabled {
+            0 => false,
+            1 => true,
+            other => {
+                return Err(InvalidAction::new(format!(
+                    "enabled is {other}: allowed are 0 and 1"
+                )));
+            }
+        };
+        Ok(Action {
+            id: self.id,
+            spec: ActionSpec {
+                kind,
+                target: self.target,
+                fault,
+                probability: self.probability,
+                users: parse_list("users", &self.users)?,
+                groups: parse_list("groups", &self.groups)?,
+                hosts: parse_list("hosts", &self.hosts)?,
+                methods: parse_list("methods", &self.methods)?,
+                enabled,
+                expires_at: self.expires_at,
+                tag: self.tag,
+                note: self.note,
+            },
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            created_by: self.created_by,
+        })
+    }
+}
+
+fn non_negative(column: &str, value: Option<i64>) -> Result<u64, InvalidAction> {
+    match value {
+        Some(v) => u64::try_from(v).map_err(|_| {
+            InvalidAction::new(format!("{column} is {v}: allowed is a delay of 0 ms or more"))
+        }),
+        None => Err(InvalidAction::new(format!(
+            "{column} is missing for verb 'slow'"
+        ))),
+    }
+}
+
+fn parse_list(column: &str, text: &str) -> Result<Vec<String>, InvalidAction> {
+    serde_json::from_str(text).map_err(|_| {
+        InvalidAction::new(format!(
+            "{column} is '{text}': allowed is a JSON array of strings such as [\"alice\"]"
+        ))
+    })
+}
