@@ -1,7 +1,22 @@
 //! In-process chaos for axum and tower services.
+//!
+//! Chaos actions (slow responses, forced statuses, ...) live in a SQLite or PostgreSQL
+//! store, written by the `chaos-admin` CLI. [`ChaosLayer`] keeps an in-memory snapshot of
+//! them, refreshed in the background when the store changes, and injects them into the
+//! matching routes without touching the database on the request path.
 
 pub mod action;
+mod layer;
+mod snapshot;
 pub mod store;
+mod user;
+mod views;
 
 pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind};
+pub use layer::{
+    BuildError, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService, ChaosStats,
+    DEFAULT_POLL_INTERVAL, DISABLE_ENV, ResponseBody, ResponseFuture,
+};
 pub use store::{Listing, Selection, Store, StoreError};
+pub use user::{ChaosUser, RequestInfo, UserExtractor};
+pub use views::ChaosViews;

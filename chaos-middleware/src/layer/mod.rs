@@ -1,0 +1,272 @@
+//! The tower layer: configuration, construction and the handle apps use to observe it.
+
+mod body;
+mod future;
+mod reload;
+mod service;
+mod state;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tower::Layer;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use service::ChaosService;
+
+use crate::action::Action;
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+use crate::user::{ChaosUser, RequestInfo, UserExtractor};
+use crate::views::ChaosViews;
+use state::{Counters, Shared};
+
+/// The environment variable that turns every injection off at start-up, whatever the
+/// store says (`CHAOS_DISABLED=1`).
+pub const DISABLE_ENV: &str = "CHAOS_DISABLED";
+
+/// Default interval between change checks against the store.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// A tower [`Layer`] that injects the chaos actions stored in a database.
+///
+/// Add it with `Router::layer` after the routes (so axum's `MatchedPath` is known), and
+/// put the app's auth outside it so the user is known:
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use chaos_middleware::{ChaosLayer, ChaosViews};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut views = ChaosViews::new();
+/// let app: Router = Router::new()
+///     .route(views.name("items", "/items"), get(|| async { "items" }));
+/// let chaos = ChaosLayer::builder()
+///     .enabled(true)
+///     .database_url("sqlite://chaos.db")
+///     .views(views)
+///     .build()?;
+/// let app = app.layer(chaos);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, app).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChaosLayer {
+    shared: Arc<Shared>,
+}
+
+impl ChaosLayer {
+    /// A builder; the layer it builds injects nothing unless `.enabled(true)` is set.
+    pub fn builder() -> ChaosLayerBuilder {
+        ChaosLayerBuilder::default()
+    }
+
+    /// A handle to observe the layer (and, in tests, to install actions directly).
+    pub fn handle(&self) -> ChaosHandle {
+        ChaosHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S> Layer<S> for ChaosLayer {
+    type Service = ChaosService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ChaosService::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+/// Builds a [`ChaosLayer`]; see [`ChaosLayer::builder`].
+#[derive(Debug, Default)]
+pub struct ChaosLayerBuilder {
+    enabled: bool,
+    source: Option<Source>,
+    views: ChaosViews,
+    extract_user: Option<UserExtractor>,
+    host: Option<String>,
+    poll_interval: Option<Duration>,
+}
+
+#[derive(Debug)]
+enum Source {
+    Url(String),
+    Store(Store),
+}
+
+/// Why a layer could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A store was configured but there is no tokio runtime to reload it on.
+    #[error("the chaos layer needs a tokio runtime to watch its store: build it inside one")]
+    NoRuntime,
+    /// The poll interval is zero.
+    #[error("poll interval must be greater than zero")]
+    ZeroPollInterval,
+}
+
+impl ChaosLayerBuilder {
+    /// Turns injection on. Off by default: chaos is opt-in.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Reads actions from the store at this URL (`sqlite://...` or `postgres://...`).
+    /// The app starts even if the store is unreachable; chaos begins once it answers.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(Source::Url(url.into()));
+        self
+    }
+
+    /// Reads actions from an already opened store.
+    pub fn store(mut self, store: Store) -> Self {
+        self.source = Some(Source::Store(store));
+        self
+    }
+
+    /// The app's view names (see [`ChaosViews`]).
+    pub fn views(mut self, views: ChaosViews) -> Self {
+        self.views = views;
+        self
+    }
+
+    /// How the layer learns the user; the default reads a [`ChaosUser`] extension.
+    pub fn user_extractor(
+        mut self,
+        extract: impl Fn(&RequestInfo<'_>) -> Option<ChaosUser> + Send + Sync + 'static,
+    ) -> Self {
+        self.extract_user = Some(UserExtractor::new(extract));
+        self
+    }
+
+    /// This instance's host name, for `--host` filters (default: the machine's).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// How often to check the store for changes (default 200 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = Some(interval);
+        self
+    }
+
+    /// Builds the layer and, when enabled with a store, starts watching the store.
+    ///
+    /// `CHAOS_DISABLED=1` (or `true`/`yes`) in the environment forces the layer off.
+    pub fn build(self) -> Result<ChaosLayer, BuildError> {
+        let poll_interval = self.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL);
+        if poll_interval.is_zero() {
+            return Err(BuildError::ZeroPollInterval);
+        }
+        let enabled = self.enabled && !disabled_by_env();
+        let shared = Arc::new(Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            views: self.views,
+            extract_user: self.extract_user.unwrap_or_default(),
+            host: self.host.unwrap_or_else(local_host_name),
+            counters: Counters::default(),
+            enabled,
+        });
+        match (enabled, self.source) {
+            (true, Some(source)) => {
+                let runtime =
+                    tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+                let source = match source {
+                    Source::Url(url) => reload::StoreSource::Url(url),
+                    Source::Store(store) => reload::StoreSource::Open(store),
+                };
+                runtime.spawn(reload::watch(
+                    Arc::downgrade(&shared),
+                    source,
+                    poll_interval,
+                ));
+            }
+            (false, _) => {
+                tracing::info!(target: "chaos", "chaos layer is disabled: no faults will be injected")
+            }
+            (true, None) => {}
+        }
+        Ok(ChaosLayer { shared })
+    }
+}
+
+fn disabled_by_env() -> bool {
+    std::env::var(DISABLE_ENV)
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+        .unwrap_or(false)
+}
+
+fn local_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Observes a [`ChaosLayer`]: what it has loaded and what it has injected.
+#[derive(Debug, Clone)]
+pub struct ChaosHandle {
+    shared: Arc<Shared>,
+}
+
+/// A point-in-time view of a layer's state, e.g. for a metrics endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChaosStats {
+    /// Whether the layer injects at all.
+    pub enabled: bool,
+    /// Store generation of the loaded snapshot (`None` before the first load).
+    pub generation: Option<i64>,
+    /// Time since the snapshot was built.
+    pub snapshot_age: Duration,
+    /// Request-level rules in the snapshot.
+    pub rules: usize,
+    /// `slow` faults injected so far.
+    pub injected_slow: u64,
+    /// `return` faults injected so far.
+    pub injected_return: u64,
+}
+
+impl ChaosHandle {
+    /// Counters and snapshot facts.
+    pub fn stats(&self) -> ChaosStats {
+        let snapshot = self.shared.snapshot.load();
+        ChaosStats {
+            enabled: self.shared.enabled,
+            generation: snapshot.generation,
+            snapshot_age: snapshot.built_at.elapsed(),
+            rules: snapshot.rule_count,
+            injected_slow: self.shared.counters.slow.load(Ordering::Relaxed),
+            injected_return: self.shared.counters.returned.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Replaces the rule set with `actions` (what the store watcher does on a change).
+    /// Ignored when the layer is disabled.
+    pub fn apply(&self, generation: Option<i64>, actions: &[Action]) {
+        self.shared.apply(generation, actions);
+    }
+}
+
+impl Shared {
+    pub(crate) fn apply(&self, generation: Option<i64>, actions: &[Action]) {
+        if !self.enabled {
+            return;
+        }
+        let snapshot = Snapshot::compile(generation, actions, &self.views, &self.host);
+        self.snapshot.store(Arc::new(snapshot));
+    }
+}

@@ -1,0 +1,293 @@
+//! The compiled, immutable rule set the layer reads on every request.
+//!
+//! Rules are keyed by view so a request costs one hash lookup whatever the number of
+//! stored actions; `*` rules are kept apart. Order within a request: rules for the view
+//! (by ascending id), then `*` rules (by ascending id). Delays of every matching `slow`
+//! add up; the first matching `return` wins and is answered after those delays.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use rand::RngExt;
+use rustc_hash::FxHashMap;
+
+use crate::action::{Action, Fault, Kind};
+use crate::user::ChaosUser;
+use crate::views::ChaosViews;
+
+/// A compiled action.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    pub id: i64,
+    pub target: Arc<str>,
+    pub effect: Effect,
+    pub probability: f64,
+    pub users: Arc<[String]>,
+    pub groups: Arc<[String]>,
+    pub methods: Arc<[Method]>,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// What a rule does to a request.
+#[derive(Debug, Clone)]
+pub(crate) enum Effect {
+    Slow { min_ms: u64, max_ms: u64 },
+    Return { status: StatusCode, body: Bytes },
+}
+
+impl Effect {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Effect::Slow { .. } => "slow",
+            Effect::Return { .. } => "return",
+        }
+    }
+}
+
+/// The rule set at one store generation.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub generation: Option<i64>,
+    pub built_at: Instant,
+    pub rule_count: usize,
+    by_view: FxHashMap<Box<str>, Box<[Rule]>>,
+    wildcard: Box<[Rule]>,
+}
+
+/// What to do with one request.
+#[derive(Debug)]
+pub(crate) struct Decision<'s> {
+    /// Sum of the delays of every matching `slow`, in milliseconds.
+    pub delay_ms: u64,
+    /// The rules that fired (for logging and counters).
+    pub fired: Vec<&'s Rule>,
+    /// The first matching `return`, if any.
+    pub respond: Option<&'s Rule>,
+}
+
+impl Snapshot {
+    /// A snapshot with no rules (the state before the first load).
+    pub fn empty() -> Self {
+        Self {
+            generation: None,
+            built_at: Instant::now(),
+            rule_count: 0,
+            by_view: FxHashMap::default(),
+            wildcard: Box::new([]),
+        }
+    }
+
+    /// Compiles the enabled request-level actions meant for this host.
+    pub fn compile(
+        generation: Option<i64>,
+        actions: &[Action],
+        views: &ChaosViews,
+        host: &str,
+    ) -> Self {
+        let mut by_view: FxHashMap<Box<str>, Vec<Rule>> = FxHashMap::default();
+        let mut wildcard = Vec::new();
+        let mut rule_count = 0;
+        let mut sorted: Vec<&Action> = actions
+            .iter()
+            .filter(|a| a.spec.enabled && a.spec.kind == Kind::Response)
+            .filter(|a| a.spec.hosts.is_empty() || a.spec.hosts.iter().any(|h| glob_match(h, host)))
+            .collect();
+        sorted.sort_by_key(|a| a.id);
+        for action in sorted {
+            let rule = Rule::from_action(action);
+            rule_count += 1;
+            let target = action.spec.target.as_str();
+            if target == "*" {
+                wildcard.push(rule);
+                continue;
+            }
+            // A request's key is its route pattern (or raw path); an action may name the
+            // view instead, so file it under every pattern that carries that name too.
+            let mut keys: Vec<&str> = vec![target];
+            keys.extend(views.patterns_of(target).filter(|p| *p != target));
+            for key in keys {
+                by_view.entry(key.into()).or_default().push(rule.clone());
+            }
+        }
+        Self {
+            generation,
+            built_at: Instant::now(),
+            rule_count,
+            by_view: by_view
+                .into_iter()
+                .map(|(k, v)| (k, v.into_boxed_slice()))
+                .collect(),
+            wildcard: wildcard.into_boxed_slice(),
+        }
+    }
+
+    /// True when no rule could ever match (the fast path).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.rule_count == 0
+    }
+
+    /// The rules that may apply to `view`: (rules for the view, `*` rules).
+    #[inline]
+    pub fn candidates(&self, view: &str) -> Option<(&[Rule], &[Rule])> {
+        let specific = self.by_view.get(view).map_or(&[][..], |rules| &rules[..]);
+        if specific.is_empty() && self.wildcard.is_empty() {
+            None
+        } else {
+            Some((specific, &self.wildcard))
+        }
+    }
+}
+
+impl Rule {
+    fn from_action(action: &Action) -> Self {
+        let effect = match &action.spec.fault {
+            Fault::Slow { min_ms, max_ms } => Effect::Slow {
+                min_ms: *min_ms,
+                max_ms: *max_ms,
+            },
+            Fault::Return { status, body } => Effect::Return {
+                // The store validated 100-599, so this fallback is never taken.
+                status: StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                body: body.clone().map(Bytes::from).unwrap_or_default(),
+            },
+        };
+        Self {
+            id: action.id,
+            target: action.spec.target.as_str().into(),
+            effect,
+            probability: action.spec.probability,
+            users: action.spec.users.clone().into(),
+            groups: action.spec.groups.clone().into(),
+            methods: action
+                .spec
+                .methods
+                .iter()
+                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .collect(),
+            expires_at_ms: action.spec.expires_at,
+        }
+    }
+
+    fn needs_identity(&self) -> bool {
+        !self.users.is_empty() || !self.groups.is_empty()
+    }
+
+    fn matches_identity(&self, user: Option<&ChaosUser>) -> bool {
+        if !self.needs_identity() {
+            return true;
+        }
+        let Some(user) = user else {
+            return false;
+        };
+        (self.users.is_empty() || self.users.contains(&user.name))
+            && (self.groups.is_empty() || self.groups.iter().any(|g| user.groups.contains(g)))
+    }
+
+    fn is_expired(&self, now_ms: &mut Option<i64>) -> bool {
+        match self.expires_at_ms {
+            None => false,
+            Some(at) => at <= *now_ms.get_or_insert_with(crate::action::now_ms),
+        }
+    }
+}
+
+/// Decides what happens to one request. `identity` is called at most once, and only when
+/// a candidate rule filters by user or group.
+pub(crate) fn decide<'s>(
+    specific: &'s [Rule],
+    wildcard: &'s [Rule],
+    method: &Method,
+    identity: impl FnOnce() -> Option<ChaosUser>,
+) -> (Decision<'s>, Option<ChaosUser>) {
+    let mut decision = Decision {
+        delay_ms: 0,
+        fired: Vec::new(),
+        respond: None,
+    };
+    let mut identity = Some(identity);
+    let mut user: Option<ChaosUser> = None;
+    let mut now_ms = None;
+    let mut rng = rand::rng();
+    for rule in specific.iter().chain(wildcard) {
+        if rule.is_expired(&mut now_ms) {
+            continue;
+        }
+        if !rule.methods.is_empty() && !rule.methods.contains(method) {
+            continue;
+        }
+        if rule.needs_identity() {
+            if let Some(extract) = identity.take() {
+                user = extract();
+            }
+            if !rule.matches_identity(user.as_ref()) {
+                continue;
+            }
+        }
+        if rule.probability < 1.0 && rng.random::<f64>() >= rule.probability {
+            continue;
+        }
+        match &rule.effect {
+            Effect::Slow { min_ms, max_ms } => {
+                let delay = if min_ms == max_ms {
+                    *min_ms
+                } else {
+                    rng.random_range(*min_ms..=*max_ms)
+                };
+                decision.delay_ms = decision.delay_ms.saturating_add(delay);
+                decision.fired.push(rule);
+            }
+            Effect::Return { .. } => {
+                decision.fired.push(rule);
+                decision.respond = Some(rule);
+                break;
+            }
+        }
+    }
+    (decision, user)
+}
+
+/// `*` matches any run of characters; everything else matches itself (ASCII case-insensitive).
+pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    let text = text.to_ascii_lowercase();
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(pos) => rest = &rest[pos + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("web-*", "web-1"));
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("a*c*e", "abcde"));
+        assert!(!glob_match("web-*", "db-1"));
+        assert!(glob_match("Web-1", "web-1"));
+        assert!(!glob_match("web", "web-1"));
+        assert!(!glob_match("*-2", "web-1"));
+    }
+}

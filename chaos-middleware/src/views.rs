@@ -1,0 +1,56 @@
+//! Names for routes. axum has no route names, so the app names its routes as it declares
+//! them and hands the names to the layer; actions can then target `checkout` instead of
+//! `/checkout`.
+
+/// Route pattern → view name pairs, collected while the router is built.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use chaos_middleware::ChaosViews;
+///
+/// let mut views = ChaosViews::new();
+/// let app: Router = Router::new()
+///     .route(views.name("items", "/items"), get(|| async { "items" }))
+///     .route(views.name("item_detail", "/items/{id}"), get(|| async { "one" }));
+/// assert_eq!(views.name_of("/items/{id}"), Some("item_detail"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ChaosViews {
+    entries: Vec<(String, String)>,
+}
+
+impl ChaosViews {
+    /// An empty set of names.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that the route `pattern` is the view `name`, and returns `pattern` so the
+    /// call can sit inside `Router::route`.
+    pub fn name<'p>(&mut self, name: &str, pattern: &'p str) -> &'p str {
+        self.entries.retain(|(_, known)| known != pattern);
+        self.entries.push((name.to_owned(), pattern.to_owned()));
+        pattern
+    }
+
+    /// The view name given to `pattern`, if any.
+    pub fn name_of(&self, pattern: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, known)| known == pattern)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Route patterns named `name`.
+    pub fn patterns_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(known, _)| known == name)
+            .map(|(_, pattern)| pattern.as_str())
+    }
+
+    /// Every `(name, pattern)` pair, in the order they were named.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(n, p)| (n.as_str(), p.as_str()))
+    }
+}

@@ -1,0 +1,449 @@
+//! Layer unit tests: every verb, filter and view-key fallback, through `oneshot`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use chaos_middleware::{
+    Action, ActionSpec, ChaosHandle, ChaosLayer, ChaosUser, ChaosViews, Fault, Kind,
+};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use tower::{ServiceBuilder, ServiceExt};
+
+fn action(id: i64, target: &str, fault: Fault) -> Action {
+    Action {
+        id,
+        spec: ActionSpec::new(Kind::Response, target, fault),
+        created_at: 0,
+        updated_at: 0,
+        created_by: None,
+    }
+}
+
+fn slow(id: i64, target: &str, min_ms: u64, max_ms: u64) -> Action {
+    action(id, target, Fault::Slow { min_ms, max_ms })
+}
+
+fn ret(id: i64, target: &str, status: u16, body: Option<&str>) -> Action {
+    action(
+        id,
+        target,
+        Fault::Return {
+            status,
+            body: body.map(str::to_owned),
+        },
+    )
+}
+
+/// A router with named views whose handlers count how often they ran.
+struct App {
+    router: Router,
+    handle: ChaosHandle,
+    calls: Arc<AtomicUsize>,
+}
+
+fn app_with(layer: ChaosLayer) -> App {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = |calls: Arc<AtomicUsize>, text: &'static str| {
+        move || {
+            let calls = Arc::clone(&calls);
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                text
+            }
+        }
+    };
+    let handle = layer.handle();
+    let router = Router::new()
+        .route("/items", get(counted(Arc::clone(&calls), "items")))
+        .route("/items/{id}", get(counted(Arc::clone(&calls), "item")))
+        .route(
+            "/checkout",
+            get(counted(Arc::clone(&calls), "checkout")).post(counted(Arc::clone(&calls), "paid")),
+        )
+        .layer(layer);
+    App {
+        router,
+        handle,
+        calls,
+    }
+}
+
+fn named_views() -> ChaosViews {
+    let mut views = ChaosViews::new();
+    views.name("items", "/items");
+    views.name("item_detail", "/items/{id}");
+    views.name("checkout", "/checkout");
+    views
+}
+
+fn app(actions: &[Action]) -> App {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(named_views())
+        .build()
+        .expect("layer builds");
+    let app = app_with(layer);
+    app.handle.apply(Some(1), actions);
+    app
+}
+
+fn request(method: Method, path: &str, user: Option<ChaosUser>) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::empty())
+        .expect("valid request");
+    if let Some(user) = user {
+        request.extensions_mut().insert(user);
+    }
+    request
+}
+
+async fn send(app: &App, request: Request<Body>) -> (StatusCode, String) {
+    let response = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router is infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn get_path(app: &App, path: &str) -> (StatusCode, String) {
+    send(app, request(Method::GET, path, None)).await
+}
+
+#[tokio::test]
+async fn no_actions_pass_through() {
+    let app = app(&[]);
+    assert_eq!(
+        get_path(&app, "/items").await,
+        (StatusCode::OK, "items".into())
+    );
+    assert_eq!(app.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn return_short_circuits_with_status_and_body() {
+    let app = app(&[ret(1, "checkout", 401, Some("no entry"))]);
+    let (status, body) = send(&app, request(Method::POST, "/checkout", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body, "no entry");
+    assert_eq!(app.calls.load(Ordering::SeqCst), 0, "handler must not run");
+    // Other views are untouched.
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert_eq!(app.handle.stats().injected_return, 1);
+}
+
+#[tokio::test]
+async fn return_without_body_is_empty() {
+    let app = app(&[ret(1, "items", 503, None)]);
+    assert_eq!(
+        get_path(&app, "/items").await,
+        (StatusCode::SERVICE_UNAVAILABLE, String::new())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_delays_within_range_then_runs_handler() {
+    let app = app(&[slow(1, "items", 200, 300)]);
+    for _ in 0..20 {
+        let started = tokio::time::Instant::now();
+        assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+        let waited = started.elapsed().as_millis();
+        assert!((200..=300).contains(&waited), "waited {waited} ms");
+    }
+    assert_eq!(app.calls.load(Ordering::SeqCst), 20);
+    assert_eq!(app.handle.stats().injected_slow, 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_delays_do_not_block_other_requests() {
+    let app = app(&[slow(1, "items", 1000, 1000)]);
+    let started = tokio::time::Instant::now();
+    let (a, b, c) = tokio::join!(
+        get_path(&app, "/items"),
+        get_path(&app, "/items"),
+        get_path(&app, "/checkout"),
+    );
+    assert_eq!(
+        (a.0, b.0, c.0),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
+    // Two concurrent 1 s delays finish together, not one after the other.
+    let waited = started.elapsed().as_millis();
+    assert!((1000..1100).contains(&waited), "waited {waited} ms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_add_up_and_first_return_wins() {
+    let app = app(&[
+        slow(1, "items", 100, 100),
+        ret(2, "items", 418, Some("first")),
+        ret(3, "items", 500, Some("second")),
+        slow(4, "*", 50, 50),
+    ]);
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        get_path(&app, "/items").await,
+        (StatusCode::IM_A_TEAPOT, "first".into())
+    );
+    // The return stops evaluation: the wildcard slow (after it) is not applied.
+    assert_eq!(started.elapsed().as_millis(), 100);
+
+    let app = self::app(&[slow(1, "items", 100, 100), slow(2, "*", 50, 50)]);
+    let started = tokio::time::Instant::now();
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert_eq!(started.elapsed().as_millis(), 150);
+}
+
+#[tokio::test]
+async fn view_key_uses_name_then_pattern_then_path() {
+    // By name (given through ChaosViews).
+    let app = app(&[ret(1, "item_detail", 404, None)]);
+    assert_eq!(get_path(&app, "/items/7").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+
+    // By route pattern (axum's MatchedPath).
+    let app = self::app(&[ret(1, "/items/{id}", 410, None)]);
+    assert_eq!(get_path(&app, "/items/7").await.0, StatusCode::GONE);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+
+    // A raw path does not match a routed request (its key is the pattern).
+    let app = self::app(&[ret(1, "/items/7", 410, None)]);
+    assert_eq!(get_path(&app, "/items/7").await.0, StatusCode::OK);
+
+    // Without axum routing there is no MatchedPath: the raw path is the key.
+    let layer = ChaosLayer::builder().enabled(true).build().expect("builds");
+    layer
+        .handle()
+        .apply(Some(1), &[ret(1, "/raw/path", 402, None)]);
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .service(tower::service_fn(|_req: Request<Body>| async {
+            Ok::<_, Infallible>(Response::new(Body::from("inner")))
+        }));
+    let response = service
+        .clone()
+        .oneshot(request(Method::GET, "/raw/path", None))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    let response = service
+        .oneshot(request(Method::GET, "/raw/other", None))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unnamed_routes_only_match_by_pattern() {
+    let layer = ChaosLayer::builder().enabled(true).build().expect("builds");
+    let app = app_with(layer);
+    app.handle.apply(
+        Some(1),
+        &[ret(1, "items", 500, None), ret(2, "/checkout", 503, None)],
+    );
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert_eq!(
+        get_path(&app, "/checkout").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn wildcard_hits_every_view() {
+    let app = app(&[ret(1, "*", 500, None)]);
+    for path in ["/items", "/items/3", "/checkout"] {
+        assert_eq!(
+            get_path(&app, path).await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}
+
+#[tokio::test]
+async fn user_filter_matches_only_listed_users() {
+    let mut only_alice = ret(1, "items", 401, None);
+    only_alice.spec.users = vec!["alice".into()];
+    let app = app(&[only_alice]);
+    let alice = send(
+        &app,
+        request(Method::GET, "/items", Some(ChaosUser::new("alice"))),
+    )
+    .await;
+    let bob = send(
+        &app,
+        request(Method::GET, "/items", Some(ChaosUser::new("bob"))),
+    )
+    .await;
+    let anonymous = get_path(&app, "/items").await;
+    assert_eq!(alice.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(bob.0, StatusCode::OK);
+    assert_eq!(anonymous.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn group_and_method_filters() {
+    let mut staff_only = ret(1, "items", 403, None);
+    staff_only.spec.groups = vec!["staff".into()];
+    let mut post_only = ret(2, "checkout", 409, None);
+    post_only.spec.methods = vec!["post".into()];
+    let app = app(&[staff_only, post_only]);
+    let staff = ChaosUser::new("carol").with_groups(["staff"]);
+    let guest = ChaosUser::new("dan").with_groups(["guests"]);
+    assert_eq!(
+        send(&app, request(Method::GET, "/items", Some(staff)))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&app, request(Method::GET, "/items", Some(guest)))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, request(Method::POST, "/checkout", None)).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        send(&app, request(Method::GET, "/checkout", None)).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn custom_user_extractor_is_used() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(named_views())
+        .user_extractor(|info| {
+            info.headers
+                .get("x-test-user")
+                .and_then(|v| v.to_str().ok())
+                .map(ChaosUser::new)
+        })
+        .build()
+        .expect("builds");
+    let app = app_with(layer);
+    let mut for_eve = ret(1, "items", 401, None);
+    for_eve.spec.users = vec!["eve".into()];
+    app.handle.apply(Some(1), &[for_eve]);
+    let mut request = request(Method::GET, "/items", None);
+    request
+        .headers_mut()
+        .insert("x-test-user", http::HeaderValue::from_static("eve"));
+    assert_eq!(send(&app, request).await.0, StatusCode::UNAUTHORIZED);
+    // The default ChaosUser extension is ignored by this extractor.
+    let by_extension = request_with_user("eve");
+    assert_eq!(send(&app, by_extension).await.0, StatusCode::OK);
+}
+
+fn request_with_user(name: &str) -> Request<Body> {
+    request(Method::GET, "/items", Some(ChaosUser::new(name)))
+}
+
+#[tokio::test]
+async fn disabled_actions_are_not_injected() {
+    let mut off = ret(1, "items", 500, None);
+    off.spec.enabled = false;
+    let app = app(&[off]);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert_eq!(app.handle.stats().rules, 0);
+}
+
+#[tokio::test]
+async fn probability_zero_never_and_one_always() {
+    let mut never = ret(1, "items", 500, None);
+    never.spec.probability = 0.0;
+    let always = ret(2, "checkout", 503, None);
+    let app = app(&[never, always]);
+    for _ in 0..500 {
+        assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+        assert_eq!(
+            get_path(&app, "/checkout").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}
+
+#[tokio::test]
+async fn probability_half_injects_some_but_not_all() {
+    let mut half = ret(1, "items", 500, None);
+    half.spec.probability = 0.5;
+    let app = app(&[half]);
+    let mut injected = 0;
+    for _ in 0..400 {
+        if get_path(&app, "/items").await.0 == StatusCode::INTERNAL_SERVER_ERROR {
+            injected += 1;
+        }
+    }
+    // 400 draws at p = 0.5: mean 200, sd 10; 140..260 is six standard deviations.
+    assert!(
+        (140..=260).contains(&injected),
+        "injected {injected} of 400"
+    );
+}
+
+#[tokio::test]
+async fn expired_actions_are_inert_without_a_reload() {
+    let now = chaos_middleware::action::now_ms();
+    let mut expired = ret(1, "items", 500, None);
+    expired.spec.expires_at = Some(now - 1);
+    let mut live = ret(2, "checkout", 503, None);
+    live.spec.expires_at = Some(now + 3_600_000);
+    let app = app(&[expired, live]);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert_eq!(
+        get_path(&app, "/checkout").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn layer_is_opt_in() {
+    let layer = ChaosLayer::builder()
+        .views(named_views())
+        .build()
+        .expect("builds");
+    let app = app_with(layer);
+    app.handle.apply(Some(1), &[ret(1, "items", 500, None)]);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert!(!app.handle.stats().enabled);
+}
+
+#[tokio::test]
+async fn host_filter_is_resolved_at_compile_time() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(named_views())
+        .host("web-1")
+        .build()
+        .expect("builds");
+    let app = app_with(layer);
+    let mut here = ret(1, "items", 500, None);
+    here.spec.hosts = vec!["web-*".into()];
+    let mut elsewhere = ret(2, "checkout", 500, None);
+    elsewhere.spec.hosts = vec!["db-*".into()];
+    app.handle.apply(Some(1), &[here, elsewhere]);
+    assert_eq!(app.handle.stats().rules, 1);
+    assert_eq!(
+        get_path(&app, "/items").await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(get_path(&app, "/checkout").await.0, StatusCode::OK);
+}
