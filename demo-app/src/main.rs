@@ -1,1 +1,74 @@
-fn main() {}
+//! `demo-app`: serves the demo shop on 127.0.0.1 with chaos enabled.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
+use chaos_middleware::ChaosLayer;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// The demo shop, with the chaos layer reading actions from the store.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one; the chosen address is printed).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// The chaos store: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, env = "CHAOS_DATABASE_URL", default_value = "sqlite://chaos.db")]
+    database_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let args = Args::parse();
+    let chaos = ChaosLayer::builder()
+        .enabled(true)
+        .database_url(&args.database_url)
+        .views(demo_app::views())
+        .build()
+        .context("cannot build the chaos layer")?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let address = listener.local_addr().context("no local address")?;
+    // Tests and scripts read this line to learn the port.
+    println!("demo-app listening on http://{address}");
+    std::io::stdout().flush().context("cannot write to stdout")?;
+    tracing::info!(store = %args.database_url, "chaos store");
+    axum::serve(listener, demo_app::router(chaos))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

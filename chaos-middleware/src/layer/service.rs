@@ -76,8 +76,8 @@ where
                 target: "chaos",
                 action_id = rule.id,
                 verb,
-                view,
-                target = &*rule.target,
+                view = &*rule.target,
+                route = view,
                 user = user.as_ref().map(|u| u.name.as_str()),
                 delay_ms = decision.delay_ms,
                 "chaos fault injected"
