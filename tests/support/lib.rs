@@ -1,1 +1,321 @@
-//! Helpers for end-to-end tests.
+//! Helpers for end-to-end tests: start the real `demo-app`, run the real `chaos-admin`,
+//! talk HTTP over real sockets, and poll conditions with a deadline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
+
+/// How long a test waits for the app to start or a change to show before failing.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+/// Path of a workspace binary next to this test executable (`target/<profile>/NAME`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/NAME
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace` so it is",
+        path.display()
+    );
+    path
+}
+
+/// A store for one test: a SQLite file in a temp dir, or a throwaway PostgreSQL database.
+pub enum TestStore {
+    /// SQLite file (the directory is removed on drop).
+    Sqlite {
+        /// Holds the directory alive.
+        dir: tempfile::TempDir,
+        /// `sqlite://...` URL.
+        url: String,
+    },
+    /// A database created on the server named by `CHAOS_TEST_POSTGRES_URL`.
+    Postgres {
+        /// Dropped (best effort) on drop.
+        db: Option<TempPostgres>,
+        /// `postgres://...` URL.
+        url: String,
+    },
+}
+
+impl TestStore {
+    /// A fresh SQLite store.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = temp_sqlite_url(dir.path());
+        TestStore::Sqlite { dir, url }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (with a message) when
+    /// `CHAOS_TEST_POSTGRES_URL` is not set.
+    pub fn postgres() -> Option<Self> {
+        let db = runtime().block_on(TempPostgres::from_env())?;
+        let url = db.url().to_owned();
+        Some(TestStore::Postgres { db: Some(db), url })
+    }
+
+    /// The store's URL.
+    pub fn url(&self) -> &str {
+        match self {
+            TestStore::Sqlite { url, .. } | TestStore::Postgres { url, .. } => url,
+        }
+    }
+
+    /// A directory tests may write scratch files to.
+    pub fn scratch_dir(&self) -> Option<&Path> {
+        match self {
+            TestStore::Sqlite { dir, .. } => Some(dir.path()),
+            TestStore::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let TestStore::Postgres { db, .. } = self
+            && let Some(db) = db.take()
+        {
+            runtime().block_on(db.drop_db());
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A running `demo-app` process, killed on drop.
+pub struct DemoApp {
+    child: Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl DemoApp {
+    /// Starts `demo-app --port 0` on `database_url` and waits until it prints its address.
+    pub fn start(database_url: &str) -> Self {
+        Self::start_with_env(database_url, &[])
+    }
+
+    /// Like [`DemoApp::start`], with extra environment variables.
+    pub fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(binary("demo-app"));
+        command
+            .args(["--port", "0", "--database-url", database_url])
+            .env_remove("CHAOS_DISABLED")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("demo-app starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let port = loop {
+            match receiver.recv_timeout(DEADLINE) {
+                Ok(line) => {
+                    if let Some(address) = line.strip_prefix("demo-app listening on http://") {
+                        let port = address
+                            .rsplit(':')
+                            .next()
+                            .and_then(|p| p.parse().ok())
+                            .expect("port in the listening line");
+                        break port;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("demo-app did not print its address within {DEADLINE:?}");
+                }
+            }
+        };
+        DemoApp { child, port }
+    }
+
+    /// Sends one request and reads the whole response.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<HttpResponse> {
+        http_request(self.port, method, path, headers)
+    }
+
+    /// `GET path`, panicking on a connection error.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        self.request("GET", path, &[])
+            .unwrap_or_else(|err| panic!("GET {path} failed: {err}"))
+    }
+
+    /// `POST path` with an empty body, panicking on a connection error.
+    pub fn post(&self, path: &str) -> HttpResponse {
+        self.request("POST", path, &[])
+            .unwrap_or_else(|err| panic!("POST {path} failed: {err}"))
+    }
+
+    /// The number of checkouts the handler has really processed (from `/health`).
+    pub fn checkouts(&self) -> u64 {
+        let health = self.get("/health");
+        assert_eq!(health.status, 200, "health: {}", health.body);
+        health.json()["checkouts"]
+            .as_u64()
+            .expect("checkouts counter in /health")
+    }
+}
+
+impl Drop for DemoApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A whole HTTP response and how long it took.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Body as text.
+    pub body: String,
+    /// Time from connecting to the end of the response.
+    pub elapsed: Duration,
+}
+
+impl HttpResponse {
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {}", self.body))
+    }
+}
+
+/// A minimal HTTP/1.1 client (one request per connection) so tests see exactly what the
+/// server sent, including a dropped connection.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<HttpResponse> {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("incomplete HTTP response: {text:?}"),
+        )
+    })?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("bad status line: {head:?}"),
+            )
+        })?;
+    let chunked = head
+        .lines()
+        .any(|line| line.to_ascii_lowercase().starts_with("transfer-encoding: chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok(HttpResponse {
+        status,
+        body,
+        elapsed,
+    })
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Runs `chaos-admin` against `database_url`.
+pub fn admin(database_url: &str, args: &[&str]) -> Output {
+    Command::new(binary("chaos-admin"))
+        .args(args)
+        .env("CHAOS_DATABASE_URL", database_url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("chaos-admin runs")
+}
+
+/// Runs `chaos-admin` and expects success; returns its stdout.
+pub fn admin_ok(database_url: &str, args: &[&str]) -> String {
+    let output = admin(database_url, args);
+    assert!(
+        output.status.success(),
+        "chaos-admin {args:?} failed with {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Calls `probe` until it returns `Some`, or panics with `what` after [`DEADLINE`].
+/// Returns the value and how long it took.
+pub fn poll<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> (T, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return (value, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
