@@ -269,7 +269,17 @@ impl Store {
         // One statement per id so an unknown id is noticed; the whole change is one
         // transaction either way.
         let bindings: Vec<Binding<'_>> = match selection {
-            Selection::Ids(ids) => ids.iter().map(|id| Binding::Id(*id)).collect(),
+            Selection::Ids(ids) => {
+                // Each id once: a repeated id would be counted twice by an update, and a
+                // delete would find it gone the second time and call it unknown.
+                let mut unique: Vec<i64> = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if !unique.contains(id) {
+                        unique.push(*id);
+                    }
+                }
+                unique.into_iter().map(Binding::Id).collect()
+            }
             Selection::Target { kind, target } => vec![Binding::Target(kind.as_str(), target)],
             Selection::All { kind: Some(kind) } => vec![Binding::Kind(kind.as_str())],
             Selection::All { kind: None } => vec![Binding::Nothing],
