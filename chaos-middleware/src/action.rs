@@ -319,8 +319,11 @@ mod tests {
         );
         let err = slow.validate().expect_err("min > max");
         assert!(err.to_string().contains("300ms"), "{err}");
-        assert_eq!(validate_status(600).map_err(|e| e.to_string()), Err("status 600 is out of range: allowed is 100-599".into()));
-        assert_eq!(validate_status(99).is_err(), true);
+        assert_eq!(
+            validate_status(600).map_err(|e| e.to_string()),
+            Err("status 600 is out of range: allowed is 100-599".into())
+        );
+        assert!(validate_status(99).is_err());
         assert_eq!(validate_status(401), Ok(401));
         let mut ok = ActionSpec::new(
             Kind::Response,

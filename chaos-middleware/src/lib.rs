@@ -2,7 +2,8 @@
 
 pub mod action;
 pub mod store;
-#[doc(hidden)] pub mod testing;
+#[doc(hidden)]
+pub mod testing;
 
 pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind};
 pub use store::{Listing, Selection, Store, StoreError};

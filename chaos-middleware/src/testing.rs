@@ -147,7 +147,9 @@ fn with_database(url: &str, name: &str) -> String {
         Some((before, query)) => (before, Some(query)),
         None => (rest, None),
     };
-    let authority = before_query.split_once('/').map_or(before_query, |(a, _)| a);
+    let authority = before_query
+        .split_once('/')
+        .map_or(before_query, |(a, _)| a);
     match query {
         Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
         None => format!("{scheme}://{authority}/{name}"),
@@ -168,7 +170,10 @@ mod tests {
             with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
             "postgresql://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
         assert_eq!(
             temp_sqlite_url(Path::new("/tmp/a")),
             "sqlite:///tmp/a/chaos.db"

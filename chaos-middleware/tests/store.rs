@@ -116,7 +116,10 @@ struct Snapshot {
 async fn snapshot(store: &Store) -> Snapshot {
     let listing = list(store).await;
     Snapshot {
-        actions: store.raw_count("chaos_actions").await.expect("count actions"),
+        actions: store
+            .raw_count("chaos_actions")
+            .await
+            .expect("count actions"),
         audit: store.raw_count("chaos_audit").await.expect("count audit"),
         generation: store.generation().await.expect("generation"),
         enabled: listing
@@ -131,17 +134,24 @@ async fn snapshot(store: &Store) -> Snapshot {
 async fn create_point(store: &Store) -> i64 {
     let id = create(store, &slow("make-point", 1, 2)).await;
     let changed = store
-        .raw_execute("UPDATE chaos_actions SET kind = 'point', target = 'items' WHERE target = 'make-point'")
+        .raw_execute(
+            "UPDATE chaos_actions SET kind = 'point', target = 'items' WHERE target = 'make-point'",
+        )
         .await
         .expect("turn a row into a point action");
     assert_eq!(changed, 1);
     let point = action(store, id).await;
-    assert_eq!((point.spec.kind, point.spec.target.as_str()), (Kind::Point, "items"));
+    assert_eq!(
+        (point.spec.kind, point.spec.target.as_str()),
+        (Kind::Point, "items")
+    );
     id
 }
 
 fn migration_files(backend: &str) -> i64 {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
     std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("read {}: {err}", dir.display()))
         .filter(|entry| {
@@ -232,7 +242,10 @@ async fn create_list_get_round_trip(url: &str) {
     let enabled = action(&store, first).await;
     assert!(enabled.spec.enabled);
     assert_eq!(enabled.created_at, listing.actions[0].created_at);
-    assert!(enabled.updated_at >= before_enable, "updated_at is refreshed");
+    assert!(
+        enabled.updated_at >= before_enable,
+        "updated_at is refreshed"
+    );
     other.close().await;
     store.close().await;
 }
@@ -261,7 +274,11 @@ async fn create_rejects_invalid_and_writes_nothing(url: &str) {
             other => panic!("{spec:?} must be rejected as invalid, got {other:?}"),
         }
     }
-    assert_eq!(snapshot(&store).await, before, "a rejected create writes nothing");
+    assert_eq!(
+        snapshot(&store).await,
+        before,
+        "a rejected create writes nothing"
+    );
     store.close().await;
 }
 
@@ -272,7 +289,10 @@ async fn generation_grows_on_every_write_only(url: &str) {
 
     let mut expect_growth = async |store: &Store, what: &str| {
         let now = store.generation().await.expect("generation");
-        assert!(now > generation, "{what} bumps the generation ({generation} -> {now})");
+        assert!(
+            now > generation,
+            "{what} bumps the generation ({generation} -> {now})"
+        );
         generation = now;
     };
     let a = create(&store, &slow("items", 1, 2)).await;
@@ -340,7 +360,11 @@ async fn audit_row_for_every_write_only(url: &str) {
         .set_enabled(&Selection::Ids(vec![a, b]), false)
         .await
         .expect("disable");
-    assert_eq!(audit(&store).await, 3, "one audit row per disable, not per id");
+    assert_eq!(
+        audit(&store).await,
+        3,
+        "one audit row per disable, not per id"
+    );
     store
         .set_enabled(&Selection::All { kind: None }, true)
         .await
@@ -389,7 +413,11 @@ async fn select_by_ids(url: &str) {
         Err(StoreError::UnknownIds(missing)) => assert_eq!(missing, vec![unknown]),
         other => panic!("enable with an unknown id must fail, got {other:?}"),
     }
-    assert_eq!(snapshot(&store).await, before, "failed enable changed nothing");
+    assert_eq!(
+        snapshot(&store).await,
+        before,
+        "failed enable changed nothing"
+    );
     match store
         .delete(&Selection::Ids(vec![b, unknown, unknown + 1]))
         .await
@@ -403,7 +431,11 @@ async fn select_by_ids(url: &str) {
         }
         other => panic!("delete with an unknown id must fail, got {other:?}"),
     }
-    assert_eq!(snapshot(&store).await, before, "failed delete changed nothing");
+    assert_eq!(
+        snapshot(&store).await,
+        before,
+        "failed delete changed nothing"
+    );
     assert_eq!(ids(&store).await, vec![a, b, c]);
 
     // The same id twice counts once and is not "unknown" the second time.
@@ -507,15 +539,21 @@ async fn select_all(url: &str) {
     assert_eq!(changed, 4);
     assert!(!enabled_of(&store, point).await);
     let changed = store
-        .set_enabled(&Selection::All {
-            kind: Some(Kind::Point),
-        }, true)
+        .set_enabled(
+            &Selection::All {
+                kind: Some(Kind::Point),
+            },
+            true,
+        )
         .await
         .expect("enable points");
     assert_eq!(changed, 1);
     assert!(enabled_of(&store, point).await);
 
-    let removed = store.delete(&all_responses).await.expect("delete responses");
+    let removed = store
+        .delete(&all_responses)
+        .await
+        .expect("delete responses");
     assert_eq!(removed, 3);
     assert_eq!(ids(&store).await, vec![point]);
     let removed = store.delete(&everything).await.expect("delete all");
@@ -665,7 +703,10 @@ async fn concurrent_connects_apply_schema_once(url: &str) {
     }
     for store in &stores {
         assert_eq!(
-            store.raw_count("_sqlx_migrations").await.expect("count migrations"),
+            store
+                .raw_count("_sqlx_migrations")
+                .await
+                .expect("count migrations"),
             migration_files(backend),
             "each migration is recorded once"
         );
@@ -718,7 +759,12 @@ async fn several_processes_connect_at_once(url: &str) {
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
             Command::new(&exe)
-                .args(["child_connect_from_env", "--exact", "--ignored", "--nocapture"])
+                .args([
+                    "child_connect_from_env",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                ])
                 .env(CHILD_URL_VAR, url)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -735,7 +781,10 @@ async fn several_processes_connect_at_once(url: &str) {
             output.status,
             String::from_utf8_lossy(&output.stderr)
         );
-        assert!(stdout.contains("1 passed"), "the child ran its test:\n{stdout}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the child ran its test:\n{stdout}"
+        );
     }
     let store = open(url).await;
     assert_eq!(
@@ -769,12 +818,19 @@ async fn child_connect_from_env() {
 
 #[tokio::test]
 async fn unsupported_url_is_refused() {
-    for url in ["mysql://root:hunter2@localhost/chaos", "chaos.db", "http://x"] {
+    for url in [
+        "mysql://root:hunter2@localhost/chaos",
+        "chaos.db",
+        "http://x",
+    ] {
         match Store::connect(url).await {
             Err(err @ StoreError::UnsupportedUrl(_)) => {
                 let message = err.to_string();
                 assert!(!message.contains("hunter2"), "password leaked: {message}");
-                assert!(message.contains("sqlite://"), "names what is allowed: {message}");
+                assert!(
+                    message.contains("sqlite://"),
+                    "names what is allowed: {message}"
+                );
             }
             other => panic!("{url} must be unsupported, got {other:?}"),
         }
@@ -783,15 +839,23 @@ async fn unsupported_url_is_refused() {
 
 #[tokio::test]
 async fn unreachable_postgres_is_a_connect_error_without_password() {
-    for url in [
+    // Tried at the same time: each waits for the store's connect timeout.
+    let attempts: Vec<_> = [
         "postgres://postgres:hunter2@127.0.0.1:1/x",
         "postgresql://postgres:hunter2@127.0.0.1:1/x",
         "postgres://postgres@127.0.0.1:1/x?password=hunter2",
-    ] {
-        match Store::connect(url).await {
+    ]
+    .into_iter()
+    .map(|url| (url, tokio::spawn(Store::connect(url))))
+    .collect();
+    for (url, attempt) in attempts {
+        match attempt.await.expect("connect task panicked") {
             Err(err @ StoreError::Connect { .. }) => {
                 let message = err.to_string();
-                assert!(message.contains("127.0.0.1:1"), "names the server: {message}");
+                assert!(
+                    message.contains("127.0.0.1:1"),
+                    "names the server: {message}"
+                );
                 assert!(!message.contains("hunter2"), "password leaked: {message}");
                 let debug = format!("{err:?}");
                 assert!(!debug.contains("hunter2"), "password leaked: {debug}");

@@ -195,7 +195,9 @@ impl RawRow {
 fn non_negative(column: &str, value: Option<i64>) -> Result<u64, InvalidAction> {
     match value {
         Some(v) => u64::try_from(v).map_err(|_| {
-            InvalidAction::new(format!("{column} is {v}: allowed is a delay of 0 ms or more"))
+            InvalidAction::new(format!(
+                "{column} is {v}: allowed is a delay of 0 ms or more"
+            ))
         }),
         None => Err(InvalidAction::new(format!(
             "{column} is missing for verb 'slow'"
