@@ -9,6 +9,8 @@ pub mod action;
 mod layer;
 mod snapshot;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 mod user;
 mod views;
 
@@ -20,3 +22,8 @@ pub use layer::{
 pub use store::{Listing, Selection, Store, StoreError};
 pub use user::{ChaosUser, RequestInfo, UserExtractor};
 pub use views::ChaosViews;
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -110,16 +110,44 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     })
 }
 
-/// The URL with the password (if any) replaced by `***`.
+/// The URL with the password (if any, in the user info or as a `password=` option)
+/// replaced by `***`.
 pub(crate) fn redact(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = redact_user_info(base);
+    match query {
+        Some(query) => {
+            let options: Vec<String> = query
+                .split('&')
+                .map(|option| match option.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => option.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", options.join("&"))
+        }
+        None => base,
+    }
+}
+
+fn redact_user_info(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let Some((credentials, host)) = rest.split_once('@') else {
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, ""),
+    };
+    let Some((credentials, host)) = authority.rsplit_once('@') else {
         return url.to_owned();
     };
     match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
         None => url.to_owned(),
     }
 }
@@ -139,5 +167,13 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact("sqlite://chaos.db"), "sqlite://chaos.db");
+        assert_eq!(
+            redact("postgres://app@db/x?sslmode=disable&password=secret"),
+            "postgres://app@db/x?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            redact("postgres://app:p@ss@db/x"),
+            "postgres://app:***@db/x"
+        );
     }
 }

@@ -16,6 +16,8 @@ use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 
 pub use row::CorruptRow;
 
+pub(crate) use connect::redact as redact_url;
+
 /// Which rows an `enable`, `disable` or `delete` applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
@@ -269,7 +271,17 @@ impl Store {
         // One statement per id so an unknown id is noticed; the whole change is one
         // transaction either way.
         let bindings: Vec<Binding<'_>> = match selection {
-            Selection::Ids(ids) => ids.iter().map(|id| Binding::Id(*id)).collect(),
+            Selection::Ids(ids) => {
+                // Each id once: a repeated id would be counted twice by an update, and a
+                // delete would find it gone the second time and call it unknown.
+                let mut unique: Vec<i64> = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if !unique.contains(id) {
+                        unique.push(*id);
+                    }
+                }
+                unique.into_iter().map(Binding::Id).collect()
+            }
             Selection::Target { kind, target } => vec![Binding::Target(kind.as_str(), target)],
             Selection::All { kind: Some(kind) } => vec![Binding::Kind(kind.as_str())],
             Selection::All { kind: None } => vec![Binding::Nothing],
@@ -318,11 +330,14 @@ impl Store {
         result.map_err(StoreError::UnknownIds)
     }
 
-    /// Reads one column of an arbitrary row, for tests that inspect the raw table.
+    /// Counts the rows of `chaos_audit`, `chaos_meta` or `_sqlx_migrations` (any other
+    /// name counts `chaos_actions`), for tests that inspect the raw tables.
     #[doc(hidden)]
     pub async fn raw_count(&self, table: &'static str) -> Result<i64, StoreError> {
         let sql = match table {
             "chaos_audit" => "SELECT COUNT(*) FROM chaos_audit",
+            "chaos_meta" => "SELECT COUNT(*) FROM chaos_meta",
+            "_sqlx_migrations" => "SELECT COUNT(*) FROM _sqlx_migrations",
             _ => "SELECT COUNT(*) FROM chaos_actions",
         };
         let count = with_pool!(self, |pool| {
@@ -342,6 +357,20 @@ impl Store {
                 .map(|done| done.rows_affected())
         })?;
         Ok(affected)
+    }
+
+    /// SQLite's `PRAGMA journal_mode` (`None` on PostgreSQL), for tests of the file setup.
+    #[doc(hidden)]
+    pub async fn raw_sqlite_journal_mode(&self) -> Result<Option<String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(Some(mode))
+            }
+            Backend::Postgres(_) => Ok(None),
+        }
     }
 
     /// Closes the pool's connections.
