@@ -31,6 +31,7 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// A store for one test: a SQLite file in a temp dir, or a throwaway PostgreSQL database.
+#[derive(Debug)]
 pub enum TestStore {
     /// SQLite file (the directory is removed on drop).
     Sqlite {
@@ -98,6 +99,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A running `demo-app` process, killed on drop.
+#[derive(Debug)]
 pub struct DemoApp {
     child: Child,
     /// The port it listens on (127.0.0.1).
