@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{Backend, Store, StoreError};
@@ -86,15 +87,29 @@ fn is_sqlite_race(err: &StoreError) -> bool {
 }
 
 async fn connect_postgres(url: &str, display_url: String) -> Result<Store, StoreError> {
-    let pool = PgPoolOptions::new()
+    let pool = match PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect(url)
         .await
-        .map_err(|source| StoreError::Connect {
-            url: display_url.clone(),
-            source,
-        })?;
+    {
+        Ok(pool) => pool,
+        Err(sqlx::Error::PoolTimedOut) => {
+            // The pool retries refused connections until its deadline and then reports
+            // only "pool timed out"; one direct attempt tells the user why.
+            let source = why_unreachable(url).await;
+            return Err(StoreError::Connect {
+                url: display_url,
+                source,
+            });
+        }
+        Err(source) => {
+            return Err(StoreError::Connect {
+                url: display_url,
+                source,
+            });
+        }
+    };
     // sqlx takes a PostgreSQL advisory lock around migrations, so instances starting at
     // the same moment apply them once.
     POSTGRES_MIGRATIONS
@@ -108,6 +123,20 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         backend: Backend::Postgres(pool),
         display_url,
     })
+}
+
+/// The error of one direct connection attempt, or the pool timeout if it succeeds or
+/// takes too long.
+async fn why_unreachable(url: &str) -> sqlx::Error {
+    let attempt = tokio::time::timeout(Duration::from_secs(1), PgConnection::connect(url)).await;
+    match attempt {
+        Ok(Err(err)) => err,
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            sqlx::Error::PoolTimedOut
+        }
+        Err(_) => sqlx::Error::PoolTimedOut,
+    }
 }
 
 /// The URL with the password (if any) replaced by `***`.

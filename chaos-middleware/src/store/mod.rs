@@ -293,10 +293,10 @@ impl Store {
                     Binding::Nothing => query,
                 };
                 let done = query.execute(&mut *tx).await?.rows_affected();
-                if let (Binding::Id(id), 0) = (binding, done) {
-                    if !missing.contains(id) {
-                        missing.push(*id);
-                    }
+                if let (Binding::Id(id), 0) = (binding, done)
+                    && !missing.contains(id)
+                {
+                    missing.push(*id);
                 }
                 changed += done;
             }
