@@ -44,6 +44,7 @@ struct Cli {
         long,
         global = true,
         env = "CHAOS_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://chaos.db",
         value_name = "URL"
     )]

@@ -458,6 +458,55 @@ fn help_documents_exit_codes() {
     assert!(help.contains("2  bad input"), "{help}");
 }
 
+#[test]
+fn corrupt_rows_are_warned_about_and_skipped() {
+    let cli = Cli::sqlite();
+    for status in ["500", "501", "502"] {
+        cli.create(&["return", "items", status]);
+    }
+    sql_execute(
+        &cli.url,
+        "UPDATE chaos_actions SET status = 999 WHERE id = 2",
+    );
+    for args in [&["list"][..], &["list", "--json"][..]] {
+        let output = cli.run(args);
+        assert!(output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("warning: "), "{stderr}");
+        assert!(
+            stderr.contains("row 2") && stderr.contains("999"),
+            "{stderr}"
+        );
+    }
+    let ids: Vec<Value> = cli.list().iter().map(|a| a["id"].clone()).collect();
+    assert_eq!(ids, vec![Value::from(1), Value::from(3)]);
+    let table = cli.ok(&["list"]);
+    assert_eq!(table.lines().count(), 3, "{table}");
+    // Reading the broken row is the store's fault, not bad input.
+    let line = cli.fails(&["show", "2"], 1, "999");
+    assert!(line.contains("row 2"), "{line}");
+}
+
+/// Runs one statement on the SQLite store behind the CLI's back.
+fn sql_execute(url: &str, sql: &str) {
+    use sqlx::{AssertSqlSafe, Connection, Executor, SqliteConnection};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let mut connection = SqliteConnection::connect(url)
+            .await
+            .unwrap_or_else(|err| panic!("connect to {url}: {err}"));
+        connection
+            .execute(AssertSqlSafe(sql.to_owned()))
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        let _ = connection.close().await;
+    });
+}
+
 /// A throwaway PostgreSQL database, dropped when this goes out of scope.
 struct PgDatabase {
     admin_url: String,
