@@ -15,7 +15,10 @@ fn slow_then_return_then_disable(store: &TestStore) {
     assert_eq!(baseline.status, 200, "{}", baseline.body);
 
     // slow: GET /items takes 200-300 ms once the change is applied.
-    let id = admin_ok(url, &["create", "response", "slow", "items", "200ms", "300ms"]);
+    let id = admin_ok(
+        url,
+        &["create", "response", "slow", "items", "200ms", "300ms"],
+    );
     let id: i64 = id.trim().parse().expect("create prints the new id");
     assert!(id > 0);
     let (_, applied_after) = poll("the slow action to apply", || {
@@ -37,7 +40,11 @@ fn slow_then_return_then_disable(store: &TestStore) {
     // Other views are not slowed.
     let detail = app.get("/items/1");
     assert_eq!(detail.status, 200);
-    assert!(detail.elapsed < SLOW_MIN, "item_detail took {:?}", detail.elapsed);
+    assert!(
+        detail.elapsed < SLOW_MIN,
+        "item_detail took {:?}",
+        detail.elapsed
+    );
 
     // return: POST /checkout answers 401 and the handler does not run.
     admin_ok(url, &["create", "return", "checkout", "401"]);

@@ -1,1 +1,158 @@
-fn main() {}
+//! `chaos-admin`: create, list, enable, disable and delete chaos actions.
+
+mod commands;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use chaos_middleware::Store;
+use clap::{Parser, Subcommand};
+
+use crate::commands::{create, delete, list, show, toggle};
+use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the chaos store cannot be reached or failed (connection, migration, query)
+  2  bad input: an argument or value that is not allowed, an unknown action id,
+     an unsupported database URL; nothing was written";
+
+const EXAMPLES: &str = "\
+Examples:
+  chaos-admin create response slow items 250ms 1s --probability 25%
+  chaos-admin create response return login 401 --body 'no entry' --user alice
+  chaos-admin create return items 503
+  chaos-admin list
+  chaos-admin disable 3 4
+  chaos-admin disable response items
+  chaos-admin enable --all response
+  chaos-admin delete --all --yes";
+
+/// Manage the chaos actions that the chaos middleware injects into running apps.
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaos-admin",
+    version,
+    after_help = EXIT_CODES,
+    after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"),
+)]
+struct Cli {
+    /// The chaos store: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "CHAOS_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://chaos.db",
+        value_name = "URL"
+    )]
+    database_url: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only obscure the clap derive"
+)]
+enum Command {
+    /// Create an action; prints only its id.
+    Create(create::Args),
+    /// List every action.
+    List(list::Args),
+    /// Show one action.
+    Show(show::Args),
+    /// Enable actions by id, by kind and target, or all of them.
+    Enable(toggle::Args),
+    /// Disable actions by id, by kind and target, or all of them.
+    Disable(toggle::Args),
+    /// Delete actions by id, by kind and target, or all of them.
+    Delete(delete::Args),
+}
+
+/// A command whose arguments have been checked; running it needs the store.
+enum Plan {
+    Create(create::Plan),
+    List(list::Plan),
+    Show(show::Plan),
+    Toggle(toggle::Plan),
+    Delete(delete::Plan),
+}
+
+impl Command {
+    /// Checks every argument without touching the store.
+    fn plan(self) -> Result<Plan, CliError> {
+        Ok(match self {
+            Command::Create(args) => Plan::Create(create::plan(args)?),
+            Command::List(args) => Plan::List(list::plan(args)),
+            Command::Show(args) => Plan::Show(show::plan(args)?),
+            Command::Enable(args) => Plan::Toggle(toggle::plan(args, true)?),
+            Command::Disable(args) => Plan::Toggle(toggle::plan(args, false)?),
+            Command::Delete(args) => Plan::Delete(delete::plan(args)?),
+        })
+    }
+}
+
+impl Plan {
+    async fn run(self, store: &Store) -> Result<(), CliError> {
+        match self {
+            Plan::Create(plan) => create::run(plan, store).await,
+            Plan::List(plan) => list::run(plan, store).await,
+            Plan::Show(plan) => show::run(plan, store).await,
+            Plan::Toggle(plan) => toggle::run(plan, store).await,
+            Plan::Delete(plan) => delete::run(plan, store).await,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version.
+            let _ = err.print();
+            return ExitCode::from(EXIT_OK);
+        }
+        Err(err) => {
+            eprintln!("{}", clap_error_line(&err));
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    let plan = cli.command.plan()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = Store::connect(&cli.database_url).await?;
+        let result = plan.run(&store).await;
+        store.close().await;
+        result
+    })
+}
+
+/// clap's message without the usage block and tips, on one line.
+fn clap_error_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let first_paragraph = text.split("\n\n").next().unwrap_or_default();
+    let line = error::one_line(first_paragraph);
+    let line = if line.starts_with("error:") {
+        line
+    } else {
+        format!("error: {line}")
+    };
+    format!("{line} (see chaos-admin --help)")
+}

@@ -74,8 +74,13 @@ pub const ROUTES: [(&str, &str); 5] = [
 /// The demo router with `chaos` applied to every route and the demo auth outside it.
 pub fn router(chaos: ChaosLayer) -> Router {
     let counters = Arc::new(Counters::default());
-    let [index_route, items_route, detail_route, checkout_route, health_route] =
-        ROUTES.map(|(_, pattern)| pattern);
+    let [
+        index_route,
+        items_route,
+        detail_route,
+        checkout_route,
+        health_route,
+    ] = ROUTES.map(|(_, pattern)| pattern);
     Router::new()
         .route(index_route, get(index))
         .route(items_route, get(list_items))

@@ -41,7 +41,9 @@ async fn main() -> anyhow::Result<()> {
     let address = listener.local_addr().context("no local address")?;
     // Tests and scripts read this line to learn the port.
     println!("demo-app listening on http://{address}");
-    std::io::stdout().flush().context("cannot write to stdout")?;
+    std::io::stdout()
+        .flush()
+        .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
     axum::serve(listener, demo_app::router(chaos))
         .with_graceful_shutdown(shutdown_signal())

@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::{Backend, Store, StoreError};
@@ -86,15 +87,23 @@ fn is_sqlite_race(err: &StoreError) -> bool {
 }
 
 async fn connect_postgres(url: &str, display_url: String) -> Result<Store, StoreError> {
+    let unreachable = |source| StoreError::Connect {
+        url: display_url.clone(),
+        source,
+    };
+    // One direct attempt first: a refused connection fails at once with the real reason,
+    // where the pool would retry until its deadline and report only a timeout.
+    let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url))
+        .await
+        .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+        .map_err(unreachable)?;
+    let _ = probe.close().await;
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect(url)
         .await
-        .map_err(|source| StoreError::Connect {
-            url: display_url.clone(),
-            source,
-        })?;
+        .map_err(unreachable)?;
     // sqlx takes a PostgreSQL advisory lock around migrations, so instances starting at
     // the same moment apply them once.
     POSTGRES_MIGRATIONS

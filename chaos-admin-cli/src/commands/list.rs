@@ -1,0 +1,77 @@
+//! `list`: every action as an aligned table, or a JSON array with `--json`.
+
+use std::io::{self, Write};
+
+use chaos_middleware::Store;
+use chaos_middleware::action::now_ms;
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::output;
+
+/// Arguments of `list`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print a JSON array (each action with a computed "state") instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What to print.
+#[derive(Debug)]
+pub struct Plan {
+    json: bool,
+}
+
+/// Nothing to check.
+pub fn plan(args: Args) -> Plan {
+    Plan { json: args.json }
+}
+
+const HEADER: [&str; 9] = [
+    "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "USERS", "NOTE",
+];
+
+/// Prints the listing; rows the store cannot read are warned about on stderr.
+pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
+    let listing = store.list().await?;
+    output::warn_corrupt(&listing.corrupt);
+    let now = now_ms();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if plan.json {
+        let actions = listing
+            .actions
+            .iter()
+            .map(|action| output::action_json(action, now))
+            .collect::<Result<Vec<Value>, _>>()?;
+        let result = serde_json::to_writer_pretty(&mut out, &actions)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out));
+        output::ignore_broken_pipe(result)?;
+        return Ok(());
+    }
+    if listing.actions.is_empty() {
+        output::ignore_broken_pipe(writeln!(out, "no chaos actions"))?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = listing
+        .actions
+        .iter()
+        .map(|action| {
+            vec![
+                action.id.to_string(),
+                output::state(action, now).to_owned(),
+                action.spec.kind.to_string(),
+                action.spec.fault.verb().to_owned(),
+                action.spec.target.clone(),
+                output::detail(&action.spec.fault, Some(output::MAX_BODY_CHARS)),
+                output::percent(action.spec.probability),
+                output::who(&action.spec.users),
+                action.spec.note.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::ignore_broken_pipe(output::write_table(&mut out, &HEADER, &rows))?;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Rendering actions for humans (aligned table, key: value lines) and scripts (JSON).
+
+use std::io::{self, Write};
+use std::time::{Duration, UNIX_EPOCH};
+
+use chaos_middleware::store::CorruptRow;
+use chaos_middleware::{Action, Fault};
+use serde_json::Value;
+
+/// The longest body shown in a table cell before it is cut.
+pub const MAX_BODY_CHARS: usize = 30;
+
+/// `expired`, `enabled` or `disabled` at `now_ms`.
+pub fn state(action: &Action, now_ms: i64) -> &'static str {
+    if action.is_expired_at(now_ms) {
+        "expired"
+    } else if action.spec.enabled {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+/// `200ms..300ms`, `401` or `401 "body"`.
+pub fn detail(fault: &Fault, max_body_chars: Option<usize>) -> String {
+    match fault {
+        Fault::Slow { min_ms, max_ms } => format!("{}..{}", millis(*min_ms), millis(*max_ms)),
+        Fault::Return { status, body: None } => status.to_string(),
+        Fault::Return {
+            status,
+            body: Some(body),
+        } => {
+            let shown = match max_body_chars {
+                Some(max) if body.chars().count() > max => {
+                    let cut: String = body.chars().take(max.saturating_sub(1)).collect();
+                    format!("{cut}…")
+                }
+                _ => body.clone(),
+            };
+            format!("{status} {shown:?}")
+        }
+    }
+}
+
+/// A delay as humantime writes it (`250ms`, `1s 500ms`).
+pub fn millis(ms: u64) -> String {
+    humantime::format_duration(Duration::from_millis(ms)).to_string()
+}
+
+/// `100%`, `25%`, `12.5%`.
+pub fn percent(probability: f64) -> String {
+    let text = format!("{:.2}", probability * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// `*` for everyone, else the names joined by commas.
+pub fn who(names: &[String]) -> String {
+    if names.is_empty() {
+        "*".to_owned()
+    } else {
+        names.join(",")
+    }
+}
+
+/// Unix milliseconds as an RFC 3339 UTC time.
+pub fn timestamp(ms: i64) -> String {
+    match u64::try_from(ms) {
+        Ok(ms) => {
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+        }
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// One action as JSON: the stored fields plus the computed `state`.
+pub fn action_json(action: &Action, now_ms: i64) -> Result<Value, serde_json::Error> {
+    let mut value = serde_json::to_value(action)?;
+    if let Value::Object(map) = &mut value {
+        map.insert("state".to_owned(), Value::from(state(action, now_ms)));
+    }
+    Ok(value)
+}
+
+/// Writes a one-line warning on stderr for each row the store could not read.
+pub fn warn_corrupt(rows: &[CorruptRow]) {
+    for row in rows {
+        eprintln!("warning: {row}; skipped");
+    }
+}
+
+/// Writes `rows` under `header`, each column padded to its widest cell; the last column
+/// is not padded.
+pub fn write_table<W: Write>(out: &mut W, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let last = row.len().saturating_sub(1);
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
+            if i == last {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                let pad = width.saturating_sub(cell.chars().count()) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// Treats a closed stdout (`chaos-admin list | head`) as success.
+pub fn ignore_broken_pipe(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_trims_zeros() {
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent(0.25), "25%");
+        assert_eq!(percent(0.125), "12.5%");
+        assert_eq!(percent(0.0), "0%");
+    }
+
+    #[test]
+    fn detail_formats_each_verb() {
+        let slow = Fault::Slow {
+            min_ms: 200,
+            max_ms: 1500,
+        };
+        assert_eq!(detail(&slow, None), "200ms..1s 500ms");
+        let bare = Fault::Return {
+            status: 401,
+            body: None,
+        };
+        assert_eq!(detail(&bare, None), "401");
+        let body = Fault::Return {
+            status: 401,
+            body: Some("nope".into()),
+        };
+        assert_eq!(detail(&body, None), "401 \"nope\"");
+        let long = Fault::Return {
+            status: 500,
+            body: Some("x".repeat(40)),
+        };
+        assert_eq!(detail(&long, Some(5)), "500 \"xxxx…\"");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let mut out = Vec::new();
+        let rows = vec![
+            vec!["1".to_owned(), "enabled".to_owned(), "a".to_owned()],
+            vec!["10".to_owned(), "x".to_owned(), String::new()],
+        ];
+        write_table(&mut out, &["ID", "STATE", "NOTE"], &rows).expect("write to a Vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(text, "ID  STATE    NOTE\n1   enabled  a\n10  x\n");
+    }
+}
