@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{create, delete, list, show, toggle};
+use crate::commands::{create, delete, list, purge, show, toggle};
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
 const EXIT_CODES: &str = "\
@@ -24,11 +24,15 @@ Examples:
   chaos-admin create response slow items 250ms 1s --probability 25%
   chaos-admin create response return login 401 --body 'no entry' --user alice
   chaos-admin create return items 503
+  chaos-admin create response abort checkout --for 10m
+  chaos-admin create point error db.items --message 'database is gone'
+  chaos-admin create response slow items 2s 2s --phase after --method GET
   chaos-admin list
   chaos-admin disable 3 4
   chaos-admin disable response items
   chaos-admin enable --all response
-  chaos-admin delete --all --yes";
+  chaos-admin delete --all --yes
+  chaos-admin purge --expired";
 
 /// Manage the chaos actions that the chaos middleware injects into running apps.
 #[derive(Debug, Parser)]
@@ -72,6 +76,8 @@ enum Command {
     Disable(toggle::Args),
     /// Delete actions by id, by kind and target, or all of them.
     Delete(delete::Args),
+    /// Remove actions whose expiry has passed.
+    Purge(purge::Args),
 }
 
 /// A command whose arguments have been checked; running it needs the store.
@@ -81,6 +87,7 @@ enum Plan {
     Show(show::Plan),
     Toggle(toggle::Plan),
     Delete(delete::Plan),
+    Purge(purge::Plan),
 }
 
 impl Command {
@@ -93,6 +100,7 @@ impl Command {
             Command::Enable(args) => Plan::Toggle(toggle::plan(args, true)?),
             Command::Disable(args) => Plan::Toggle(toggle::plan(args, false)?),
             Command::Delete(args) => Plan::Delete(delete::plan(args)?),
+            Command::Purge(args) => Plan::Purge(purge::plan(args)?),
         })
     }
 }
@@ -105,6 +113,7 @@ impl Plan {
             Plan::Show(plan) => show::run(plan, store).await,
             Plan::Toggle(plan) => toggle::run(plan, store).await,
             Plan::Delete(plan) => delete::run(plan, store).await,
+            Plan::Purge(plan) => purge::run(plan, store).await,
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::time::{Duration, UNIX_EPOCH};
 
 use chaos_middleware::store::CorruptRow;
-use chaos_middleware::{Action, Fault};
+use chaos_middleware::{Action, Fault, Phase};
 use serde_json::Value;
 
 /// The longest body shown in a table cell before it is cut.
@@ -24,21 +24,39 @@ pub fn state(action: &Action, now_ms: i64) -> &'static str {
 /// `200ms..300ms`, `401` or `401 "body"`.
 pub fn detail(fault: &Fault, max_body_chars: Option<usize>) -> String {
     match fault {
-        Fault::Slow { min_ms, max_ms } => format!("{}..{}", millis(*min_ms), millis(*max_ms)),
+        Fault::Slow {
+            min_ms,
+            max_ms,
+            phase,
+        } => {
+            let range = format!("{}..{}", millis(*min_ms), millis(*max_ms));
+            match phase {
+                Phase::Before => range,
+                Phase::After => format!("{range} after"),
+            }
+        }
+        Fault::Abort | Fault::Panic | Fault::Error { message: None } => String::new(),
+        Fault::Error {
+            message: Some(message),
+        } => format!("{:?}", cut(message, max_body_chars)),
         Fault::Return { status, body: None } => status.to_string(),
         Fault::Return {
             status,
             body: Some(body),
         } => {
-            let shown = match max_body_chars {
-                Some(max) if body.chars().count() > max => {
-                    let cut: String = body.chars().take(max.saturating_sub(1)).collect();
-                    format!("{cut}…")
-                }
-                _ => body.clone(),
-            };
-            format!("{status} {shown:?}")
+            format!("{status} {:?}", cut(body, max_body_chars))
         }
+    }
+}
+
+/// `text`, cut to `max` characters (ending in `…`) when a limit is given.
+fn cut(text: &str, max: Option<usize>) -> String {
+    match max {
+        Some(max) if text.chars().count() > max => {
+            let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+            format!("{kept}…")
+        }
+        _ => text.to_owned(),
     }
 }
 
@@ -141,8 +159,20 @@ mod tests {
         let slow = Fault::Slow {
             min_ms: 200,
             max_ms: 1500,
+            phase: Phase::Before,
         };
         assert_eq!(detail(&slow, None), "200ms..1s 500ms");
+        let after = Fault::Slow {
+            min_ms: 2000,
+            max_ms: 2000,
+            phase: Phase::After,
+        };
+        assert_eq!(detail(&after, None), "2s..2s after");
+        assert_eq!(detail(&Fault::Abort, None), "");
+        let error = Fault::Error {
+            message: Some("db gone".into()),
+        };
+        assert_eq!(detail(&error, None), "\"db gone\"");
         let bare = Fault::Return {
             status: 401,
             body: None,

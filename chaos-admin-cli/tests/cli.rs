@@ -166,7 +166,72 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
     (&["create", "response", "slow", "items", "1s"], "'items 1s'"),
     (&["create", "response", "return", "items"], "<status>"),
     (&["create", "return", "items", "500", "extra"], "extra"),
-    (&["create", "point", "slow", "db", "1s", "2s"], "point"),
+    (&["create", "point", "abort", "db.items"], "'abort'"),
+    (
+        &["create", "point", "return", "db.items", "500"],
+        "'return'",
+    ),
+    (&["create", "response", "error", "items"], "'error'"),
+    (
+        &["create", "response", "abort", "items", "extra"],
+        "'items extra'",
+    ),
+    (&["create", "point", "error"], "<name>"),
+    (
+        &[
+            "create", "response", "slow", "items", "1s", "2s", "--phase", "during",
+        ],
+        "'during'",
+    ),
+    (
+        &[
+            "create", "point", "slow", "db", "1s", "2s", "--phase", "after",
+        ],
+        "--phase",
+    ),
+    (
+        &["create", "return", "items", "500", "--phase", "after"],
+        "--phase",
+    ),
+    (
+        &[
+            "create", "point", "slow", "db", "1s", "2s", "--method", "GET",
+        ],
+        "--method",
+    ),
+    (&["create", "abort", "items", "--message", "x"], "--message"),
+    (&["create", "response", "slow", "items", "1s", "31s"], "31s"),
+    (
+        &[
+            "create",
+            "response",
+            "slow",
+            "items",
+            "1s",
+            "2s",
+            "--max-delay",
+            "1s",
+        ],
+        "2s",
+    ),
+    (&["create", "return", "items", "500", "--for", "0s"], "'0s'"),
+    (
+        &[
+            "create",
+            "return",
+            "items",
+            "500",
+            "--until",
+            "2001-01-01T00:00:00Z",
+        ],
+        "2001-01-01T00:00:00Z",
+    ),
+    (
+        &["create", "return", "items", "500", "--until", "tomorrow"],
+        "'tomorrow'",
+    ),
+    (&["disable", "1", "--for", "10m"], "--for"),
+    (&["purge"], "--expired"),
     (
         &[
             "create", "response", "slow", "items", "1s", "2s", "--body", "x",
@@ -361,6 +426,82 @@ fn enable_and_disable_select_by_id_target_and_all() {
     assert!(enabled(login));
     assert_eq!(cli.ok(&["disable", "2", "3"]), "disabled 2 actions\n");
     assert!(enabled(items_slow) && !enabled(items_return) && !enabled(login));
+}
+
+#[test]
+fn fault_vocabulary_is_stored() {
+    let cli = Cli::sqlite();
+    let abort = cli.create(&["response", "abort", "checkout"]);
+    let panic = cli.create(&["panic", "items"]);
+    let after = cli.create(&[
+        "response", "slow", "items", "1s", "2s", "--phase", "after", "--method", "get",
+    ]);
+    let point_slow = cli.create(&["point", "slow", "db.items", "100ms", "200ms"]);
+    let point_error = cli.create(&["point", "error", "db.orders", "--message", "db gone"]);
+    let wildcard = cli.create(&["return", "*", "503", "--group", "staff", "--host", "web-*"]);
+    let abort = cli.action(abort);
+    assert_eq!(
+        (abort["kind"].as_str(), abort["verb"].as_str()),
+        (Some("response"), Some("abort"))
+    );
+    assert_eq!(cli.action(panic)["verb"], "panic");
+    let after = cli.action(after);
+    assert_eq!(after["phase"], "after");
+    assert_eq!(after["methods"], serde_json::json!(["GET"]));
+    let point_slow = cli.action(point_slow);
+    assert_eq!(
+        (point_slow["kind"].as_str(), point_slow["phase"].as_str()),
+        (Some("point"), Some("before"))
+    );
+    let point_error = cli.action(point_error);
+    assert_eq!(point_error["verb"], "error");
+    assert_eq!(point_error["message"], "db gone");
+    let wildcard = cli.action(wildcard);
+    assert_eq!(wildcard["target"], "*");
+    assert_eq!(wildcard["groups"], serde_json::json!(["staff"]));
+    assert_eq!(wildcard["hosts"], serde_json::json!(["web-*"]));
+    let table = cli.ok(&["list"]);
+    assert!(table.contains("1s..2s after"), "{table}");
+    assert!(table.contains("\"db gone\""), "{table}");
+    assert!(
+        cli.ok(&["show", &point_error["id"].to_string()])
+            .contains("message:")
+    );
+}
+
+#[test]
+fn expiry_can_be_set_cleared_and_purged() {
+    let cli = Cli::sqlite();
+    let until = cli.create(&["return", "items", "500", "--until", "2999-01-01T00:00:00Z"]);
+    assert_eq!(cli.action(until)["expires_at"], 32_472_144_000_000_i64);
+    // `--for 1ms` is in the past by the time the next process reads it: no sleep needed.
+    let expired = cli.create(&["return", "checkout", "401", "--for", "1ms"]);
+    let also_expired = cli.create(&["slow", "items", "1s", "2s", "--for", "1ms"]);
+    assert_eq!(cli.action(expired)["state"], "expired");
+    // enable --for gives a new expiry in the future.
+    cli.ok(&["enable", &expired.to_string(), "--for", "10m"]);
+    let renewed = cli.action(expired);
+    assert_eq!(renewed["state"], "enabled");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    let expires_at = renewed["expires_at"].as_i64().expect("expiry set");
+    assert!(
+        expires_at > now_ms + 9 * 60_000 && expires_at <= now_ms + 10 * 60_000,
+        "{expires_at}"
+    );
+    // plain enable of an expired action clears its expiry; a future expiry is kept.
+    cli.ok(&["enable", &also_expired.to_string(), &until.to_string()]);
+    assert_eq!(cli.action(also_expired)["expires_at"], Value::Null);
+    assert_eq!(cli.action(also_expired)["state"], "enabled");
+    assert_eq!(cli.action(until)["expires_at"], 32_472_144_000_000_i64);
+    // purge removes only what has expired.
+    let gone = cli.create(&["abort", "items", "--for", "1ms"]);
+    assert_eq!(cli.ok(&["purge", "--expired"]).trim(), "purged 1 action");
+    let ids: Vec<i64> = cli.list().iter().filter_map(|a| a["id"].as_i64()).collect();
+    assert_eq!(ids, [until, expired, also_expired]);
+    assert!(!ids.contains(&gone));
 }
 
 #[test]

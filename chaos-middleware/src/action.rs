@@ -57,6 +57,9 @@ pub enum Fault {
         min_ms: u64,
         /// Longest delay in milliseconds.
         max_ms: u64,
+        /// Before the handler runs (default) or after it answered.
+        #[serde(default)]
+        phase: Phase,
     },
     /// Answer with `status` (and `body`) instead of running the handler.
     Return {
@@ -66,6 +69,51 @@ pub enum Fault {
         #[serde(skip_serializing_if = "Option::is_none")]
         body: Option<String>,
     },
+    /// Drop the connection without any response.
+    Abort,
+    /// Panic inside the service (for apps that test their panic handling).
+    Panic,
+    /// Make a fault point return an error the app must handle.
+    Error {
+        /// Optional error message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+/// When a `slow` delay happens relative to the handler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Hold the request before the handler runs.
+    #[default]
+    Before,
+    /// Run the handler, then hold its response.
+    After,
+}
+
+impl Phase {
+    /// The name stored in the database and used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Before => "before",
+            Phase::After => "after",
+        }
+    }
+}
+
+impl FromStr for Phase {
+    type Err = InvalidAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "before" => Ok(Phase::Before),
+            "after" => Ok(Phase::After),
+            other => Err(InvalidAction::new(format!(
+                "unknown phase '{other}': allowed are before, after"
+            ))),
+        }
+    }
 }
 
 impl Fault {
@@ -74,12 +122,33 @@ impl Fault {
         match self {
             Fault::Slow { .. } => "slow",
             Fault::Return { .. } => "return",
+            Fault::Abort => "abort",
+            Fault::Panic => "panic",
+            Fault::Error { .. } => "error",
+        }
+    }
+
+    /// Whether this verb applies to actions of `kind`.
+    pub fn applies_to(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Response => !matches!(self, Fault::Error { .. }),
+            Kind::Point => matches!(
+                self,
+                Fault::Slow {
+                    phase: Phase::Before,
+                    ..
+                } | Fault::Error { .. }
+            ),
         }
     }
 }
 
 /// Every verb the store may hold, for error messages.
-pub const VERBS: &str = "slow, return";
+pub const VERBS: &str = "slow, return, abort, panic, error";
+/// Verbs of `response` actions.
+pub const RESPONSE_VERBS: &str = "slow, return, abort, panic";
+/// Verbs of `point` actions.
+pub const POINT_VERBS: &str = "slow, error";
 
 /// An action as stored: its id and bookkeeping plus what it does and to whom.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,13 +226,25 @@ impl ActionSpec {
     pub fn validate(&self) -> Result<(), InvalidAction> {
         validate_target(&self.target)?;
         match &self.fault {
-            Fault::Slow { min_ms, max_ms } => validate_delay_range(*min_ms, *max_ms)?,
+            Fault::Slow { min_ms, max_ms, .. } => validate_delay_range(*min_ms, *max_ms)?,
             Fault::Return { status, .. } => validate_status(i64::from(*status)).map(|_| ())?,
+            Fault::Abort | Fault::Panic | Fault::Error { .. } => {}
         }
-        if self.kind == Kind::Point {
+        if !self.fault.applies_to(self.kind) {
+            let allowed = match self.kind {
+                Kind::Response => RESPONSE_VERBS,
+                Kind::Point => POINT_VERBS,
+            };
+            let verb = match &self.fault {
+                Fault::Slow {
+                    phase: Phase::After,
+                    ..
+                } => "slow --phase after",
+                other => other.verb(),
+            };
             return Err(InvalidAction::new(format!(
-                "verb '{}' does not apply to kind 'point' yet: allowed kind is response",
-                self.fault.verb()
+                "verb '{verb}' does not apply to kind '{}': allowed are {allowed}",
+                self.kind
             )));
         }
         validate_probability(self.probability)?;
@@ -194,7 +275,11 @@ impl InvalidAction {
     }
 }
 
-/// The longest delay the store accepts (an action is a fault, not a hang).
+/// The default cap on a single delay: the CLI refuses longer ones unless told otherwise,
+/// and the layer clamps to its own cap (this one unless configured).
+pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// The longest delay the store accepts at all (an action is a fault, not a hang).
 pub const MAX_DELAY: Duration = Duration::from_secs(3600);
 
 fn validate_target(target: &str) -> Result<(), InvalidAction> {
@@ -315,6 +400,7 @@ mod tests {
             Fault::Slow {
                 min_ms: 300,
                 max_ms: 200,
+                phase: Phase::Before,
             },
         );
         let err = slow.validate().expect_err("min > max");

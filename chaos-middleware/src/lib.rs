@@ -7,6 +7,7 @@
 
 pub mod action;
 mod layer;
+mod point;
 mod snapshot;
 pub mod store;
 #[doc(hidden)]
@@ -14,11 +15,13 @@ pub mod testing;
 mod user;
 mod views;
 
-pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind};
+pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind, Phase};
 pub use layer::{
-    BuildError, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService, ChaosStats,
-    DEFAULT_POLL_INTERVAL, DISABLE_ENV, ResponseBody, ResponseFuture,
+    BoxError, BuildError, ChaosAbort, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService,
+    ChaosStats, DEFAULT_MAX_ACTIVE_DELAYS, DEFAULT_POLL_INTERVAL, DISABLE_ENV, ResponseBody,
+    ResponseFuture,
 };
+pub use point::{ChaosPointError, chaos_point, chaos_point_as};
 pub use store::{Listing, Selection, Store, StoreError};
 pub use user::{ChaosUser, RequestInfo, UserExtractor};
 pub use views::ChaosViews;

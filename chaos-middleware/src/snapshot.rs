@@ -1,9 +1,10 @@
 //! The compiled, immutable rule set the layer reads on every request.
 //!
-//! Rules are keyed by view so a request costs one hash lookup whatever the number of
-//! stored actions; `*` rules are kept apart. Order within a request: rules for the view
-//! (by ascending id), then `*` rules (by ascending id). Delays of every matching `slow`
-//! add up; the first matching `return` wins and is answered after those delays.
+//! Rules are keyed by view (and fault points by name) so a request costs one hash lookup
+//! whatever the number of stored actions; `*` rules are kept apart. Order within a
+//! request: rules for the view (by ascending id), then `*` rules (by ascending id).
+//! Delays of every matching `slow` add up; the first matching `return`, `abort` or
+//! `panic` (for points: `error`) wins and stops the evaluation.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +14,7 @@ use http::{Method, StatusCode};
 use rand::RngExt;
 use rustc_hash::FxHashMap;
 
-use crate::action::{Action, Fault, Kind};
+use crate::action::{Action, Fault, Kind, Phase};
 use crate::user::ChaosUser;
 use crate::views::ChaosViews;
 
@@ -30,11 +31,23 @@ pub(crate) struct Rule {
     pub expires_at_ms: Option<i64>,
 }
 
-/// What a rule does to a request.
+/// What a rule does.
 #[derive(Debug, Clone)]
 pub(crate) enum Effect {
-    Slow { min_ms: u64, max_ms: u64 },
-    Return { status: StatusCode, body: Bytes },
+    Slow {
+        min_ms: u64,
+        max_ms: u64,
+        phase: Phase,
+    },
+    Return {
+        status: StatusCode,
+        body: Bytes,
+    },
+    Abort,
+    Panic,
+    Error {
+        message: Arc<str>,
+    },
 }
 
 impl Effect {
@@ -42,6 +55,61 @@ impl Effect {
         match self {
             Effect::Slow { .. } => "slow",
             Effect::Return { .. } => "return",
+            Effect::Abort => "abort",
+            Effect::Panic => "panic",
+            Effect::Error { .. } => "error",
+        }
+    }
+}
+
+/// Rules keyed by name, plus the `*` rules.
+#[derive(Debug, Default)]
+struct RuleSet {
+    by_name: FxHashMap<Box<str>, Box<[Rule]>>,
+    wildcard: Box<[Rule]>,
+}
+
+impl RuleSet {
+    #[inline]
+    fn candidates(&self, name: &str) -> Option<(&[Rule], &[Rule])> {
+        let specific = self.by_name.get(name).map_or(&[][..], |rules| &rules[..]);
+        if specific.is_empty() && self.wildcard.is_empty() {
+            None
+        } else {
+            Some((specific, &self.wildcard))
+        }
+    }
+}
+
+/// Collects rules before they are frozen into a [`RuleSet`].
+#[derive(Default)]
+struct RuleSetBuilder {
+    by_name: FxHashMap<Box<str>, Vec<Rule>>,
+    wildcard: Vec<Rule>,
+}
+
+impl RuleSetBuilder {
+    fn add(&mut self, keys: &[&str], rule: Rule) {
+        if keys == ["*"] {
+            self.wildcard.push(rule);
+            return;
+        }
+        for key in keys {
+            self.by_name
+                .entry((*key).into())
+                .or_default()
+                .push(rule.clone());
+        }
+    }
+
+    fn build(self) -> RuleSet {
+        RuleSet {
+            by_name: self
+                .by_name
+                .into_iter()
+                .map(|(k, v)| (k, v.into_boxed_slice()))
+                .collect(),
+            wildcard: self.wildcard.into_boxed_slice(),
         }
     }
 }
@@ -51,20 +119,31 @@ impl Effect {
 pub(crate) struct Snapshot {
     pub generation: Option<i64>,
     pub built_at: Instant,
+    /// Request-level rules.
     pub rule_count: usize,
-    by_view: FxHashMap<Box<str>, Box<[Rule]>>,
-    wildcard: Box<[Rule]>,
+    /// Fault point rules.
+    pub point_rule_count: usize,
+    responses: RuleSet,
+    points: RuleSet,
 }
 
-/// What to do with one request.
-#[derive(Debug)]
+/// What to do with one request or fault point.
+#[derive(Debug, Default)]
 pub(crate) struct Decision<'s> {
-    /// Sum of the delays of every matching `slow`, in milliseconds.
-    pub delay_ms: u64,
+    /// Sum of the `slow` delays that hold the request before the handler, in ms.
+    pub before_ms: u64,
+    /// Sum of the `slow --phase after` delays that hold the response, in ms.
+    pub after_ms: u64,
     /// The rules that fired (for logging and counters).
     pub fired: Vec<&'s Rule>,
-    /// The first matching `return`, if any.
-    pub respond: Option<&'s Rule>,
+    /// The first matching `return`/`abort`/`panic`/`error`, if any.
+    pub terminal: Option<&'s Rule>,
+}
+
+impl Decision<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.fired.is_empty()
+    }
 }
 
 impl Snapshot {
@@ -74,84 +153,99 @@ impl Snapshot {
             generation: None,
             built_at: Instant::now(),
             rule_count: 0,
-            by_view: FxHashMap::default(),
-            wildcard: Box::new([]),
+            point_rule_count: 0,
+            responses: RuleSet::default(),
+            points: RuleSet::default(),
         }
     }
 
-    /// Compiles the enabled request-level actions meant for this host.
+    /// Compiles the enabled actions meant for this host.
     pub fn compile(
         generation: Option<i64>,
         actions: &[Action],
         views: &ChaosViews,
         host: &str,
     ) -> Self {
-        let mut by_view: FxHashMap<Box<str>, Vec<Rule>> = FxHashMap::default();
-        let mut wildcard = Vec::new();
-        let mut rule_count = 0;
+        let mut responses = RuleSetBuilder::default();
+        let mut points = RuleSetBuilder::default();
+        let (mut rule_count, mut point_rule_count) = (0, 0);
         let mut sorted: Vec<&Action> = actions
             .iter()
-            .filter(|a| a.spec.enabled && a.spec.kind == Kind::Response)
+            .filter(|a| a.spec.enabled)
             .filter(|a| a.spec.hosts.is_empty() || a.spec.hosts.iter().any(|h| glob_match(h, host)))
             .collect();
         sorted.sort_by_key(|a| a.id);
         for action in sorted {
             let rule = Rule::from_action(action);
-            rule_count += 1;
             let target = action.spec.target.as_str();
-            if target == "*" {
-                wildcard.push(rule);
-                continue;
-            }
-            // A request's key is its route pattern (or raw path); an action may name the
-            // view instead, so file it under every pattern that carries that name too.
-            let mut keys: Vec<&str> = vec![target];
-            keys.extend(views.patterns_of(target).filter(|p| *p != target));
-            for key in keys {
-                by_view.entry(key.into()).or_default().push(rule.clone());
+            match action.spec.kind {
+                Kind::Response => {
+                    rule_count += 1;
+                    // A request's key is its route pattern (or raw path); an action may
+                    // name the view instead, so file it under every pattern with that name.
+                    let mut keys: Vec<&str> = vec![target];
+                    keys.extend(views.patterns_of(target).filter(|p| *p != target));
+                    responses.add(&keys, rule);
+                }
+                Kind::Point => {
+                    point_rule_count += 1;
+                    points.add(&[target], rule);
+                }
             }
         }
         Self {
             generation,
             built_at: Instant::now(),
             rule_count,
-            by_view: by_view
-                .into_iter()
-                .map(|(k, v)| (k, v.into_boxed_slice()))
-                .collect(),
-            wildcard: wildcard.into_boxed_slice(),
+            point_rule_count,
+            responses: responses.build(),
+            points: points.build(),
         }
     }
 
-    /// True when no rule could ever match (the fast path).
+    /// True when no request-level rule could ever match (the fast path).
     #[inline]
-    pub fn is_empty(&self) -> bool {
+    pub fn has_no_response_rules(&self) -> bool {
         self.rule_count == 0
     }
 
-    /// The rules that may apply to `view`: (rules for the view, `*` rules).
+    /// The request-level rules that may apply to `view`: (for the view, `*`).
     #[inline]
-    pub fn candidates(&self, view: &str) -> Option<(&[Rule], &[Rule])> {
-        let specific = self.by_view.get(view).map_or(&[][..], |rules| &rules[..]);
-        if specific.is_empty() && self.wildcard.is_empty() {
-            None
-        } else {
-            Some((specific, &self.wildcard))
+    pub fn response_candidates(&self, view: &str) -> Option<(&[Rule], &[Rule])> {
+        self.responses.candidates(view)
+    }
+
+    /// The rules that may apply to the fault point `name`: (for the point, `*`).
+    #[inline]
+    pub fn point_candidates(&self, name: &str) -> Option<(&[Rule], &[Rule])> {
+        if self.point_rule_count == 0 {
+            return None;
         }
+        self.points.candidates(name)
     }
 }
 
 impl Rule {
     fn from_action(action: &Action) -> Self {
         let effect = match &action.spec.fault {
-            Fault::Slow { min_ms, max_ms } => Effect::Slow {
+            Fault::Slow {
+                min_ms,
+                max_ms,
+                phase,
+            } => Effect::Slow {
                 min_ms: *min_ms,
                 max_ms: *max_ms,
+                phase: *phase,
             },
             Fault::Return { status, body } => Effect::Return {
                 // The store validated 100-599, so this fallback is never taken.
                 status: StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
                 body: body.clone().map(Bytes::from).unwrap_or_default(),
+            },
+            Fault::Abort => Effect::Abort,
+            Fault::Panic => Effect::Panic,
+            Fault::Error { message } => Effect::Error {
+                message: message.as_deref().unwrap_or("injected chaos error").into(),
             },
         };
         Self {
@@ -194,19 +288,16 @@ impl Rule {
     }
 }
 
-/// Decides what happens to one request. `identity` is called at most once, and only when
-/// a candidate rule filters by user or group.
+/// Decides what happens to one request (`method` given) or fault point (`None`: method
+/// filters do not apply to points). `identity` is called at most once, and only when a
+/// candidate rule filters by user or group; the user it returned (if called) is handed back.
 pub(crate) fn decide<'s>(
     specific: &'s [Rule],
     wildcard: &'s [Rule],
-    method: &Method,
+    method: Option<&Method>,
     identity: impl FnOnce() -> Option<ChaosUser>,
 ) -> (Decision<'s>, Option<ChaosUser>) {
-    let mut decision = Decision {
-        delay_ms: 0,
-        fired: Vec::new(),
-        respond: None,
-    };
+    let mut decision = Decision::default();
     let mut identity = Some(identity);
     let mut user: Option<ChaosUser> = None;
     let mut now_ms = None;
@@ -215,7 +306,10 @@ pub(crate) fn decide<'s>(
         if rule.is_expired(&mut now_ms) {
             continue;
         }
-        if !rule.methods.is_empty() && !rule.methods.contains(method) {
+        if let Some(method) = method
+            && !rule.methods.is_empty()
+            && !rule.methods.contains(method)
+        {
             continue;
         }
         if rule.needs_identity() {
@@ -229,19 +323,26 @@ pub(crate) fn decide<'s>(
         if rule.probability < 1.0 && rng.random::<f64>() >= rule.probability {
             continue;
         }
+        decision.fired.push(rule);
         match &rule.effect {
-            Effect::Slow { min_ms, max_ms } => {
+            Effect::Slow {
+                min_ms,
+                max_ms,
+                phase,
+            } => {
                 let delay = if min_ms == max_ms {
                     *min_ms
                 } else {
                     rng.random_range(*min_ms..=*max_ms)
                 };
-                decision.delay_ms = decision.delay_ms.saturating_add(delay);
-                decision.fired.push(rule);
+                let total = match phase {
+                    Phase::Before => &mut decision.before_ms,
+                    Phase::After => &mut decision.after_ms,
+                };
+                *total = total.saturating_add(delay);
             }
-            Effect::Return { .. } => {
-                decision.fired.push(rule);
-                decision.respond = Some(rule);
+            Effect::Return { .. } | Effect::Abort | Effect::Panic | Effect::Error { .. } => {
+                decision.terminal = Some(rule);
                 break;
             }
         }

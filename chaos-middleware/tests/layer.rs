@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use chaos_middleware::{
-    Action, ActionSpec, ChaosHandle, ChaosLayer, ChaosUser, ChaosViews, Fault, Kind,
+    Action, ActionSpec, ChaosHandle, ChaosLayer, ChaosUser, ChaosViews, Fault, Kind, Phase,
 };
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -25,7 +25,15 @@ fn action(id: i64, target: &str, fault: Fault) -> Action {
 }
 
 fn slow(id: i64, target: &str, min_ms: u64, max_ms: u64) -> Action {
-    action(id, target, Fault::Slow { min_ms, max_ms })
+    action(
+        id,
+        target,
+        Fault::Slow {
+            min_ms,
+            max_ms,
+            phase: Phase::Before,
+        },
+    )
 }
 
 fn ret(id: i64, target: &str, status: u16, body: Option<&str>) -> Action {

@@ -49,6 +49,8 @@ per_backend!(
     corrupt_rows_are_reported_apart,
     concurrent_connects_apply_schema_once,
     several_processes_connect_at_once,
+    every_verb_round_trips,
+    expiry_enable_until_and_purge,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -61,7 +63,15 @@ async fn open(url: &str) -> Store {
 }
 
 fn slow(target: &str, min_ms: u64, max_ms: u64) -> ActionSpec {
-    ActionSpec::new(Kind::Response, target, Fault::Slow { min_ms, max_ms })
+    ActionSpec::new(
+        Kind::Response,
+        target,
+        Fault::Slow {
+            min_ms,
+            max_ms,
+            phase: chaos_middleware::Phase::Before,
+        },
+    )
 }
 
 fn ret(target: &str, status: u16, body: Option<&str>) -> ActionSpec {
@@ -939,4 +949,119 @@ async fn temp_postgres_is_dropped() {
         matches!(Store::connect(&url).await, Err(StoreError::Connect { .. })),
         "the database is gone after Drop"
     );
+}
+
+async fn every_verb_round_trips(url: &str) {
+    let store = open(url).await;
+    let specs = [
+        ActionSpec::new(Kind::Response, "checkout", Fault::Abort),
+        ActionSpec::new(Kind::Response, "*", Fault::Panic),
+        ActionSpec::new(
+            Kind::Response,
+            "items",
+            Fault::Slow {
+                min_ms: 5,
+                max_ms: 10,
+                phase: chaos_middleware::Phase::After,
+            },
+        ),
+        ActionSpec::new(Kind::Point, "db.items", Fault::Error { message: None }),
+        ActionSpec::new(
+            Kind::Point,
+            "db.orders",
+            Fault::Error {
+                message: Some("gone".into()),
+            },
+        ),
+        ActionSpec::new(
+            Kind::Point,
+            "db.items",
+            Fault::Slow {
+                min_ms: 1,
+                max_ms: 2,
+                phase: chaos_middleware::Phase::Before,
+            },
+        ),
+    ];
+    for spec in &specs {
+        let id = create(&store, spec).await;
+        assert_eq!(&action(&store, id).await.spec, spec);
+    }
+    // Verbs that do not fit the kind are refused and nothing is written.
+    let before = snapshot(&store).await;
+    for bad in [
+        ActionSpec::new(Kind::Point, "db.items", Fault::Abort),
+        ActionSpec::new(Kind::Response, "items", Fault::Error { message: None }),
+        ActionSpec::new(
+            Kind::Point,
+            "db.items",
+            Fault::Slow {
+                min_ms: 1,
+                max_ms: 2,
+                phase: chaos_middleware::Phase::After,
+            },
+        ),
+    ] {
+        let err = store
+            .create(&bad)
+            .await
+            .expect_err("verb does not fit kind");
+        assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    }
+    assert_eq!(snapshot(&store).await, before);
+    // A hand-edited unknown phase is a corrupt row, not a crash.
+    store
+        .raw_execute("UPDATE chaos_actions SET phase = 'sideways' WHERE target = 'items'")
+        .await
+        .expect("edit phase");
+    let listing = list(&store).await;
+    assert_eq!(listing.corrupt.len(), 1, "{:?}", listing.corrupt);
+    assert!(
+        listing.corrupt[0].reason.contains("sideways"),
+        "{:?}",
+        listing.corrupt
+    );
+}
+
+async fn expiry_enable_until_and_purge(url: &str) {
+    let store = open(url).await;
+    let now = chaos_middleware::action::now_ms();
+    let mut past = ret("items", 500, None);
+    past.expires_at = Some(now - 1_000);
+    let past = create(&store, &past).await;
+    let mut future = ret("checkout", 503, None);
+    future.expires_at = Some(now + 3_600_000);
+    let future = create(&store, &future).await;
+    let mut also_past = slow("items", 1, 2);
+    also_past.expires_at = Some(now - 1_000);
+    also_past.enabled = false;
+    let also_past = create(&store, &also_past).await;
+
+    // Plain enable: a passed expiry is cleared, a future one kept.
+    let changed = store
+        .set_enabled(&Selection::Ids(vec![past, future]), true)
+        .await
+        .expect("enable");
+    assert_eq!(changed, 2);
+    assert_eq!(action(&store, past).await.spec.expires_at, None);
+    assert_eq!(
+        action(&store, future).await.spec.expires_at,
+        Some(now + 3_600_000)
+    );
+
+    // enable_until sets the expiry and enables.
+    let until = now + 60_000;
+    store
+        .enable_until(&Selection::Ids(vec![future]), until)
+        .await
+        .expect("enable until");
+    assert_eq!(action(&store, future).await.spec.expires_at, Some(until));
+    let generation = store.generation().await.expect("generation");
+
+    // purge removes only the expired row.
+    assert_eq!(store.purge_expired().await.expect("purge"), 1);
+    assert_eq!(ids(&store).await, vec![past, future]);
+    assert!(store.generation().await.expect("generation") > generation);
+    assert_eq!(store.purge_expired().await.expect("purge again"), 0);
+    let _ = also_past;
 }

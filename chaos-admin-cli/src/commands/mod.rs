@@ -4,9 +4,11 @@
 pub mod create;
 pub mod delete;
 pub mod list;
+pub mod purge;
 pub mod show;
 pub mod toggle;
 
+use chaos_middleware::action::{now_ms, parse_duration_ms};
 use chaos_middleware::{Kind, Selection};
 
 use crate::error::CliError;
@@ -68,6 +70,44 @@ pub fn parse_selection(command: &str, words: &[String], all: bool) -> Result<Sel
         }
     }
     Ok(Selection::Ids(ids))
+}
+
+/// The expiry from `--for DURATION` or `--until RFC3339` (at most one is given), as Unix
+/// milliseconds; it must lie in the future.
+pub fn parse_expiry(
+    for_text: Option<&str>,
+    until_text: Option<&str>,
+) -> Result<Option<i64>, CliError> {
+    if let Some(text) = for_text {
+        let ms = parse_duration_ms(text)?;
+        if ms == 0 {
+            return Err(CliError::usage(format!(
+                "--for '{text}' is zero: allowed is a positive duration such as 10m"
+            )));
+        }
+        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        return Ok(Some(now_ms().saturating_add(ms)));
+    }
+    let Some(text) = until_text else {
+        return Ok(None);
+    };
+    let invalid = || {
+        CliError::usage(format!(
+            "invalid --until '{text}': allowed is a future RFC 3339 time such as 2026-11-22T18:00:00Z"
+        ))
+    };
+    let at = humantime::parse_rfc3339_weak(text.trim()).map_err(|_| invalid())?;
+    let ms = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| invalid())?
+        .as_millis();
+    let ms = i64::try_from(ms).map_err(|_| invalid())?;
+    if ms <= now_ms() {
+        return Err(CliError::usage(format!(
+            "--until '{text}' is in the past: allowed is a future RFC 3339 time"
+        )));
+    }
+    Ok(Some(ms))
 }
 
 fn parse_kind(word: &str) -> Result<Kind, CliError> {

@@ -67,10 +67,21 @@ fn render(action: &Action, now: i64) -> String {
         ("target", spec.target.clone()),
     ];
     match &spec.fault {
-        Fault::Slow { min_ms, max_ms } => {
+        Fault::Slow {
+            min_ms,
+            max_ms,
+            phase,
+        } => {
             lines.push(("min", output::millis(*min_ms)));
             lines.push(("max", output::millis(*max_ms)));
+            lines.push(("phase", phase.as_str().to_owned()));
         }
+        Fault::Error { message } => {
+            if let Some(message) = message {
+                lines.push(("message", format!("{message:?}")));
+            }
+        }
+        Fault::Abort | Fault::Panic => {}
         Fault::Return { status, body } => {
             lines.push(("status", status.to_string()));
             if let Some(body) = body {

@@ -2,7 +2,7 @@
 
 use chaos_middleware::{Selection, Store};
 
-use crate::commands::{count_actions, parse_selection};
+use crate::commands::{count_actions, parse_expiry, parse_selection};
 use crate::error::CliError;
 
 /// Arguments of `enable` and `disable`.
@@ -11,7 +11,9 @@ use crate::error::CliError;
     <id>...            these actions (an unknown id changes nothing)\n  \
     response <view>    every response action aimed at <view>\n  \
     point <name>       every action on fault point <name>\n  \
-    --all [KIND]       every action (of KIND: response or point)")]
+    --all [KIND]       every action (of KIND: response or point)\n\n\
+    `enable` makes an expired action live again (its expiry is cleared) unless\n\
+    --for or --until sets a new one.")]
 pub struct Args {
     /// Action ids, or a kind and a view.
     #[arg(value_name = "ID|KIND VIEW", allow_negative_numbers = true)]
@@ -20,6 +22,14 @@ pub struct Args {
     /// Every action (optionally of one kind).
     #[arg(long)]
     all: bool,
+
+    /// `enable` only: expire the actions after this long (e.g. 10m).
+    #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
+    for_duration: Option<String>,
+
+    /// `enable` only: expire the actions at this time (RFC 3339).
+    #[arg(long, value_name = "TIME", conflicts_with = "for_duration")]
+    until: Option<String>,
 }
 
 /// Which actions, switched which way.
@@ -27,20 +37,30 @@ pub struct Args {
 pub struct Plan {
     selection: Selection,
     enabled: bool,
+    expires_at: Option<i64>,
 }
 
 /// Checks the selection.
 pub fn plan(args: Args, enabled: bool) -> Result<Plan, CliError> {
     let command = if enabled { "enable" } else { "disable" };
+    if !enabled && (args.for_duration.is_some() || args.until.is_some()) {
+        return Err(CliError::usage(
+            "--for and --until apply only to `enable` (and `create`), not `disable`",
+        ));
+    }
     Ok(Plan {
         selection: parse_selection(command, &args.words, args.all)?,
         enabled,
+        expires_at: parse_expiry(args.for_duration.as_deref(), args.until.as_deref())?,
     })
 }
 
 /// Switches the actions and says how many changed.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
-    let changed = store.set_enabled(&plan.selection, plan.enabled).await?;
+    let changed = match plan.expires_at {
+        Some(at) => store.enable_until(&plan.selection, at).await?,
+        None => store.set_enabled(&plan.selection, plan.enabled).await?,
+    };
     let done = if plan.enabled { "enabled" } else { "disabled" };
     println!("{done} {}", count_actions(changed));
     Ok(())

@@ -1,14 +1,16 @@
-//! The response future: straight through, delayed, or a forced response.
+//! The response future: straight through, or with injected faults.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use http::Response;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::body::ResponseBody;
+use super::state::ActiveDelay;
 
 pin_project! {
     /// Future of [`ChaosService`](super::ChaosService).
@@ -23,13 +25,39 @@ pin_project! {
     enum State<F, B> {
         // No fault: the inner service's future, untouched.
         Inner { #[pin] future: F },
-        // `slow`: the inner future was created but is not polled (so the handler does not
-        // start) until the async sleep ends. The sleep is boxed so the common variants
-        // stay small.
-        Delayed { sleep: Pin<Box<Sleep>>, #[pin] future: F },
-        // `return`: answer with this response, after the sleep if there is one.
-        Respond { sleep: Option<Pin<Box<Sleep>>>, response: Option<Response<ResponseBody<B>>> },
+        // Faults: each step below is skipped when absent.
+        Faulted {
+            // 1. `slow` before: the inner future exists but is not polled (so the handler
+            //    does not start) until this sleep ends. Sleeps are boxed to keep the
+            //    common variant small.
+            before: Option<Pin<Box<Sleep>>>,
+            // 2. `panic`: panic here, inside the service.
+            panic_action: Option<i64>,
+            // 3. The inner future (absent for `return`/`abort`, whose response is ready).
+            #[pin]
+            future: Option<F>,
+            // 4. `slow --phase after`: hold the response this long.
+            after_ms: u64,
+            after: Option<Pin<Box<Sleep>>>,
+            response: Option<Response<ResponseBody<B>>>,
+            // Counts this request against the cap on held requests until it completes.
+            active: Option<ActiveDelay>,
+        },
     }
+}
+
+/// The faults to apply to one request.
+pub(crate) struct Faults<F, B> {
+    pub before_ms: u64,
+    pub after_ms: u64,
+    pub panic_action: Option<i64>,
+    pub future: Option<F>,
+    pub response: Option<Response<ResponseBody<B>>>,
+    pub active: Option<ActiveDelay>,
+}
+
+fn sleep_for(ms: u64) -> Option<Pin<Box<Sleep>>> {
+    (ms > 0).then(|| Box::pin(tokio::time::sleep(Duration::from_millis(ms))))
 }
 
 impl<F, B> ResponseFuture<F, B> {
@@ -39,20 +67,16 @@ impl<F, B> ResponseFuture<F, B> {
         }
     }
 
-    pub(crate) fn delayed(sleep: Sleep, future: F) -> Self {
+    pub(crate) fn faulted(faults: Faults<F, B>) -> Self {
         Self {
-            state: State::Delayed {
-                sleep: Box::pin(sleep),
-                future,
-            },
-        }
-    }
-
-    pub(crate) fn respond(sleep: Option<Sleep>, response: Response<ResponseBody<B>>) -> Self {
-        Self {
-            state: State::Respond {
-                sleep: sleep.map(Box::pin),
-                response: Some(response),
+            state: State::Faulted {
+                before: sleep_for(faults.before_ms),
+                panic_action: faults.panic_action,
+                future: faults.future,
+                after_ms: faults.after_ms,
+                after: None,
+                response: faults.response,
+                active: faults.active,
             },
         }
     }
@@ -70,18 +94,36 @@ where
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))
             }
-            StateProj::Delayed { sleep, future } => {
-                ready!(sleep.as_mut().poll(cx));
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
-            }
-            StateProj::Respond { sleep, response } => {
-                if let Some(sleep) = sleep {
+            StateProj::Faulted {
+                before,
+                panic_action,
+                mut future,
+                after_ms,
+                after,
+                response,
+                active,
+            } => {
+                if let Some(sleep) = before {
                     ready!(sleep.as_mut().poll(cx));
+                    *before = None;
                 }
+                if let Some(action_id) = panic_action.take() {
+                    panic!("chaos: panic injected by action {action_id}");
+                }
+                if let Some(inner) = future.as_mut().as_pin_mut() {
+                    let inner_response = ready!(inner.poll(cx))?;
+                    *response = Some(inner_response.map(ResponseBody::inner));
+                    future.set(None);
+                    *after = sleep_for(*after_ms);
+                }
+                if let Some(sleep) = after {
+                    ready!(sleep.as_mut().poll(cx));
+                    *after = None;
+                }
+                *active = None;
                 match response.take() {
                     Some(response) => Poll::Ready(Ok(response)),
-                    // Polled again after completion: a caller bug; stay pending rather than panic.
+                    // Polled again after completion: a caller bug; stay pending, never panic.
                     None => Poll::Pending,
                 }
             }

@@ -13,20 +13,26 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tower::Layer;
 
-pub use body::ResponseBody;
+pub use body::{BoxError, ChaosAbort, ResponseBody};
 pub use future::ResponseFuture;
 pub use service::ChaosService;
+pub(crate) use state::{ActiveDelay, Shared};
 
 use crate::action::Action;
+use crate::action::DEFAULT_MAX_DELAY;
+use crate::point::{ChaosPointError, GLOBAL, point_outcome};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::user::{ChaosUser, RequestInfo, UserExtractor};
 use crate::views::ChaosViews;
-use state::{Counters, Shared};
+use state::{Counters, Limits};
 
 /// The environment variable that turns every injection off at start-up, whatever the
 /// store says (`CHAOS_DISABLED=1`).
 pub const DISABLE_ENV: &str = "CHAOS_DISABLED";
+
+/// Default cap on how many requests (and points) may be held by delays at once.
+pub const DEFAULT_MAX_ACTIVE_DELAYS: u64 = 10_000;
 
 /// Default interval between change checks against the store.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -91,6 +97,8 @@ pub struct ChaosLayerBuilder {
     extract_user: Option<UserExtractor>,
     host: Option<String>,
     poll_interval: Option<Duration>,
+    max_delay: Option<Duration>,
+    max_active_delays: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -151,6 +159,20 @@ impl ChaosLayerBuilder {
         self
     }
 
+    /// Cap on the total delay of one request or point (default 30 s); longer delays are
+    /// cut to it and counted.
+    pub fn max_delay(mut self, cap: Duration) -> Self {
+        self.max_delay = Some(cap);
+        self
+    }
+
+    /// Cap on requests and points held by delays at once (default 10,000); faults for
+    /// requests over it are skipped (the request passes untouched) and counted.
+    pub fn max_active_delays(mut self, cap: u64) -> Self {
+        self.max_active_delays = Some(cap);
+        self
+    }
+
     /// How often to check the store for changes (default 200 ms).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = Some(interval);
@@ -173,7 +195,15 @@ impl ChaosLayerBuilder {
             host: self.host.unwrap_or_else(local_host_name),
             counters: Counters::default(),
             enabled,
+            limits: Limits {
+                max_delay: self.max_delay.unwrap_or(DEFAULT_MAX_DELAY),
+                max_active_delays: self.max_active_delays.unwrap_or(DEFAULT_MAX_ACTIVE_DELAYS),
+            },
         });
+        if enabled {
+            // `chaos_point` consults the last enabled layer built in the process.
+            GLOBAL.store(Some(Arc::clone(&shared)));
+        }
         match (enabled, self.source) {
             (true, Some(source)) => {
                 let runtime =
@@ -234,23 +264,58 @@ pub struct ChaosStats {
     pub snapshot_age: Duration,
     /// Request-level rules in the snapshot.
     pub rules: usize,
-    /// `slow` faults injected so far.
+    /// Fault point rules in the snapshot.
+    pub point_rules: usize,
+    /// Requests delayed by `slow` so far.
     pub injected_slow: u64,
-    /// `return` faults injected so far.
+    /// Requests answered by `return` so far.
     pub injected_return: u64,
+    /// Connections dropped by `abort` so far.
+    pub injected_abort: u64,
+    /// Panics injected so far.
+    pub injected_panic: u64,
+    /// Fault points delayed so far.
+    pub injected_point_slow: u64,
+    /// Fault point errors injected so far.
+    pub injected_point_error: u64,
+    /// Faults skipped because too many requests were held by delays already.
+    pub skipped_by_cap: u64,
+    /// Delays cut down to the delay cap.
+    pub clamped_delays: u64,
+    /// Requests and points held by a delay right now.
+    pub active_delays: u64,
 }
 
 impl ChaosHandle {
     /// Counters and snapshot facts.
     pub fn stats(&self) -> ChaosStats {
         let snapshot = self.shared.snapshot.load();
+        let counters = &self.shared.counters;
+        let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
         ChaosStats {
             enabled: self.shared.enabled,
             generation: snapshot.generation,
             snapshot_age: snapshot.built_at.elapsed(),
             rules: snapshot.rule_count,
-            injected_slow: self.shared.counters.slow.load(Ordering::Relaxed),
-            injected_return: self.shared.counters.returned.load(Ordering::Relaxed),
+            point_rules: snapshot.point_rule_count,
+            injected_slow: read(&counters.slow),
+            injected_return: read(&counters.returned),
+            injected_abort: read(&counters.aborted),
+            injected_panic: read(&counters.panicked),
+            injected_point_slow: read(&counters.point_slow),
+            injected_point_error: read(&counters.point_error),
+            skipped_by_cap: read(&counters.skipped_by_cap),
+            clamped_delays: read(&counters.clamped),
+            active_delays: read(&counters.active_delays),
+        }
+    }
+
+    /// Runs the fault point `name` against this layer (rather than the process-wide one
+    /// [`chaos_point`](crate::chaos_point) uses), optionally as `user`.
+    pub async fn point(&self, name: &str, user: Option<&ChaosUser>) -> Result<(), ChaosPointError> {
+        match point_outcome(&self.shared, name, user) {
+            Some(outcome) => outcome.apply().await,
+            None => Ok(()),
         }
     }
 

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::extract::MatchedPath;
 use bytes::Bytes;
@@ -10,11 +9,11 @@ use http::{Request, Response, header};
 use http_body::Body;
 use tower::Service;
 
-use super::body::ResponseBody;
-use super::future::ResponseFuture;
+use super::body::{BoxError, ResponseBody};
+use super::future::{Faults, ResponseFuture};
 use super::state::Shared;
-use crate::snapshot::{Effect, decide};
-use crate::user::RequestInfo;
+use crate::snapshot::{Decision, Effect, decide};
+use crate::user::{ChaosUser, RequestInfo};
 
 /// The service made by [`ChaosLayer`](super::ChaosLayer).
 #[derive(Debug, Clone)]
@@ -43,6 +42,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ChaosService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -55,38 +55,46 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let snapshot = self.shared.snapshot.load();
-        if snapshot.is_empty() {
+        if snapshot.has_no_response_rules() {
             return ResponseFuture::inner(self.inner.call(request));
         }
-        let Some((specific, wildcard)) = snapshot.candidates(view_key(&request)) else {
+        let Some((specific, wildcard)) = snapshot.response_candidates(view_key(&request)) else {
             return ResponseFuture::inner(self.inner.call(request));
         };
-        let (decision, user) = decide(specific, wildcard, request.method(), || {
-            self.shared.extract_user.extract(&RequestInfo::of(&request))
-        });
-        if decision.fired.is_empty() {
+        let extract_user = || self.shared.extract_user.extract(&RequestInfo::of(&request));
+        let (decision, user) = decide(specific, wildcard, Some(request.method()), extract_user);
+        if decision.is_empty() {
             return ResponseFuture::inner(self.inner.call(request));
         }
+        let (before_ms, after_ms) = self
+            .shared
+            .clamp_delays(decision.before_ms, decision.after_ms);
+        let active = if before_ms + after_ms > 0 {
+            match self.shared.try_hold() {
+                Some(slot) => Some(slot),
+                // Too many requests are held already: this one passes untouched.
+                None => return ResponseFuture::inner(self.inner.call(request)),
+            }
+        } else {
+            None
+        };
         let user = user.or_else(|| self.shared.extract_user.extract(&RequestInfo::of(&request)));
-        let view = view_key(&request);
-        for rule in &decision.fired {
-            let verb = rule.effect.verb();
-            self.shared.counters.record(&rule.effect);
-            tracing::info!(
-                target: "chaos",
-                action_id = rule.id,
-                verb,
-                view = &*rule.target,
-                route = view,
-                user = user.as_ref().map(|u| u.name.as_str()),
-                delay_ms = decision.delay_ms,
-                "chaos fault injected"
-            );
-        }
-        let sleep = (decision.delay_ms > 0)
-            .then(|| tokio::time::sleep(Duration::from_millis(decision.delay_ms)));
-        match decision.respond.map(|rule| &rule.effect) {
-            Some(Effect::Return { status, body }) => {
+        self.record(
+            &decision,
+            view_key(&request),
+            user.as_ref(),
+            before_ms + after_ms,
+        );
+        let mut faults = Faults {
+            before_ms,
+            after_ms,
+            panic_action: None,
+            future: None,
+            response: None,
+            active,
+        };
+        match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
+            Some((_, Effect::Return { status, body })) => {
                 let mut response = Response::new(ResponseBody::full(body.clone()));
                 *response.status_mut() = *status;
                 if !body.is_empty() {
@@ -95,15 +103,38 @@ where
                         http::HeaderValue::from_static("text/plain; charset=utf-8"),
                     );
                 }
-                ResponseFuture::respond(sleep, response)
+                faults.response = Some(response);
             }
-            _ => {
-                let future = self.inner.call(request);
-                match sleep {
-                    Some(sleep) => ResponseFuture::delayed(sleep, future),
-                    None => ResponseFuture::inner(future),
-                }
+            Some((id, Effect::Abort)) => {
+                faults.response = Some(Response::new(ResponseBody::abort(id)))
             }
+            Some((id, Effect::Panic)) => faults.panic_action = Some(id),
+            _ => faults.future = Some(self.inner.call(request)),
+        }
+        ResponseFuture::faulted(faults)
+    }
+}
+
+impl<S> ChaosService<S> {
+    fn record(
+        &self,
+        decision: &Decision<'_>,
+        route: &str,
+        user: Option<&ChaosUser>,
+        delay_ms: u64,
+    ) {
+        for rule in &decision.fired {
+            self.shared.counters.record(&rule.effect, false);
+            tracing::info!(
+                target: "chaos",
+                action_id = rule.id,
+                verb = rule.effect.verb(),
+                view = &*rule.target,
+                route,
+                user = user.map(|u| u.name.as_str()),
+                delay_ms,
+                "chaos fault injected"
+            );
         }
     }
 }

@@ -1,6 +1,8 @@
-//! State shared by every clone of the layer, its services and its handle.
+//! State shared by every clone of the layer, its services, its fault points and its handle.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
@@ -18,21 +20,88 @@ pub(crate) struct Shared {
     pub counters: Counters,
     /// False when built disabled or switched off by `CHAOS_DISABLED`.
     pub enabled: bool,
+    pub limits: Limits,
 }
 
-/// Faults injected so far, per verb.
+/// Safety caps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// No request or point is held longer than this in total.
+    pub max_delay: Duration,
+    /// At most this many requests and points are held by delays at once; more pass
+    /// through untouched.
+    pub max_active_delays: u64,
+}
+
+/// What the layer has done so far.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub slow: AtomicU64,
     pub returned: AtomicU64,
+    pub aborted: AtomicU64,
+    pub panicked: AtomicU64,
+    pub point_slow: AtomicU64,
+    pub point_error: AtomicU64,
+    /// Faults not injected because too many requests were already held.
+    pub skipped_by_cap: AtomicU64,
+    /// Delays cut down to the cap.
+    pub clamped: AtomicU64,
+    /// Requests and points being held by a delay right now.
+    pub active_delays: AtomicU64,
 }
 
 impl Counters {
-    pub fn record(&self, effect: &Effect) {
-        let counter = match effect {
-            Effect::Slow { .. } => &self.slow,
-            Effect::Return { .. } => &self.returned,
+    pub fn record(&self, effect: &Effect, at_point: bool) {
+        let counter = match (effect, at_point) {
+            (Effect::Slow { .. }, false) => &self.slow,
+            (Effect::Slow { .. }, true) => &self.point_slow,
+            (Effect::Return { .. }, _) => &self.returned,
+            (Effect::Abort, _) => &self.aborted,
+            (Effect::Panic, _) => &self.panicked,
+            (Effect::Error { .. }, _) => &self.point_error,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A slot under the cap on held requests, given back on drop (also when the client
+/// goes away mid-delay and the future is dropped).
+#[derive(Debug)]
+pub(crate) struct ActiveDelay {
+    shared: Arc<Shared>,
+}
+
+impl Shared {
+    /// Takes a slot for a delayed request, or `None` (counted) when the cap is reached.
+    pub fn try_hold(self: &Arc<Self>) -> Option<ActiveDelay> {
+        let previous = self.counters.active_delays.fetch_add(1, Ordering::AcqRel);
+        if previous >= self.limits.max_active_delays {
+            self.counters.active_delays.fetch_sub(1, Ordering::AcqRel);
+            self.counters.skipped_by_cap.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(ActiveDelay {
+            shared: Arc::clone(self),
+        })
+    }
+
+    /// Cuts `before + after` down to the delay cap (before first), counting a cut.
+    pub fn clamp_delays(&self, before_ms: u64, after_ms: u64) -> (u64, u64) {
+        let cap = u64::try_from(self.limits.max_delay.as_millis()).unwrap_or(u64::MAX);
+        if before_ms.saturating_add(after_ms) <= cap {
+            return (before_ms, after_ms);
+        }
+        self.counters.clamped.fetch_add(1, Ordering::Relaxed);
+        let before = before_ms.min(cap);
+        (before, after_ms.min(cap - before))
+    }
+}
+
+impl Drop for ActiveDelay {
+    fn drop(&mut self) {
+        self.shared
+            .counters
+            .active_delays
+            .fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -35,6 +35,11 @@ pub enum Selection {
         /// Restrict to one kind.
         kind: Option<Kind>,
     },
+    /// Every action whose expiry is at or before this time (Unix milliseconds).
+    Expired {
+        /// The cut-off.
+        at_or_before: i64,
+    },
 }
 
 /// Errors from the store, each with a message fit for one line of CLI output.
@@ -120,7 +125,7 @@ macro_rules! with_pool {
 }
 
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
-     probability, users, groups, hosts, methods, enabled, expires_at, tag, note, \
+     probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \
      created_at, updated_at, created_by FROM chaos_actions ORDER BY id";
 const BUMP_GENERATION: &str = "UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1";
 const INSERT_AUDIT: &str = "INSERT INTO chaos_audit (at, actor, operation, action_ids, detail) \
@@ -161,9 +166,9 @@ impl Store {
         let columns = row::Columns::from_spec(spec);
         let insert = "INSERT INTO chaos_actions (kind, verb, target, min_ms, max_ms, status, \
              body, probability, users, groups, hosts, methods, enabled, expires_at, tag, note, \
-             created_at, updated_at, created_by) \
+             created_at, updated_at, created_by, phase) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $17, $18) RETURNING id";
+             $17, $17, $18, $19) RETURNING id";
         let actor = actor();
         let id: i64 = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -189,6 +194,7 @@ impl Store {
                 .bind(spec.note.as_deref())
                 .bind(now)
                 .bind(actor.as_deref())
+                .bind(columns.phase)
                 .fetch_one(&mut *tx)
                 .await?;
             let detail = serde_json::to_string(spec).ok();
@@ -228,36 +234,72 @@ impl Store {
     }
 
     /// Enables or disables the selected actions; returns how many rows changed.
-    /// With [`Selection::Ids`], an unknown id changes nothing and is an error.
+    /// Enabling an action whose expiry has passed clears the expiry (it is live again);
+    /// a future expiry is kept. With [`Selection::Ids`], an unknown id changes nothing
+    /// and is an error.
     pub async fn set_enabled(
         &self,
         selection: &Selection,
         enabled: bool,
     ) -> Result<u64, StoreError> {
-        let operation = if enabled { "enable" } else { "disable" };
-        self.write_selected(operation, Some(enabled), selection)
-            .await
+        let change = if enabled {
+            Change::Enable { expires_at: None }
+        } else {
+            Change::Disable
+        };
+        self.write_selected(change, selection).await
+    }
+
+    /// Enables the selected actions until `expires_at` (Unix milliseconds).
+    pub async fn enable_until(
+        &self,
+        selection: &Selection,
+        expires_at: i64,
+    ) -> Result<u64, StoreError> {
+        let change = Change::Enable {
+            expires_at: Some(expires_at),
+        };
+        self.write_selected(change, selection).await
     }
 
     /// Deletes the selected actions; returns how many rows were removed.
     /// With [`Selection::Ids`], an unknown id deletes nothing and is an error.
     pub async fn delete(&self, selection: &Selection) -> Result<u64, StoreError> {
-        self.write_selected("delete", None, selection).await
+        self.write_selected(Change::Delete, selection).await
     }
 
-    /// Sets `enabled` (when given) or deletes the selected rows, in one transaction with
-    /// the generation bump and an audit row.
+    /// Deletes every action whose expiry has passed; returns how many.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let selection = Selection::Expired {
+            at_or_before: now_ms(),
+        };
+        self.write_selected(Change::Delete, &selection).await
+    }
+
+    /// Applies `change` to the selected rows, in one transaction with the generation
+    /// bump and an audit row.
     async fn write_selected(
         &self,
-        operation: &str,
-        enabled: Option<bool>,
+        change: Change,
         selection: &Selection,
     ) -> Result<u64, StoreError> {
         let now = now_ms();
         let actor = actor();
-        let (statement, next_param) = match enabled {
-            Some(_) => ("UPDATE chaos_actions SET enabled = $1, updated_at = $2", 3),
-            None => ("DELETE FROM chaos_actions", 1),
+        // `$1` is always the current time when the statement has a SET clause.
+        let (statement, next_param) = match change {
+            Change::Enable { expires_at: None } => (
+                "UPDATE chaos_actions SET enabled = 1, updated_at = $1, \
+                 expires_at = CASE WHEN expires_at <= $1 THEN NULL ELSE expires_at END",
+                2,
+            ),
+            Change::Enable {
+                expires_at: Some(_),
+            } => (
+                "UPDATE chaos_actions SET enabled = 1, updated_at = $1, expires_at = $2",
+                3,
+            ),
+            Change::Disable => ("UPDATE chaos_actions SET enabled = 0, updated_at = $1", 2),
+            Change::Delete => ("DELETE FROM chaos_actions", 1),
         };
         let condition = match selection {
             Selection::Ids(_) => format!("id = ${next_param}"),
@@ -266,6 +308,9 @@ impl Store {
             }
             Selection::All { kind: Some(_) } => format!("kind = ${next_param}"),
             Selection::All { kind: None } => "1 = 1".to_owned(),
+            Selection::Expired { .. } => {
+                format!("expires_at IS NOT NULL AND expires_at <= ${next_param}")
+            }
         };
         let sql = format!("{statement} WHERE {condition}");
         // One statement per id so an unknown id is noticed; the whole change is one
@@ -285,6 +330,7 @@ impl Store {
             Selection::Target { kind, target } => vec![Binding::Target(kind.as_str(), target)],
             Selection::All { kind: Some(kind) } => vec![Binding::Kind(kind.as_str())],
             Selection::All { kind: None } => vec![Binding::Nothing],
+            Selection::Expired { at_or_before } => vec![Binding::Time(*at_or_before)],
         };
         let result = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -295,13 +341,20 @@ impl Store {
             let mut missing = Vec::new();
             for binding in &bindings {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                if let Some(enabled) = enabled {
-                    query = query.bind(i64::from(enabled)).bind(now);
+                match change {
+                    Change::Enable {
+                        expires_at: Some(at),
+                    } => query = query.bind(now).bind(at),
+                    Change::Enable { expires_at: None } | Change::Disable => {
+                        query = query.bind(now);
+                    }
+                    Change::Delete => {}
                 }
                 query = match *binding {
                     Binding::Id(id) => query.bind(id),
                     Binding::Target(kind, target) => query.bind(kind).bind(target),
                     Binding::Kind(kind) => query.bind(kind),
+                    Binding::Time(at) => query.bind(at),
                     Binding::Nothing => query,
                 };
                 let done = query.execute(&mut *tx).await?.rows_affected();
@@ -319,7 +372,7 @@ impl Store {
             sqlx::query(INSERT_AUDIT)
                 .bind(now)
                 .bind(actor.as_deref())
-                .bind(operation)
+                .bind(change.operation())
                 .bind(describe_selection(selection))
                 .bind(Option::<String>::None)
                 .execute(&mut *tx)
@@ -379,11 +432,33 @@ impl Store {
     }
 }
 
+/// What a selected write does to each row.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// Enable; with `Some`, also set the expiry; with `None`, clear a passed expiry.
+    Enable {
+        expires_at: Option<i64>,
+    },
+    Disable,
+    Delete,
+}
+
+impl Change {
+    fn operation(self) -> &'static str {
+        match self {
+            Change::Enable { .. } => "enable",
+            Change::Disable => "disable",
+            Change::Delete => "delete",
+        }
+    }
+}
+
 /// What one statement of a selected write binds after the operation's own values.
 enum Binding<'a> {
     Id(i64),
     Target(&'a str, &'a str),
     Kind(&'a str),
+    Time(i64),
     Nothing,
 }
 
@@ -393,6 +468,7 @@ fn describe_selection(selection: &Selection) -> String {
         Selection::Target { kind, target } => format!("{kind} {target}"),
         Selection::All { kind: None } => "all".to_owned(),
         Selection::All { kind: Some(kind) } => format!("all {kind}"),
+        Selection::Expired { .. } => "expired".to_owned(),
     }
 }
 

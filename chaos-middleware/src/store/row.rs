@@ -6,7 +6,7 @@ use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
 use super::Listing;
 use crate::action::{
-    Action, ActionSpec, Fault, InvalidAction, Kind, VERBS, validate_delay_range,
+    Action, ActionSpec, Fault, InvalidAction, Kind, Phase, VERBS, validate_delay_range,
     validate_probability, validate_status,
 };
 
@@ -22,6 +22,7 @@ pub(super) struct RawRow {
     status: Option<i64>,
     body: Option<String>,
     probability: f64,
+    phase: Option<String>,
     users: String,
     groups: String,
     hosts: String,
@@ -61,6 +62,7 @@ pub(super) struct Columns {
     pub max_ms: Option<i64>,
     pub status: Option<i64>,
     pub body: Option<String>,
+    pub phase: Option<&'static str>,
     pub users: String,
     pub groups: String,
     pub hosts: String,
@@ -69,15 +71,29 @@ pub(super) struct Columns {
 
 impl Columns {
     pub(super) fn from_spec(spec: &ActionSpec) -> Self {
-        let (min_ms, max_ms, status, body) = match &spec.fault {
-            Fault::Slow { min_ms, max_ms } => (
-                Some(clamp_i64(*min_ms)),
-                Some(clamp_i64(*max_ms)),
-                None,
-                None,
-            ),
-            Fault::Return { status, body } => (None, None, Some(i64::from(*status)), body.clone()),
-        };
+        let (mut min_ms, mut max_ms, mut status, mut body, mut phase) =
+            (None, None, None, None, None);
+        match &spec.fault {
+            Fault::Slow {
+                min_ms: min,
+                max_ms: max,
+                phase: when,
+            } => {
+                min_ms = Some(clamp_i64(*min));
+                max_ms = Some(clamp_i64(*max));
+                phase = Some(when.as_str());
+            }
+            Fault::Return {
+                status: code,
+                body: text,
+            } => {
+                status = Some(i64::from(*code));
+                body = text.clone();
+            }
+            // The error message shares the body column.
+            Fault::Error { message } => body = message.clone(),
+            Fault::Abort | Fault::Panic => {}
+        }
         Self {
             kind: spec.kind.as_str(),
             verb: spec.fault.verb(),
@@ -85,6 +101,7 @@ impl Columns {
             max_ms,
             status,
             body,
+            phase,
             users: json_list(&spec.users),
             groups: json_list(&spec.groups),
             hosts: json_list(&spec.hosts),
@@ -139,7 +156,15 @@ impl RawRow {
                 let min_ms = non_negative("min_ms", self.min_ms)?;
                 let max_ms = non_negative("max_ms", self.max_ms)?;
                 validate_delay_range(min_ms, max_ms)?;
-                Fault::Slow { min_ms, max_ms }
+                let phase = match self.phase.as_deref() {
+                    None => Phase::Before,
+                    Some(text) => text.parse()?,
+                };
+                Fault::Slow {
+                    min_ms,
+                    max_ms,
+                    phase,
+                }
             }
             "return" => {
                 let status = self
@@ -150,6 +175,9 @@ impl RawRow {
                     body: self.body,
                 }
             }
+            "abort" => Fault::Abort,
+            "panic" => Fault::Panic,
+            "error" => Fault::Error { message: self.body },
             other => {
                 return Err(InvalidAction::new(format!(
                     "unknown verb '{other}': allowed are {VERBS}"
@@ -158,6 +186,12 @@ impl RawRow {
         };
         if self.target.is_empty() {
             return Err(InvalidAction::new("target is empty"));
+        }
+        if !fault.applies_to(kind) {
+            return Err(InvalidAction::new(format!(
+                "verb '{}' does not apply to kind '{kind}'",
+                fault.verb()
+            )));
         }
         validate_probability(self.probability)?;
         let enabled = match self.enabled {
