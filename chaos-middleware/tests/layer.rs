@@ -455,3 +455,269 @@ async fn host_filter_is_resolved_at_compile_time() {
     );
     assert_eq!(get_path(&app, "/checkout").await.0, StatusCode::OK);
 }
+
+fn fault(id: i64, target: &str, fault: Fault) -> Action {
+    action(id, target, fault)
+}
+
+fn slow_after(id: i64, target: &str, ms: u64) -> Action {
+    action(
+        id,
+        target,
+        Fault::Slow {
+            min_ms: ms,
+            max_ms: ms,
+            phase: Phase::After,
+        },
+    )
+}
+
+fn point(id: i64, name: &str, fault: Fault) -> Action {
+    Action {
+        id,
+        spec: ActionSpec::new(Kind::Point, name, fault),
+        created_at: 0,
+        updated_at: 0,
+        created_by: None,
+    }
+}
+
+#[tokio::test]
+async fn abort_fails_the_body_so_the_server_drops_the_connection() {
+    let app = app(&[fault(7, "items", Fault::Abort)]);
+    let response = app
+        .router
+        .clone()
+        .oneshot(request(Method::GET, "/items", None))
+        .await
+        .expect("router is infallible");
+    let err = response
+        .into_body()
+        .collect()
+        .await
+        .expect_err("an aborted body errors");
+    assert!(
+        err.to_string().contains("aborted by chaos action 7"),
+        "{err}"
+    );
+    assert_eq!(app.calls.load(Ordering::SeqCst), 0, "handler must not run");
+    assert_eq!(app.handle.stats().injected_abort, 1);
+}
+
+#[tokio::test]
+async fn panic_panics_inside_the_service() {
+    let app = app(&[fault(3, "checkout", Fault::Panic)]);
+    let router = app.router.clone();
+    let outcome = tokio::spawn(async move {
+        router
+            .oneshot(request(Method::POST, "/checkout", None))
+            .await
+    })
+    .await;
+    let err = outcome.expect_err("the request panics");
+    assert!(err.is_panic());
+    assert_eq!(app.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(app.handle.stats().injected_panic, 1);
+    // The layer itself is unharmed.
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_after_runs_the_handler_then_holds_the_response() {
+    let handled_at = Arc::new(std::sync::Mutex::new(None));
+    let seen = Arc::clone(&handled_at);
+    let layer = ChaosLayer::builder().enabled(true).build().expect("builds");
+    layer
+        .handle()
+        .apply(Some(1), &[slow_after(1, "/held", 500)]);
+    let router = Router::new()
+        .route(
+            "/held",
+            get(move || {
+                let seen = Arc::clone(&seen);
+                async move {
+                    if let Ok(mut at) = seen.lock() {
+                        *at = Some(tokio::time::Instant::now());
+                    }
+                    "done"
+                }
+            }),
+        )
+        .layer(layer);
+    let started = tokio::time::Instant::now();
+    let response = router
+        .oneshot(request(Method::GET, "/held", None))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(started.elapsed().as_millis(), 500);
+    let handled = handled_at
+        .lock()
+        .ok()
+        .and_then(|at| *at)
+        .expect("handler ran");
+    assert_eq!(
+        handled.duration_since(started).as_millis(),
+        0,
+        "handler ran first"
+    );
+}
+
+#[tokio::test]
+async fn terminal_faults_follow_id_order() {
+    let app = app(&[
+        fault(1, "items", Fault::Abort),
+        ret(2, "items", 500, None),
+        ret(3, "checkout", 409, None),
+        fault(4, "checkout", Fault::Panic),
+        ret(5, "*", 418, None),
+    ]);
+    // The view's abort (id 1) wins over its return (id 2).
+    let response = app
+        .router
+        .clone()
+        .oneshot(request(Method::GET, "/items", None))
+        .await
+        .expect("infallible");
+    assert!(response.into_body().collect().await.is_err());
+    // The view's return (id 3) stops evaluation before its panic (id 4) and the `*` rule.
+    assert_eq!(
+        send(&app, request(Method::POST, "/checkout", None)).await.0,
+        StatusCode::CONFLICT
+    );
+    // The `*` rule applies where nothing specific matches.
+    assert_eq!(get_path(&app, "/items/1").await.0, StatusCode::IM_A_TEAPOT);
+}
+
+#[tokio::test(start_paused = true)]
+async fn delays_are_capped() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(named_views())
+        .max_delay(std::time::Duration::from_millis(100))
+        .build()
+        .expect("builds");
+    let app = app_with(layer);
+    app.handle.apply(Some(1), &[slow(1, "items", 1000, 1000)]);
+    let started = tokio::time::Instant::now();
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    assert_eq!(started.elapsed().as_millis(), 100);
+    assert_eq!(app.handle.stats().clamped_delays, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_over_the_active_delay_cap_pass_untouched() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(named_views())
+        .max_active_delays(1)
+        .build()
+        .expect("builds");
+    let app = app_with(layer);
+    app.handle.apply(Some(1), &[slow(1, "items", 1000, 1000)]);
+    let started = tokio::time::Instant::now();
+    let first = {
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            let response = router.oneshot(request(Method::GET, "/items", None)).await;
+            (response.map(|r| r.status()), tokio::time::Instant::now())
+        })
+    };
+    // Let the first request take the only slot.
+    tokio::task::yield_now().await;
+    while app.handle.stats().active_delays == 0 {
+        tokio::task::yield_now().await;
+    }
+    let second = get_path(&app, "/items").await;
+    assert_eq!(second.0, StatusCode::OK);
+    assert_eq!(
+        started.elapsed().as_millis(),
+        0,
+        "second request was not held"
+    );
+    let (status, finished) = first.await.expect("first request completes");
+    assert_eq!(status.ok(), Some(StatusCode::OK));
+    assert_eq!(finished.duration_since(started).as_millis(), 1000);
+    let stats = app.handle.stats();
+    assert_eq!((stats.skipped_by_cap, stats.injected_slow), (1, 1));
+    assert_eq!(stats.active_delays, 0, "the slot is given back");
+}
+
+#[tokio::test]
+async fn an_action_expiring_between_reloads_stops_by_itself() {
+    let mut brief = ret(1, "items", 500, None);
+    brief.spec.expires_at = Some(chaos_middleware::action::now_ms() + 300);
+    let app = app(&[brief]);
+    assert_eq!(
+        get_path(&app, "/items").await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    // No reload happens: the layer checks expiry itself on each request.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if get_path(&app, "/items").await.0 == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.handle.stats().generation, Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fault_points_delay_fail_and_filter_by_user() {
+    let layer = ChaosLayer::builder().enabled(true).build().expect("builds");
+    let handle = layer.handle();
+    assert_eq!(handle.point("db.items", None).await, Ok(()));
+    let mut for_alice = point(
+        3,
+        "db.orders",
+        Fault::Error {
+            message: Some("orders db gone".into()),
+        },
+    );
+    for_alice.spec.users = vec!["alice".into()];
+    handle.apply(
+        Some(2),
+        &[
+            point(
+                1,
+                "db.items",
+                Fault::Slow {
+                    min_ms: 50,
+                    max_ms: 50,
+                    phase: Phase::Before,
+                },
+            ),
+            point(2, "db.items", Fault::Error { message: None }),
+            for_alice,
+            // A response action with the same name is not a point action.
+            ret(4, "db.cache", 500, None),
+        ],
+    );
+    let started = tokio::time::Instant::now();
+    let err = handle
+        .point("db.items", None)
+        .await
+        .expect_err("error action fires");
+    assert_eq!(started.elapsed().as_millis(), 50, "delay then error");
+    assert_eq!((err.point.as_str(), err.action_id), ("db.items", 2));
+    assert!(err.message.contains("injected chaos error"), "{err}");
+    assert_eq!(handle.point("db.orders", None).await, Ok(()));
+    let alice = ChaosUser::new("alice");
+    let err = handle
+        .point("db.orders", Some(&alice))
+        .await
+        .expect_err("alice's point fails");
+    assert_eq!(err.message, "orders db gone");
+    assert_eq!(handle.point("db.cache", None).await, Ok(()));
+    let stats = handle.stats();
+    assert_eq!(
+        (
+            stats.point_rules,
+            stats.injected_point_slow,
+            stats.injected_point_error
+        ),
+        (3, 1, 2)
+    );
+}

@@ -4,6 +4,7 @@
 //! GET /items/{id}, `checkout` POST /checkout, `health` GET /health.
 
 mod auth;
+mod metrics;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +13,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use chaos_middleware::{ChaosLayer, ChaosViews};
+use chaos_middleware::{ChaosLayer, ChaosPointError, ChaosViews, chaos_point};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use auth::{DEMO_USER_HEADER, demo_auth};
 
@@ -72,8 +74,11 @@ pub const ROUTES: [(&str, &str); 5] = [
 ];
 
 /// The demo router with `chaos` applied to every route and the demo auth outside it.
-pub fn router(chaos: ChaosLayer) -> Router {
+/// With `catch_panics`, a panic (e.g. one injected by a `panic` action) becomes a 500
+/// from tower-http's `CatchPanic`; without it the connection drops and the server goes on.
+pub fn router(chaos: ChaosLayer, catch_panics: bool) -> Router {
     let counters = Arc::new(Counters::default());
+    let handle = chaos.handle();
     let [
         index_route,
         items_route,
@@ -81,7 +86,7 @@ pub fn router(chaos: ChaosLayer) -> Router {
         checkout_route,
         health_route,
     ] = ROUTES.map(|(_, pattern)| pattern);
-    Router::new()
+    let app = Router::new()
         .route(index_route, get(index))
         .route(items_route, get(list_items))
         .route(detail_route, get(item_detail))
@@ -89,9 +94,28 @@ pub fn router(chaos: ChaosLayer) -> Router {
         .route(health_route, get(health))
         .with_state(counters)
         // Chaos runs after routing (so it knows the route) ...
-        .layer(chaos)
-        // ... and after auth (so it knows the user): later layers wrap earlier ones.
+        .layer(chaos);
+    let app = if catch_panics {
+        app.layer(CatchPanicLayer::new())
+    } else {
+        app
+    };
+    // /metrics is added after the chaos layer, so chaos never breaks the monitoring.
+    app.route("/metrics", get(metrics::render).with_state(handle))
+        // Auth runs first (so chaos knows the user): later layers wrap earlier ones.
         .layer(middleware::from_fn(demo_auth))
+}
+
+/// What a handler answers when its data access fails: a clear 503, not a crash.
+fn data_unavailable(what: &str, err: &ChaosPointError) -> (StatusCode, Json<Value>) {
+    tracing::warn!(error = %err, "{what} unavailable");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "error": format!("the {what} is unavailable, please try again later"),
+            "detail": err.to_string(),
+        })),
+    )
 }
 
 async fn index() -> Json<Value> {
@@ -101,12 +125,22 @@ async fn index() -> Json<Value> {
     }))
 }
 
-async fn list_items() -> Json<Value> {
-    Json(json!({ "items": ITEMS }))
+/// The demo's "database": a fault point stands where the real query would be.
+async fn load_items() -> Result<&'static [Item], (StatusCode, Json<Value>)> {
+    chaos_point("db.items")
+        .await
+        .map_err(|err| data_unavailable("item database", &err))?;
+    Ok(&ITEMS)
+}
+
+async fn list_items() -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let items = load_items().await?;
+    Ok(Json(json!({ "items": items })))
 }
 
 async fn item_detail(Path(id): Path<u32>) -> Result<Json<Item>, (StatusCode, Json<Value>)> {
-    ITEMS
+    load_items()
+        .await?
         .iter()
         .find(|item| item.id == id)
         .cloned()
@@ -119,9 +153,14 @@ async fn item_detail(Path(id): Path<u32>) -> Result<Json<Item>, (StatusCode, Jso
         })
 }
 
-async fn checkout(State(counters): State<Arc<Counters>>) -> Json<Value> {
+async fn checkout(
+    State(counters): State<Arc<Counters>>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    chaos_point("db.orders")
+        .await
+        .map_err(|err| data_unavailable("order database", &err))?;
     let order = counters.checkouts.fetch_add(1, Ordering::SeqCst) + 1;
-    Json(json!({ "status": "paid", "order": order }))
+    Ok(Json(json!({ "status": "paid", "order": order })))
 }
 
 async fn health(State(counters): State<Arc<Counters>>) -> Json<Value> {

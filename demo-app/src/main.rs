@@ -17,6 +17,10 @@ struct Args {
     /// The chaos store: sqlite://PATH or postgres://USER@HOST:PORT/DB.
     #[arg(long, env = "CHAOS_DATABASE_URL", default_value = "sqlite://chaos.db")]
     database_url: String,
+    /// Do not turn panics into 500 responses (an injected panic then drops the
+    /// connection; the server keeps serving either way).
+    #[arg(long, env = "DEMO_NO_CATCH_PANIC")]
+    no_catch_panic: bool,
 }
 
 #[tokio::main]
@@ -45,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         .flush()
         .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
-    axum::serve(listener, demo_app::router(chaos))
+    axum::serve(listener, demo_app::router(chaos, !args.no_catch_panic))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;

@@ -118,7 +118,8 @@ impl DemoApp {
         command
             .args(["--port", "0", "--database-url", database_url])
             .env_remove("CHAOS_DISABLED")
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -148,9 +149,13 @@ impl DemoApp {
                         break port;
                     }
                 }
-                Err(_) => {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
                     panic!("demo-app did not print its address within {DEADLINE:?}");
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait();
+                    panic!("demo-app exited before printing its address: {status:?}");
                 }
             }
         };

@@ -1,0 +1,195 @@
+//! The fault vocabulary end to end: the real `demo-app` and `chaos-admin` over real sockets.
+
+use std::time::Duration;
+
+use e2e::{DemoApp, TestStore, admin_ok, poll};
+
+/// Creates an action and waits until the app shows it (the probe says when).
+fn create_and_wait<T>(url: &str, args: &[&str], what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    let mut full = vec!["create"];
+    full.extend_from_slice(args);
+    admin_ok(url, &full);
+    poll(what, probe).0
+}
+
+#[test]
+fn abort_drops_the_connection_without_a_status() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    let err = create_and_wait(
+        store.url(),
+        &["response", "abort", "items"],
+        "the abort to apply",
+        || app.request("GET", "/items", &[]).err(),
+    );
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    // Only that view, and the server keeps serving.
+    assert_eq!(app.get("/items/1").status, 200);
+    assert_eq!(app.get("/health").status, 200);
+}
+
+#[test]
+fn panic_becomes_the_apps_500_and_the_server_keeps_serving() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    let response = create_and_wait(
+        store.url(),
+        &["response", "panic", "checkout"],
+        "the panic to apply",
+        || {
+            let response = app.post("/checkout");
+            (response.status == 500).then_some(response)
+        },
+    );
+    assert_eq!(response.status, 500);
+    let checkouts = app.checkouts();
+    for _ in 0..3 {
+        assert_eq!(app.post("/checkout").status, 500);
+        assert_eq!(app.get("/items").status, 200);
+    }
+    assert_eq!(app.checkouts(), checkouts, "the handler never ran");
+}
+
+#[test]
+fn panic_without_a_panic_handler_drops_only_that_connection() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start_with_env(store.url(), &[("DEMO_NO_CATCH_PANIC", "true")]);
+    create_and_wait(
+        store.url(),
+        &["response", "panic", "checkout"],
+        "the panic to apply",
+        || app.request("POST", "/checkout", &[]).err(),
+    );
+    for _ in 0..3 {
+        assert!(app.request("POST", "/checkout", &[]).is_err());
+        assert_eq!(app.get("/items").status, 200);
+    }
+}
+
+#[test]
+fn point_error_gets_the_apps_graceful_error() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    let response = create_and_wait(
+        store.url(),
+        &[
+            "point",
+            "error",
+            "db.items",
+            "--message",
+            "connection refused",
+        ],
+        "the point error to apply",
+        || {
+            let response = app.get("/items");
+            (response.status == 503).then_some(response)
+        },
+    );
+    let body = response.json();
+    assert_eq!(
+        body["error"],
+        "the item database is unavailable, please try again later"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("connection refused")),
+        "{body}"
+    );
+    // The same point guards item_detail; checkout uses another point and still works.
+    assert_eq!(app.get("/items/1").status, 503);
+    assert_eq!(app.post("/checkout").status, 200);
+    let metrics = app.get("/metrics").body;
+    assert!(
+        metrics.contains("chaos_faults_injected_total{verb=\"point_error\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn slow_after_runs_the_handler_then_holds_the_response() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    let held = Duration::from_millis(300);
+    create_and_wait(
+        store.url(),
+        &[
+            "response", "slow", "checkout", "300ms", "300ms", "--phase", "after",
+        ],
+        "the held response",
+        || (app.post("/checkout").elapsed >= held).then_some(()),
+    );
+    let before = app.checkouts();
+    let response = app.post("/checkout");
+    assert_eq!(response.status, 200);
+    assert!(response.elapsed >= held, "took {:?}", response.elapsed);
+    assert_eq!(app.checkouts(), before + 1, "the handler did the work");
+}
+
+#[test]
+fn an_action_created_for_two_seconds_stops_by_itself() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    create_and_wait(
+        store.url(),
+        &["return", "items", "500", "--for", "2s"],
+        "the brief 500",
+        || (app.get("/items").status == 500).then_some(()),
+    );
+    let (_, took) = poll("the action to expire", || {
+        (app.get("/items").status == 200).then_some(())
+    });
+    assert!(took < Duration::from_secs(3), "expired after {took:?}");
+    let listed = admin_ok(store.url(), &["list"]);
+    assert!(listed.contains("expired"), "{listed}");
+    assert_eq!(
+        admin_ok(store.url(), &["purge", "--expired"]).trim(),
+        "purged 1 action"
+    );
+}
+
+#[test]
+fn chaos_disabled_injects_nothing() {
+    let store = TestStore::sqlite();
+    let disabled = DemoApp::start_with_env(store.url(), &[("CHAOS_DISABLED", "1")]);
+    let control = DemoApp::start(store.url());
+    create_and_wait(
+        store.url(),
+        &["return", "*", "503"],
+        "the control app to apply the action",
+        || (control.get("/items").status == 503).then_some(()),
+    );
+    for path in ["/", "/items", "/items/2", "/health"] {
+        assert_eq!(disabled.get(path).status, 200, "{path}");
+    }
+    assert_eq!(disabled.post("/checkout").status, 200);
+    let metrics = disabled.get("/metrics").body;
+    assert!(metrics.contains("chaos_enabled 0"), "{metrics}");
+}
+
+#[test]
+fn user_group_and_method_filters_from_the_cli() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    let alice = [("x-demo-user", "alice")];
+    let bob = [("x-demo-user", "bob")];
+    create_and_wait(
+        store.url(),
+        &[
+            "return", "items", "401", "--user", "alice", "--method", "GET",
+        ],
+        "alice's 401",
+        || {
+            let response = app.request("GET", "/items", &alice).ok()?;
+            (response.status == 401).then_some(())
+        },
+    );
+    let status = |headers: &[(&str, &str)]| {
+        app.request("GET", "/items", headers)
+            .map(|r| r.status)
+            .unwrap_or(0)
+    };
+    assert_eq!(status(&bob), 200);
+    assert_eq!(status(&[]), 200);
+    assert_eq!(status(&alice), 401);
+}
