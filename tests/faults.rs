@@ -192,4 +192,24 @@ fn user_group_and_method_filters_from_the_cli() {
     assert_eq!(status(&bob), 200);
     assert_eq!(status(&[]), 200);
     assert_eq!(status(&alice), 401);
+    // POST is not filtered in; a group filter matches members only.
+    assert_eq!(app.post("/checkout").status, 200);
+    let staff = [("x-demo-user", "carol"), ("x-demo-groups", "ops, staff")];
+    let guest = [("x-demo-user", "dan"), ("x-demo-groups", "guests")];
+    create_and_wait(
+        store.url(),
+        &["return", "item_detail", "403", "--group", "staff"],
+        "the staff-only 403",
+        || {
+            let response = app.request("GET", "/items/1", &staff).ok()?;
+            (response.status == 403).then_some(())
+        },
+    );
+    let detail = |headers: &[(&str, &str)]| {
+        app.request("GET", "/items/1", headers)
+            .map(|r| r.status)
+            .unwrap_or(0)
+    };
+    assert_eq!(detail(&guest), 200);
+    assert_eq!(detail(&alice), 200);
 }

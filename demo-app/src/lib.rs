@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use auth::{DEMO_USER_HEADER, demo_auth};
+pub use auth::{DEMO_GROUPS_HEADER, DEMO_USER_HEADER, demo_auth};
 
 /// An item the shop sells.
 #[derive(Debug, Clone, Serialize)]

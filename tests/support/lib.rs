@@ -14,6 +14,8 @@ use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
 /// Path of a workspace binary next to this test executable (`target/<profile>/NAME`).
+/// Run the tests with `cargo test --workspace` so the binaries are rebuilt first:
+/// `cargo test -p e2e` alone would start whatever binaries were built last.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/e2e-<hash> -> target/<profile>/NAME
