@@ -3,9 +3,14 @@
 
 pub mod create;
 pub mod delete;
+pub mod discover;
+pub mod init;
 pub mod list;
+pub mod report;
+pub mod run;
 pub mod show;
 pub mod toggle;
+pub mod validate;
 
 use chaos_middleware::{Kind, Selection};
 
