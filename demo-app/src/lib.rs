@@ -1,9 +1,12 @@
 //! The demo shop: a small axum service wired with the chaos layer.
 //!
 //! Views (name → route): `index` GET /, `items` GET /items, `item_detail`
-//! GET /items/{id}, `checkout` POST /checkout, `health` GET /health.
+//! GET /items/{id}, `checkout` POST /checkout, `health` GET /health, and the learning
+//! loop's `provider` GET /provider, `consumer_before` GET /consumer_before and
+//! `consumer_after` GET /consumer_after (see [`provider`]).
 
 mod auth;
+pub mod provider;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,16 +66,29 @@ pub fn views() -> ChaosViews {
 }
 
 /// View name → route pattern, in one place for the router and the layer.
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 8] = [
     ("index", "/"),
     ("items", "/items"),
     ("item_detail", "/items/{id}"),
     ("checkout", "/checkout"),
     ("health", "/health"),
+    ("provider", "/provider"),
+    ("consumer_before", "/consumer_before"),
+    ("consumer_after", "/consumer_after"),
 ];
 
-/// The demo router with `chaos` applied to every route and the demo auth outside it.
+/// Where the demo serves by default (the consumers call the provider there).
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
+
+/// The demo router with `chaos` applied to every route and the demo auth outside it;
+/// the consumers call the provider at [`DEFAULT_BASE_URL`].
 pub fn router(chaos: ChaosLayer) -> Router {
+    router_at(chaos, DEFAULT_BASE_URL)
+}
+
+/// Like [`router`], for an app serving at `base_url` (`http://127.0.0.1:PORT`), which
+/// the consumer views call to reach the provider view.
+pub fn router_at(chaos: ChaosLayer, base_url: &str) -> Router {
     let counters = Arc::new(Counters::default());
     let [
         index_route,
@@ -80,7 +96,15 @@ pub fn router(chaos: ChaosLayer) -> Router {
         detail_route,
         checkout_route,
         health_route,
+        provider_route,
+        before_route,
+        after_route,
     ] = ROUTES.map(|(_, pattern)| pattern);
+    let consumers = Router::new()
+        .route(provider_route, get(provider::provider))
+        .route(before_route, get(provider::consumer_before))
+        .route(after_route, get(provider::consumer_after))
+        .with_state(provider::Consumers::new(base_url));
     Router::new()
         .route(index_route, get(index))
         .route(items_route, get(list_items))
@@ -88,6 +112,7 @@ pub fn router(chaos: ChaosLayer) -> Router {
         .route(checkout_route, post(checkout))
         .route(health_route, get(health))
         .with_state(counters)
+        .merge(consumers)
         // Chaos runs after routing (so it knows the route) ...
         .layer(chaos)
         // ... and after auth (so it knows the user): later layers wrap earlier ones.

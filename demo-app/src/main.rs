@@ -45,10 +45,13 @@ async fn main() -> anyhow::Result<()> {
         .flush()
         .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
-    axum::serve(listener, demo_app::router(chaos))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        demo_app::router_at(chaos, &format!("http://{address}")),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
     Ok(())
 }
 

@@ -686,10 +686,18 @@ async fn run_activities(activities: &[Value], ctx: &Arc<Ctx>, label: &str) -> (V
         if ctx.interrupt.is_set() || ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst) {
             break;
         }
+        if !label.is_empty() {
+            let name = activity
+                .get("name")
+                .or_else(|| activity.get("ref"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            ctx.log.info(&format!("{label}: {name}"));
+        }
         if activity.get("background") == Some(&Value::Bool(true)) {
-            let (activity, ctx, label) = (activity.clone(), ctx.clone(), label.to_owned());
-            background.spawn(async move { execute(&activity, &ctx, &label).await });
-        } else if let Some(run) = execute(activity, ctx, label).await {
+            let (activity, ctx) = (activity.clone(), ctx.clone());
+            background.spawn(async move { execute(&activity, &ctx).await });
+        } else if let Some(run) = execute(activity, ctx).await {
             runs.push(run);
         }
     }
@@ -741,7 +749,7 @@ fn failed_run(activity: &Value, message: &str) -> Run {
 
 /// chaoslib's `execute_activity`: pauses, dry mode, the provider call, timings.
 /// `None` when a signal arrived before it started.
-async fn execute(activity: &Value, ctx: &Ctx, label: &str) -> Option<Run> {
+async fn execute(activity: &Value, ctx: &Ctx) -> Option<Run> {
     let activity = match resolve(activity, ctx) {
         Ok(activity) => activity,
         Err(message) => {
@@ -772,11 +780,7 @@ async fn execute(activity: &Value, ctx: &Ctx, label: &str) -> Option<Run> {
     if ctx.interrupt.is_set() {
         return None;
     }
-    let mut title = capitalize(kind);
-    if !label.is_empty() {
-        title = format!("{label} {}", kind);
-        title = capitalize(&title);
-    }
+    let title = capitalize(kind);
     let background = if activity.get("background") == Some(&Value::Bool(true)) {
         " [in background]"
     } else {
@@ -866,7 +870,7 @@ async fn run_hypothesis(experiment: &Value, ctx: &Ctx) -> State {
         .cloned()
         .unwrap_or_default();
     for probe in &probes {
-        let Some(mut run) = execute(probe, ctx, "").await else {
+        let Some(mut run) = execute(probe, ctx).await else {
             state.steady_state_met = Some(false);
             return state;
         };
