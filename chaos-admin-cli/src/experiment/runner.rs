@@ -170,7 +170,7 @@ impl Status {
 
 /// The process exit code for a finished run: 0 only when completed and not deviated.
 pub fn exit_code(status: Status, deviated: bool) -> u8 {
-    u8::from(!(status == Status::Completed && !deviated))
+    u8::from(status != Status::Completed || deviated)
 }
 
 /// How the run behaves.

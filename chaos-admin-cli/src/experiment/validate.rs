@@ -145,31 +145,29 @@ pub fn validate(experiment: &Value) -> Vec<Problem> {
         Some(_) => c.add("rollbacks", "rollbacks must be a list of activities"),
     }
     if let Some(runtime) = root.get("runtime") {
-        if let Some(strategy) = runtime.pointer("/hypothesis/strategy") {
-            if strategy
+        if let Some(strategy) = runtime.pointer("/hypothesis/strategy")
+            && strategy
                 .as_str()
                 .and_then(HypothesisStrategy::parse)
                 .is_none()
-            {
-                c.add(
+        {
+            c.add(
                     "runtime.hypothesis.strategy",
                     format!("unknown strategy {strategy}: allowed are default, before-method-only, after-method-only, during-method-only, continuously"),
                 );
-            }
         }
-        if let Some(strategy) = runtime.pointer("/rollbacks/strategy") {
-            if strategy
+        if let Some(strategy) = runtime.pointer("/rollbacks/strategy")
+            && strategy
                 .as_str()
                 .and_then(RollbackStrategy::parse)
                 .is_none()
-            {
-                c.add(
-                    "runtime.rollbacks.strategy",
-                    format!(
-                        "unknown strategy {strategy}: allowed are default, always, never, deviated"
-                    ),
-                );
-            }
+        {
+            c.add(
+                "runtime.rollbacks.strategy",
+                format!(
+                    "unknown strategy {strategy}: allowed are default, always, never, deviated"
+                ),
+            );
         }
     }
     c.problems
