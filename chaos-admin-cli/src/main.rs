@@ -2,6 +2,7 @@
 
 mod commands;
 mod error;
+mod experiment;
 mod output;
 
 use std::process::ExitCode;
@@ -9,7 +10,9 @@ use std::process::ExitCode;
 use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{create, delete, list, purge, show, toggle};
+use crate::commands::{
+    create, delete, discover, init, list, purge, report, show, toggle, validate,
+};
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
 const EXIT_CODES: &str = "\
@@ -59,7 +62,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(
+#[allow(
     clippy::large_enum_variant,
     reason = "parsed once per process; boxing would only obscure the clap derive"
 )]
@@ -78,6 +81,31 @@ enum Command {
     Delete(delete::Args),
     /// Remove actions whose expiry has passed.
     Purge(purge::Args),
+    /// Run a Chaos Toolkit experiment (JSON or YAML) and write its journal.
+    Run(commands::run::Args),
+    /// Check an experiment; every problem is listed with its location.
+    Validate(validate::Args),
+    /// Write what the store and the running apps know to discovery.json.
+    Discover(discover::Args),
+    /// Write a ready-to-edit experiment for one view.
+    Init(init::Args),
+    /// Render journals as a Markdown or HTML report.
+    Report(report::Args),
+}
+
+impl Command {
+    /// Runs the experiment commands (they manage the store themselves); gives any other
+    /// command back.
+    fn experiment(self, database_url: &str) -> Result<Result<u8, CliError>, Box<Command>> {
+        Ok(match self {
+            Command::Run(args) => commands::run::main(args, database_url),
+            Command::Validate(args) => validate::main(args),
+            Command::Discover(args) => discover::main(args, database_url),
+            Command::Init(args) => init::main(args),
+            Command::Report(args) => report::main(args),
+            other => return Err(Box::new(other)),
+        })
+    }
 }
 
 /// A command whose arguments have been checked; running it needs the store.
@@ -101,6 +129,15 @@ impl Command {
             Command::Disable(args) => Plan::Toggle(toggle::plan(args, false)?),
             Command::Delete(args) => Plan::Delete(delete::plan(args)?),
             Command::Purge(args) => Plan::Purge(purge::plan(args)?),
+            Command::Run(_)
+            | Command::Validate(_)
+            | Command::Discover(_)
+            | Command::Init(_)
+            | Command::Report(_) => {
+                return Err(CliError::usage(
+                    "experiment commands do not plan store changes",
+                ));
+            }
         })
     }
 }
@@ -130,6 +167,22 @@ fn main() -> ExitCode {
             eprintln!("{}", clap_error_line(&err));
             return ExitCode::from(EXIT_USAGE);
         }
+    };
+    let Cli {
+        database_url,
+        command,
+    } = cli;
+    let command = match command.experiment(&database_url) {
+        Ok(Ok(code)) => return ExitCode::from(code),
+        Ok(Err(err)) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(err.exit_code());
+        }
+        Err(command) => *command,
+    };
+    let cli = Cli {
+        database_url,
+        command,
     };
     match run(cli) {
         Ok(()) => ExitCode::from(EXIT_OK),

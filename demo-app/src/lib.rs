@@ -1,10 +1,13 @@
 //! The demo shop: a small axum service wired with the chaos layer.
 //!
 //! Views (name → route): `index` GET /, `items` GET /items, `item_detail`
-//! GET /items/{id}, `checkout` POST /checkout, `health` GET /health.
+//! GET /items/{id}, `checkout` POST /checkout, `health` GET /health, and the learning
+//! loop's `provider` GET /provider, `consumer_before` GET /consumer_before and
+//! `consumer_after` GET /consumer_after (see [`provider`]).
 
 mod auth;
 mod metrics;
+pub mod provider;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,18 +68,25 @@ pub fn views() -> ChaosViews {
 }
 
 /// View name → route pattern, in one place for the router and the layer.
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 8] = [
     ("index", "/"),
     ("items", "/items"),
     ("item_detail", "/items/{id}"),
     ("checkout", "/checkout"),
     ("health", "/health"),
+    ("provider", "/provider"),
+    ("consumer_before", "/consumer_before"),
+    ("consumer_after", "/consumer_after"),
 ];
 
+/// Where the demo serves by default (the consumers call the provider there).
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
+
 /// The demo router with `chaos` applied to every route and the demo auth outside it.
+/// The consumer views call the provider view at `base_url` (`http://127.0.0.1:PORT`).
 /// With `catch_panics`, a panic (e.g. one injected by a `panic` action) becomes a 500
 /// from tower-http's `CatchPanic`; without it the connection drops and the server goes on.
-pub fn router(chaos: ChaosLayer, catch_panics: bool) -> Router {
+pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
     let counters = Arc::new(Counters::default());
     let handle = chaos.handle();
     let [
@@ -85,7 +95,15 @@ pub fn router(chaos: ChaosLayer, catch_panics: bool) -> Router {
         detail_route,
         checkout_route,
         health_route,
+        provider_route,
+        before_route,
+        after_route,
     ] = ROUTES.map(|(_, pattern)| pattern);
+    let consumers = Router::new()
+        .route(provider_route, get(provider::provider))
+        .route(before_route, get(provider::consumer_before))
+        .route(after_route, get(provider::consumer_after))
+        .with_state(provider::Consumers::new(base_url));
     let app = Router::new()
         .route(index_route, get(index))
         .route(items_route, get(list_items))
@@ -93,6 +111,7 @@ pub fn router(chaos: ChaosLayer, catch_panics: bool) -> Router {
         .route(checkout_route, post(checkout))
         .route(health_route, get(health))
         .with_state(counters)
+        .merge(consumers)
         // Chaos runs after routing (so it knows the route) ...
         .layer(chaos);
     let app = if catch_panics {

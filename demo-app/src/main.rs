@@ -49,10 +49,13 @@ async fn main() -> anyhow::Result<()> {
         .flush()
         .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
-    axum::serve(listener, demo_app::router(chaos, !args.no_catch_panic))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
     Ok(())
 }
 

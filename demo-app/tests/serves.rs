@@ -20,7 +20,27 @@ fn serves_every_view() {
         .collect();
     assert_eq!(
         views,
-        ["index", "items", "item_detail", "checkout", "health"]
+        [
+            "index",
+            "items",
+            "item_detail",
+            "checkout",
+            "health",
+            "provider",
+            "consumer_before",
+            "consumer_after"
+        ]
+    );
+    assert_eq!(app.get("/provider").json()["item_id"], 3);
+    let before = app.get("/consumer_before");
+    assert_eq!(
+        (before.status, before.json()["source"].clone()),
+        (200, "provider".into())
+    );
+    let after = app.get("/consumer_after");
+    assert_eq!(
+        (after.status, after.json()["source"].clone()),
+        (200, "provider".into())
     );
     assert_eq!(
         app.get("/items").json()["items"].as_array().map(Vec::len),

@@ -3,10 +3,15 @@
 
 pub mod create;
 pub mod delete;
+pub mod discover;
+pub mod init;
 pub mod list;
 pub mod purge;
+pub mod report;
+pub mod run;
 pub mod show;
 pub mod toggle;
+pub mod validate;
 
 use chaos_middleware::action::{now_ms, parse_duration_ms};
 use chaos_middleware::{Kind, Selection};

@@ -1,0 +1,216 @@
+//! `run`: runs a Chaos Toolkit experiment and writes its journal.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::experiment::config::{self, Overrides};
+use crate::experiment::log::Logger;
+use crate::experiment::runner::{
+    self, Dry, HypothesisStrategy, Interrupt, Options, RollbackStrategy, Setup,
+};
+use crate::experiment::{load_file, validate};
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 completed and not deviated; 1 deviated, failed, aborted, \
+interrupted, or an invalid experiment (then no journal is written); 2 bad arguments."
+)]
+pub struct Args {
+    /// The experiment: a Chaos Toolkit JSON or YAML file.
+    pub experiment: PathBuf,
+    /// Where to write the journal.
+    #[arg(long, default_value = "./journal.json", value_name = "PATH")]
+    pub journal_path: PathBuf,
+    /// When to play rollbacks (default: experiment's `runtime`, else `default`).
+    #[arg(long, value_enum)]
+    pub rollback_strategy: Option<RollbackStrategy>,
+    /// When to check the steady-state hypothesis.
+    #[arg(long, value_enum)]
+    pub hypothesis_strategy: Option<HypothesisStrategy>,
+    /// Seconds between hypothesis checks during the method.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub hypothesis_frequency: f64,
+    /// Stop as soon as the hypothesis deviates during the method.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Override a configuration value: key=value or key:type=value (str, int, float, bool, json).
+    #[arg(long = "var", value_name = "KEY[:TYPE]=VALUE")]
+    pub vars: Vec<String>,
+    /// JSON/YAML file with `configuration` and `secrets`, or a file of KEY=VALUE
+    /// environment variables.
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// Run without executing probes, actions, activities, or pauses.
+    #[arg(long, value_enum)]
+    pub dry: Option<Dry>,
+    /// Do not validate the experiment first.
+    #[arg(long)]
+    pub no_validation: bool,
+    /// Also print debug lines (activity outputs).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// `--var` and `--var-file` into overrides (a `--var` wins over a file).
+pub fn overrides(vars: &[String], files: &[PathBuf]) -> Result<Overrides, CliError> {
+    let mut overrides = Overrides::default();
+    for file in files {
+        config::load_var_file(file, &mut overrides).map_err(CliError::usage)?;
+    }
+    for var in vars {
+        let (key, value) = config::parse_var(var).map_err(CliError::usage)?;
+        overrides.configuration.insert(key, value);
+    }
+    Ok(overrides)
+}
+
+/// Loads and checks an experiment; logs every problem. `None` when it cannot run.
+pub fn load_checked(
+    path: &Path,
+    overrides: &Overrides,
+    validate_it: bool,
+    log: &Logger,
+) -> Option<(Value, crate::experiment::subst::Vars)> {
+    let experiment = match load_file(path) {
+        Ok(experiment) => experiment,
+        Err(message) => {
+            log.error(&message);
+            return None;
+        }
+    };
+    let mut problems: Vec<String> = Vec::new();
+    if validate_it {
+        log.info("Validating the experiment's syntax");
+        problems.extend(
+            validate::validate(&experiment)
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
+    let vars = match config::load(&experiment, overrides) {
+        Ok(vars) => Some(vars),
+        Err(found) => {
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|(at, message)| format!("{at}: {message}")),
+            );
+            None
+        }
+    };
+    if !problems.is_empty() {
+        for problem in &problems {
+            log.error(&format!("{}: {problem}", path.display()));
+        }
+        log.error(&format!(
+            "{}: the experiment is invalid ({} problem{})",
+            path.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ));
+        return None;
+    }
+    if validate_it {
+        log.info("Experiment looks valid");
+    }
+    vars.map(|vars| (experiment, vars))
+}
+
+/// Runs the experiment; returns the exit code.
+pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
+    let log = Logger::new(args.verbose);
+    let overrides = overrides(&args.vars, &args.var_files)?;
+    if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency > 0.0) {
+        return Err(CliError::usage(format!(
+            "invalid --hypothesis-frequency {}: allowed are positive numbers of seconds",
+            args.hypothesis_frequency
+        )));
+    }
+    let Some((experiment, vars)) =
+        load_checked(&args.experiment, &overrides, !args.no_validation, &log)
+    else {
+        return Ok(1);
+    };
+    let runtime = experiment.get("runtime");
+    let hypothesis = args
+        .hypothesis_strategy
+        .or_else(|| {
+            runtime
+                .and_then(|r| r.pointer("/hypothesis/strategy"))
+                .and_then(Value::as_str)
+                .and_then(HypothesisStrategy::parse)
+        })
+        .unwrap_or(HypothesisStrategy::Default);
+    let rollback = args
+        .rollback_strategy
+        .or_else(|| {
+            runtime
+                .and_then(|r| r.pointer("/rollbacks/strategy"))
+                .and_then(Value::as_str)
+                .and_then(RollbackStrategy::parse)
+        })
+        .unwrap_or(RollbackStrategy::Default);
+    let options = Options {
+        rollback,
+        hypothesis,
+        frequency: args.hypothesis_frequency,
+        fail_fast: args.fail_fast,
+        dry: args.dry,
+    };
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let journal = tokio.block_on(async {
+        let (trigger, interrupt) = Interrupt::new();
+        listen_for_signals(trigger, log)?;
+        let setup = Setup {
+            experiment,
+            vars,
+            env: overrides.env.clone(),
+            database_url: database_url.to_owned(),
+            options,
+            interrupt,
+            log,
+        };
+        Ok::<_, CliError>(runner::run(setup).await)
+    })?;
+    let text = serde_json::to_string_pretty(&journal)?;
+    std::fs::write(&args.journal_path, text + "\n").map_err(|err| {
+        CliError::Runtime(anyhow::anyhow!(
+            "cannot write the journal to {}: {err}",
+            args.journal_path.display()
+        ))
+    })?;
+    log.info(&format!(
+        "Journal written to {}",
+        args.journal_path.display()
+    ));
+    // Background HTTP calls cut short by a signal must not keep the process alive.
+    tokio.shutdown_background();
+    Ok(runner::exit_code(journal.status, journal.deviated))
+}
+
+/// SIGINT and SIGTERM count as Ctrl-C (the handlers are installed before anything runs).
+fn listen_for_signals(
+    trigger: tokio::sync::watch::Sender<u32>,
+    log: Logger,
+) -> Result<(), CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                got = interrupt.recv() => if got.is_none() { break },
+                got = terminate.recv() => if got.is_none() { break },
+            }
+            log.warning("Received a termination signal; stopping (rollbacks still run, Ctrl-C again stops them)");
+            trigger.send_modify(|count| *count += 1);
+        }
+    });
+    Ok(())
+}

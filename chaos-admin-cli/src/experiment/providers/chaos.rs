@@ -1,0 +1,431 @@
+//! The native `chaos` provider: creates, enables, disables and deletes chaos actions in
+//! the store, so an experiment injects faults without shelling out.
+//!
+//! ```json
+//! {"type": "chaos", "action": "create", "verb": "return", "view": "provider", "status": 503}
+//! {"type": "chaos", "action": "delete", "tag": "experiment"}
+//! ```
+//!
+//! `create` takes the verb and its fields exactly as the action model serializes them
+//! (`verb`, `status`, `body`, `min_ms`, `max_ms`, ... — new verbs work without change),
+//! plus `view` (or `target`), `kind` (default `response`), `probability` (0.25 or "25%"),
+//! `users`, `groups`, `hosts`, `methods`, `enabled`, `for` ("10m"), `note`, and `tag`
+//! (default `experiment`). For `slow`, `min`/`max` durations ("200ms") may replace
+//! `min_ms`/`max_ms`. It outputs `{"id": N, "action": {...}}`.
+//!
+//! `enable`/`disable`/`delete` select by `id` (one or a list), `from_activity` (the id a
+//! named `create` activity of this run output), `tag`, `view`/`kind`, or `all: true`; they
+//! output `{"count": N, "ids": [...]}`. `database_url` overrides the store of the CLI.
+
+use chaos_middleware::action::{now_ms, parse_duration_ms, parse_probability};
+use chaos_middleware::{ActionSpec, Fault, Kind, Selection, Store};
+use serde_json::{Map, Value};
+
+use super::ActivityFailed;
+use crate::experiment::runner::Ctx;
+
+/// The tag `create` puts on actions unless told otherwise.
+pub const DEFAULT_TAG: &str = "experiment";
+
+/// Keys of a chaos provider that are not part of the fault.
+const COMMON_KEYS: &[&str] = &[
+    "type",
+    "action",
+    "database_url",
+    "view",
+    "target",
+    "kind",
+    "probability",
+    "users",
+    "groups",
+    "hosts",
+    "methods",
+    "enabled",
+    "for",
+    "tag",
+    "note",
+    "arguments",
+    "id",
+    "from_activity",
+    "all",
+    "min",
+    "max",
+];
+
+/// What a chaos provider asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Create this action.
+    Create(Box<ActionSpec>),
+    /// Enable (`Some(true)`), disable (`Some(false)`) or delete (`None`) the selection.
+    Change {
+        /// enable/disable, or delete.
+        enabled: Option<bool>,
+        /// Which actions.
+        select: Select,
+    },
+}
+
+/// How `enable`/`disable`/`delete` pick actions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Select {
+    /// These ids.
+    Ids(Vec<i64>),
+    /// The id output by a previous `create` activity with this name.
+    FromActivity(String),
+    /// Actions matching every given filter.
+    Filter {
+        /// Stored tag.
+        tag: Option<String>,
+        /// Target view.
+        view: Option<String>,
+        /// Kind.
+        kind: Option<Kind>,
+    },
+    /// Every action.
+    All,
+}
+
+fn string_list(provider: &Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
+    match provider.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(one)) => Ok(vec![one.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("`{key}` must be a list of strings"))
+            })
+            .collect(),
+        Some(_) => Err(format!("`{key}` must be a string or a list of strings")),
+    }
+}
+
+fn opt_str<'a>(provider: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match provider.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(format!("`{key}` must be a string")),
+    }
+}
+
+fn kind_of(provider: &Map<String, Value>) -> Result<Option<Kind>, String> {
+    opt_str(provider, "kind")?
+        .map(|k| k.parse::<Kind>().map_err(|e| e.to_string()))
+        .transpose()
+}
+
+/// Reads a chaos provider mapping.
+pub fn parse(provider: &Value) -> Result<Request, String> {
+    let Value::Object(map) = provider else {
+        return Err("a chaos provider must be a mapping".to_owned());
+    };
+    match map.get("action").and_then(Value::as_str) {
+        Some("create") => Ok(Request::Create(Box::new(build_spec(map)?))),
+        Some(action @ ("enable" | "disable" | "delete")) => {
+            let enabled = match action {
+                "enable" => Some(true),
+                "disable" => Some(false),
+                _ => None,
+            };
+            Ok(Request::Change {
+                enabled,
+                select: selection(map, action)?,
+            })
+        }
+        Some(other) => Err(format!(
+            "unknown chaos action '{other}': allowed are create, enable, disable, delete"
+        )),
+        None => Err(
+            "a chaos provider needs an `action`: one of create, enable, disable, delete".to_owned(),
+        ),
+    }
+}
+
+fn selection(map: &Map<String, Value>, action: &str) -> Result<Select, String> {
+    if let Some(id) = map.get("id").filter(|v| !v.is_null()) {
+        let ids: Vec<Value> = match id {
+            Value::Array(items) => items.clone(),
+            one => vec![one.clone()],
+        };
+        let ids = ids
+            .iter()
+            .map(|v| match v {
+                Value::Number(n) => n.as_i64().filter(|i| *i > 0),
+                Value::String(s) => s.trim().parse::<i64>().ok().filter(|i| *i > 0),
+                _ => None,
+            })
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(|| format!("invalid `id` {id}: allowed are positive action ids"))?;
+        return Ok(Select::Ids(ids));
+    }
+    if let Some(name) = opt_str(map, "from_activity")? {
+        return Ok(Select::FromActivity(name.to_owned()));
+    }
+    if map.get("all") == Some(&Value::Bool(true)) {
+        return Ok(Select::All);
+    }
+    let tag = opt_str(map, "tag")?.map(str::to_owned);
+    let view = opt_str(map, "view")?
+        .or(opt_str(map, "target")?)
+        .map(str::to_owned);
+    let kind = kind_of(map)?;
+    if tag.is_none() && view.is_none() && kind.is_none() {
+        return Err(format!(
+            "nothing to {action}: give `id`, `from_activity`, `tag`, `view` (with `kind`), or `all: true`"
+        ));
+    }
+    Ok(Select::Filter { tag, view, kind })
+}
+
+/// Builds and validates the action a `create` describes; the fault is read by the
+/// action model itself, so every verb it knows is accepted.
+pub fn build_spec(map: &Map<String, Value>) -> Result<ActionSpec, String> {
+    let mut fault_fields: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !COMMON_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (short, long) in [("min", "min_ms"), ("max", "max_ms")] {
+        if let Some(value) = map.get(short) {
+            let ms = match value {
+                Value::String(text) => parse_duration_ms(text).map_err(|e| e.to_string())?,
+                Value::Number(n) => n
+                    .as_u64()
+                    .ok_or_else(|| format!("`{short}` must be a duration such as 200ms"))?,
+                _ => return Err(format!("`{short}` must be a duration such as 200ms")),
+            };
+            fault_fields.insert(long.to_owned(), Value::from(ms));
+        }
+    }
+    if !fault_fields.contains_key("verb") {
+        return Err("a chaos create needs a `verb` (e.g. return, slow)".to_owned());
+    }
+    let given = Value::Object(fault_fields.clone());
+    let fault: Fault = serde_json::from_value(given).map_err(|err| {
+        let verb = fault_fields
+            .get("verb")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        format!("invalid chaos action for verb {verb}: {err}")
+    })?;
+    // The model ignores unknown fields; typos must not pass silently.
+    let known = serde_json::to_value(&fault).map_err(|e| e.to_string())?;
+    let unknown: Vec<&String> = fault_fields
+        .iter()
+        .filter(|(k, v)| !v.is_null() && known.get(k.as_str()).is_none())
+        .map(|(k, _)| k)
+        .collect();
+    if let Some(key) = unknown.first() {
+        return Err(format!("unknown field `{key}` for verb '{}'", fault.verb()));
+    }
+    let target = opt_str(map, "view")?
+        .or(opt_str(map, "target")?)
+        .ok_or("a chaos create needs a `view` (a view name, a route pattern, or *)")?;
+    let kind = kind_of(map)?.unwrap_or(Kind::Response);
+    let mut spec = ActionSpec::new(kind, target, fault);
+    if let Some(probability) = map.get("probability").filter(|v| !v.is_null()) {
+        spec.probability = match probability {
+            Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+            Value::String(text) => parse_probability(text).map_err(|e| e.to_string())?,
+            _ => f64::NAN,
+        };
+    }
+    spec.users = string_list(map, "users")?;
+    spec.groups = string_list(map, "groups")?;
+    spec.hosts = string_list(map, "hosts")?;
+    spec.methods = string_list(map, "methods")?;
+    match map.get("enabled") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(enabled)) => spec.enabled = *enabled,
+        Some(_) => return Err("`enabled` must be true or false".to_owned()),
+    }
+    if let Some(duration) = opt_str(map, "for")? {
+        let ms = parse_duration_ms(duration).map_err(|e| e.to_string())?;
+        spec.expires_at = Some(now_ms().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
+    }
+    spec.tag = Some(opt_str(map, "tag")?.unwrap_or(DEFAULT_TAG).to_owned());
+    spec.note = opt_str(map, "note")?.map(str::to_owned);
+    spec.validate().map_err(|e| e.to_string())?;
+    Ok(spec)
+}
+
+async fn store_for(provider: &Value, ctx: &Ctx) -> Result<Store, ActivityFailed> {
+    let url = provider
+        .get("database_url")
+        .and_then(Value::as_str)
+        .unwrap_or(&ctx.database_url)
+        .to_owned();
+    let mut stores = ctx.stores.lock().await;
+    if let Some(store) = stores.get(&url) {
+        return Ok(store.clone());
+    }
+    let store = Store::connect(&url)
+        .await
+        .map_err(|err| ActivityFailed(err.to_string()))?;
+    stores.insert(url, store.clone());
+    Ok(store)
+}
+
+/// Carries the request out against the store.
+pub async fn run(provider: &Value, ctx: &Ctx) -> Result<Value, ActivityFailed> {
+    let request = parse(provider).map_err(ActivityFailed)?;
+    let store = store_for(provider, ctx).await?;
+    let failed = |err: chaos_middleware::StoreError| ActivityFailed(err.to_string());
+    match request {
+        Request::Create(spec) => {
+            let id = store.create(&spec).await.map_err(failed)?;
+            let action = store.get(id).await.map_err(failed)?;
+            let action = action
+                .map(|a| crate::output::action_json(&a, now_ms()).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null);
+            Ok(serde_json::json!({"id": id, "action": action}))
+        }
+        Request::Change { enabled, select } => {
+            let selection = match select {
+                Select::Ids(ids) => Selection::Ids(ids),
+                Select::All => Selection::All { kind: None },
+                Select::FromActivity(name) => {
+                    let outputs = ctx.outputs.lock().await;
+                    let id = outputs
+                        .get(&name)
+                        .and_then(|o| o.get("id"))
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| {
+                            ActivityFailed(format!(
+                                "no action id from activity '{name}': it has not created one in this run"
+                            ))
+                        })?;
+                    Selection::Ids(vec![id])
+                }
+                Select::Filter { tag, view, kind } => {
+                    let listing = store.list().await.map_err(failed)?;
+                    let ids = listing
+                        .actions
+                        .iter()
+                        .filter(|a| tag.is_none() || a.spec.tag == tag)
+                        .filter(|a| view.as_ref().is_none_or(|v| &a.spec.target == v))
+                        .filter(|a| kind.is_none_or(|k| a.spec.kind == k))
+                        .map(|a| a.id)
+                        .collect::<Vec<_>>();
+                    if ids.is_empty() {
+                        return Ok(serde_json::json!({"count": 0, "ids": []}));
+                    }
+                    Selection::Ids(ids)
+                }
+            };
+            let ids = match &selection {
+                Selection::Ids(ids) => Value::from(ids.clone()),
+                _ => Value::Null,
+            };
+            let count = match enabled {
+                Some(enabled) => store.set_enabled(&selection, enabled).await,
+                None => store.delete(&selection).await,
+            }
+            .map_err(failed)?;
+            Ok(serde_json::json!({"count": count, "ids": ids}))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn create_reads_the_fault_through_the_model() {
+        let Request::Create(spec) = parse(&json!({"type": "chaos", "action": "create",
+            "verb": "return", "view": "provider", "status": 503}))
+        .expect("valid") else {
+            panic!("create expected")
+        };
+        assert_eq!(spec.target, "provider");
+        assert_eq!(spec.kind, Kind::Response);
+        assert_eq!(spec.fault.verb(), "return");
+        assert_eq!(spec.tag.as_deref(), Some(DEFAULT_TAG));
+        let Request::Create(slow) = parse(&json!({"type": "chaos", "action": "create",
+            "verb": "slow", "view": "items", "min": "200ms", "max": "1s", "probability": "50%",
+            "tag": "mine", "for": "10m"}))
+        .expect("valid") else {
+            panic!("create expected")
+        };
+        assert_eq!(slow.probability, 0.5);
+        assert_eq!(slow.tag.as_deref(), Some("mine"));
+        assert!(slow.expires_at.is_some());
+    }
+
+    #[test]
+    fn create_errors_name_the_problem() {
+        let cases = [
+            (
+                json!({"action": "create", "view": "v", "status": 503}),
+                "verb",
+            ),
+            (
+                json!({"action": "create", "verb": "explode", "view": "v"}),
+                "explode",
+            ),
+            (
+                json!({"action": "create", "verb": "return", "view": "v", "status": 700}),
+                "700",
+            ),
+            (
+                json!({"action": "create", "verb": "return", "view": "v", "status": 503, "stauts": 1}),
+                "stauts",
+            ),
+            (
+                json!({"action": "create", "verb": "return", "status": 503}),
+                "view",
+            ),
+            (
+                json!({"action": "create", "verb": "return", "view": "v", "status": 503, "probability": 2}),
+                "probability",
+            ),
+            (json!({"action": "explode"}), "explode"),
+            (json!({"action": "delete"}), "nothing to delete"),
+            (json!({"action": "delete", "id": "x"}), "id"),
+        ];
+        for (provider, needle) in cases {
+            let err = parse(&provider).expect_err(&provider.to_string());
+            assert!(err.contains(needle), "{provider}: {err}");
+        }
+    }
+
+    #[test]
+    fn selections() {
+        assert_eq!(
+            parse(&json!({"action": "delete", "id": [1, "2"]})),
+            Ok(Request::Change {
+                enabled: None,
+                select: Select::Ids(vec![1, 2])
+            })
+        );
+        assert_eq!(
+            parse(&json!({"action": "disable", "tag": "experiment"})),
+            Ok(Request::Change {
+                enabled: Some(false),
+                select: Select::Filter {
+                    tag: Some("experiment".into()),
+                    view: None,
+                    kind: None
+                }
+            })
+        );
+        assert_eq!(
+            parse(&json!({"action": "enable", "from_activity": "inject"})),
+            Ok(Request::Change {
+                enabled: Some(true),
+                select: Select::FromActivity("inject".into())
+            })
+        );
+        assert_eq!(
+            parse(&json!({"action": "delete", "all": true})),
+            Ok(Request::Change {
+                enabled: None,
+                select: Select::All
+            })
+        );
+    }
+}

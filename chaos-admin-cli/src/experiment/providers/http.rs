@@ -1,0 +1,250 @@
+//! The `http` provider, as chaoslib runs it with `requests`: GET sends `arguments` as
+//! the query string; other methods send JSON only when `headers["Content-Type"]` is
+//! exactly `application/json`, else a form body. 4xx/5xx never fail the activity; only
+//! connection errors and timeouts do. The body is parsed as JSON only when the response
+//! content type is exactly `application/json`.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::ActivityFailed;
+use crate::experiment::runner::Ctx;
+use crate::experiment::subst::py_str;
+
+/// The request an http provider describes.
+#[derive(Debug, Clone)]
+struct Request {
+    url: String,
+    method: String,
+    headers: Vec<(String, String)>,
+    arguments: Option<Value>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    verify_tls: bool,
+}
+
+fn seconds(value: &Value) -> Option<Duration> {
+    value
+        .as_f64()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn parse(provider: &Value) -> Result<Request, ActivityFailed> {
+    let url = provider
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ActivityFailed("a HTTP activity must have a URL".to_owned()))?
+        .to_owned();
+    let method = provider
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let headers = match provider.get("headers") {
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), py_str(v))).collect(),
+        _ => Vec::new(),
+    };
+    let (connect_timeout, read_timeout) = match provider.get("timeout") {
+        Some(Value::Array(pair)) if pair.len() == 2 => (seconds(&pair[0]), seconds(&pair[1])),
+        Some(value) => (seconds(value), seconds(value)),
+        None => (None, None),
+    };
+    let verify_tls = provider
+        .get("verify_tls")
+        .map(|v| !matches!(v, Value::Bool(false) | Value::Null))
+        .unwrap_or(true);
+    Ok(Request {
+        url,
+        method,
+        headers,
+        arguments: provider.get("arguments").filter(|a| !a.is_null()).cloned(),
+        connect_timeout,
+        read_timeout,
+        verify_tls,
+    })
+}
+
+/// `requests`' encoding of a params/data mapping: lists repeat the key, `None` is dropped.
+fn pairs(arguments: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Value::Object(map) = arguments {
+        for (key, value) in map {
+            match value {
+                Value::Null => {}
+                Value::Array(items) => {
+                    for item in items.iter().filter(|i| !i.is_null()) {
+                        out.push((key.clone(), py_str(item)));
+                    }
+                }
+                other => out.push((key.clone(), py_str(other))),
+            }
+        }
+    }
+    out
+}
+
+/// Sends the request and returns `{status, headers, body}`.
+pub async fn run(
+    provider: &Value,
+    _has_tolerance: bool,
+    _ctx: &Ctx,
+) -> Result<Value, ActivityFailed> {
+    let request = parse(provider)?;
+    tokio::task::spawn_blocking(move || send(&request))
+        .await
+        .map_err(|err| ActivityFailed(format!("the HTTP request did not finish: {err}")))?
+}
+
+fn send(request: &Request) -> Result<Value, ActivityFailed> {
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if !request.verify_tls {
+        tls = tls.disable_verification(true);
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(request.connect_timeout)
+        .timeout_recv_response(request.read_timeout)
+        .timeout_recv_body(request.read_timeout)
+        .tls_config(tls.build())
+        .build()
+        .into();
+    let url = &request.url;
+    let fail = |err: ureq::Error| match err {
+        ureq::Error::Timeout(_) => ActivityFailed("activity took too long to complete".to_owned()),
+        other => ActivityFailed(format!("failed to connect to {url}: {other}")),
+    };
+    let mut builder = ureq::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(url.as_str());
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let response = if request.method == "GET" {
+        let mut uri = url.clone();
+        let query = pairs(request.arguments.as_ref().unwrap_or(&Value::Null));
+        if !query.is_empty() {
+            let encoded = form_encode(&query);
+            uri.push(if uri.contains('?') { '&' } else { '?' });
+            uri.push_str(&encoded);
+        }
+        let req = builder
+            .uri(uri.as_str())
+            .body(())
+            .map_err(|err| ActivityFailed(format!("invalid request to {url}: {err}")))?;
+        agent.run(req)
+    } else {
+        let json = request
+            .headers
+            .iter()
+            .any(|(k, v)| k == "Content-Type" && v == "application/json");
+        let body: Vec<u8> = match (&request.arguments, json) {
+            (Some(arguments), true) => serde_json::to_vec(arguments).unwrap_or_default(),
+            (None, true) => b"null".to_vec(),
+            (Some(arguments), false) => {
+                let encoded = form_encode(&pairs(arguments));
+                if !encoded.is_empty()
+                    && !request
+                        .headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    builder = builder.header("Content-Type", "application/x-www-form-urlencoded");
+                }
+                encoded.into_bytes()
+            }
+            (None, false) => Vec::new(),
+        };
+        let req = builder
+            .body(body)
+            .map_err(|err| ActivityFailed(format!("invalid request to {url}: {err}")))?;
+        agent.run(req)
+    };
+    let mut response = response.map_err(fail)?;
+    let status = response.status().as_u16();
+    let mut headers = Map::new();
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(fail)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = if is_json {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    } else {
+        Value::String(text)
+    };
+    Ok(serde_json::json!({"status": status, "headers": headers, "body": body}))
+}
+
+/// `application/x-www-form-urlencoded`, as `requests` writes it.
+fn form_encode(pairs: &[(String, String)]) -> String {
+    fn encode(text: &str) -> String {
+        let mut out = String::new();
+        for byte in text.bytes() {
+            match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    out.push(byte as char)
+                }
+                b' ' => out.push('+'),
+                other => out.push_str(&format!("%{other:02X}")),
+            }
+        }
+        out
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn arguments_encode_like_requests() {
+        let args =
+            json!({"q": "a b&c", "n": 3, "flag": true, "many": [1, null, "x"], "none": null});
+        assert_eq!(
+            form_encode(&pairs(&args)),
+            "flag=True&many=1&many=x&n=3&q=a+b%26c"
+        );
+    }
+
+    #[test]
+    fn provider_fields() {
+        let request = parse(
+            &json!({"type": "http", "url": "http://h/x", "method": "post",
+            "timeout": [1, 2.5], "verify_tls": false, "headers": {"X-A": 1}}),
+        )
+        .expect("valid");
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.connect_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(request.read_timeout, Some(Duration::from_millis(2500)));
+        assert!(!request.verify_tls);
+        assert_eq!(request.headers, vec![("X-A".to_owned(), "1".to_owned())]);
+        assert!(parse(&json!({"type": "http"})).is_err());
+    }
+}
