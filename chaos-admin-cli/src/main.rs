@@ -2,6 +2,8 @@
 
 mod commands;
 mod error;
+mod generate;
+mod hidden;
 mod output;
 
 use std::process::ExitCode;
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{create, delete, list, purge, show, toggle};
+use crate::commands::{create, delete, exercise, list, purge, show, storm, toggle};
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
 const EXIT_CODES: &str = "\
@@ -32,7 +34,10 @@ Examples:
   chaos-admin disable response items
   chaos-admin enable --all response
   chaos-admin delete --all --yes
-  chaos-admin purge --expired";
+  chaos-admin purge --expired
+  chaos-admin storm --user alice --for 10m
+  chaos-admin storm --end
+  chaos-admin exercise start --view items --view checkout --for 1h";
 
 /// Manage the chaos actions that the chaos middleware injects into running apps.
 #[derive(Debug, Parser)]
@@ -78,6 +83,11 @@ enum Command {
     Delete(delete::Args),
     /// Remove actions whose expiry has passed.
     Purge(purge::Args),
+    /// Random failures for chosen users or groups across the views; `storm --end` stops it.
+    Storm(storm::Args),
+    /// Secretly inject faults for a fault-finding exercise; hint, reveal, end.
+    #[command(subcommand)]
+    Exercise(exercise::Command),
 }
 
 /// A command whose arguments have been checked; running it needs the store.
@@ -88,6 +98,8 @@ enum Plan {
     Toggle(toggle::Plan),
     Delete(delete::Plan),
     Purge(purge::Plan),
+    Storm(storm::Plan),
+    Exercise(exercise::Plan),
 }
 
 impl Command {
@@ -101,6 +113,8 @@ impl Command {
             Command::Disable(args) => Plan::Toggle(toggle::plan(args, false)?),
             Command::Delete(args) => Plan::Delete(delete::plan(args)?),
             Command::Purge(args) => Plan::Purge(purge::plan(args)?),
+            Command::Storm(args) => Plan::Storm(storm::plan(args)?),
+            Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
         })
     }
 }
@@ -114,6 +128,8 @@ impl Plan {
             Plan::Toggle(plan) => toggle::run(plan, store).await,
             Plan::Delete(plan) => delete::run(plan, store).await,
             Plan::Purge(plan) => purge::run(plan, store).await,
+            Plan::Storm(plan) => storm::run(plan, store).await,
+            Plan::Exercise(plan) => exercise::run(plan, store).await,
         }
     }
 }

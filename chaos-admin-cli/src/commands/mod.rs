@@ -3,9 +3,11 @@
 
 pub mod create;
 pub mod delete;
+pub mod exercise;
 pub mod list;
 pub mod purge;
 pub mod show;
+pub mod storm;
 pub mod toggle;
 
 use chaos_middleware::action::{now_ms, parse_duration_ms};
