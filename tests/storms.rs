@@ -98,7 +98,8 @@ fn storm_hits_alice_on_several_views_never_bob_and_ends() {
     // Alice: each view fails (or is slowed) within a bounded number of requests.
     let mut hit_views = Vec::new();
     for (view, method, path) in STORM_VIEWS {
-        let hit = (0..BOUNDED_REQUESTS).any(|_| is_hit(&as_user(&app, method, path, "alice"), min_delay));
+        let hit =
+            (0..BOUNDED_REQUESTS).any(|_| is_hit(&as_user(&app, method, path, "alice"), min_delay));
         if hit {
             hit_views.push(view);
         }
@@ -228,14 +229,20 @@ fn exercise_is_hidden_until_revealed_and_end_stops_it() {
     // Everyone is affected, and nothing in the response says it is chaos.
     assert!(!is_clean(&app, "GET", "/items", "carol", min_delay));
     let head = raw_head(app.port, "/items").to_ascii_lowercase();
-    assert!(!head.contains("chaos"), "a chaos marker in the response: {head}");
+    assert!(
+        !head.contains("chaos"),
+        "a chaos marker in the response: {head}"
+    );
 
     let reveal = admin_ok(url, &["exercise", "reveal"]);
     let revealed = json(&admin_ok(url, &["list", "--json"]));
     let fault = &revealed[0];
     assert_eq!(fault["target"], "items");
     let verb = fault["verb"].as_str().expect("verb").to_owned();
-    assert!(reveal.contains("items") && reveal.contains(&verb), "{reveal}");
+    assert!(
+        reveal.contains("items") && reveal.contains(&verb),
+        "{reveal}"
+    );
     for output in &hidden {
         assert!(output.contains("hidden"), "{output}");
         assert!(!output.contains("items"), "the view leaks: {output}");

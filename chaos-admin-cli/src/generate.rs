@@ -288,7 +288,11 @@ mod tests {
         let mut opts = options(7, Intensity::High);
         opts.groups = vec!["qa".into()];
         let specs = storm(&views(&["items", "checkout"]), &opts);
-        assert_eq!(specs.len(), 2 * 4 * 2, "two views, four each, two audiences");
+        assert_eq!(
+            specs.len(),
+            2 * 4 * 2,
+            "two views, four each, two audiences"
+        );
         for spec in &specs {
             assert!(
                 spec.users == ["alice"] && spec.groups.is_empty()
@@ -337,7 +341,10 @@ mod tests {
         for spec in &specs {
             match &spec.fault {
                 Fault::Slow { min_ms, max_ms, .. } => {
-                    assert!(*min_ms >= STORM_MIN_DELAY_MS && *min_ms <= 1_000, "{spec:?}");
+                    assert!(
+                        *min_ms >= STORM_MIN_DELAY_MS && *min_ms <= 1_000,
+                        "{spec:?}"
+                    );
                     assert!(*max_ms >= *min_ms && *max_ms <= STORM_MAX_DELAY_MS);
                 }
                 Fault::Return { status, .. } => assert!(STORM_STATUSES.contains(status)),
@@ -369,7 +376,11 @@ mod tests {
         assert_eq!(a.len(), 3);
         let mut targets: Vec<&str> = a.iter().map(|s| s.target.as_str()).collect();
         targets.sort_unstable();
-        assert_eq!(targets, ["checkout", "db.items", "items"], "each target once");
+        assert_eq!(
+            targets,
+            ["checkout", "db.items", "items"],
+            "each target once"
+        );
         for spec in &a {
             assert!(spec.users.is_empty() && spec.groups.is_empty());
             assert_eq!(spec.tag.as_deref(), Some(EXERCISE_TAG));
@@ -385,6 +396,9 @@ mod tests {
         };
         let b = exercise(&views, &[], &fixed);
         assert_eq!(b.len(), 5, "targets are reused once all were used");
-        assert!(b.iter().all(|s| s.probability == 1.0 && s.kind == Kind::Response));
+        assert!(
+            b.iter()
+                .all(|s| s.probability == 1.0 && s.kind == Kind::Response)
+        );
     }
 }

@@ -83,7 +83,9 @@ mod tests {
     #[test]
     fn masked_outputs_show_only_id_state_and_tag() {
         let action = secret();
-        let header = ["ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "TAG"];
+        let header = [
+            "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "TAG",
+        ];
         let cells = row(&action, 0, &header);
         assert_eq!(
             cells,
@@ -96,7 +98,10 @@ mod tests {
         );
         assert_secret_kept(&value.to_string());
         let text = lines(&action, 0);
-        assert!(text.contains("id:     7") && text.contains("hidden"), "{text}");
+        assert!(
+            text.contains("id:     7") && text.contains("hidden"),
+            "{text}"
+        );
         assert_secret_kept(&text);
         assert_eq!(json(&action, 9_000_000)["state"], "expired");
     }

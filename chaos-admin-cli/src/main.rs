@@ -64,7 +64,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(
+#[allow(
     clippy::large_enum_variant,
     reason = "parsed once per process; boxing would only obscure the clap derive"
 )]

@@ -57,7 +57,10 @@ impl Cli {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr:?}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr:?}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr:?} lacks {needle:?}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: {stderr:?} lacks {needle:?}"
+        );
         assert!(output.stdout.is_empty(), "{args:?} printed something");
         assert_eq!(self.list(), before, "{args:?} changed the store");
     }
@@ -87,8 +90,14 @@ fn bad_storm_and_exercise_input_exits_2_and_writes_nothing() {
         let bad: &[(&[&str], &str)] = &[
             (&["storm"], "--user"),
             (&["storm", "--view", "items"], "--group"),
-            (&["storm", "--user", "alice", "--intensity", "extreme"], "'extreme'"),
-            (&["storm", "--user", "alice", "--probability", "150%"], "'150%'"),
+            (
+                &["storm", "--user", "alice", "--intensity", "extreme"],
+                "'extreme'",
+            ),
+            (
+                &["storm", "--user", "alice", "--probability", "150%"],
+                "'150%'",
+            ),
             (&["storm", "--user", "alice", "--for", "0s"], "'0s'"),
             (&["storm", "--user", "alice", "--for", "soon"], "'soon'"),
             (&["storm", "--user", ""], "--user"),
@@ -108,7 +117,10 @@ fn bad_storm_and_exercise_input_exits_2_and_writes_nothing() {
         }
         // One exercise at a time.
         cli.ok(&["exercise", "start", "--view", "items"]);
-        cli.refuses(&["exercise", "start", "--view", "checkout"], "already running");
+        cli.refuses(
+            &["exercise", "start", "--view", "checkout"],
+            "already running",
+        );
         assert_eq!(cli.list().len(), 2);
     });
 }
@@ -139,7 +151,9 @@ fn faults(storm: &Value) -> Vec<Value> {
 fn storms_target_only_their_users_are_tagged_and_end() {
     on_every_backend(|cli| {
         let plain = cli.ok(&["create", "return", "items", "503"]);
-        let args = ["--user", "alice", "--seed", "42", "--view", "items", "--view", "checkout"];
+        let args = [
+            "--user", "alice", "--seed", "42", "--view", "items", "--view", "checkout",
+        ];
         let first = storm_json(cli, &args);
         let actions = first["actions"].as_array().expect("actions");
         assert_eq!(actions.len(), 4, "two views, medium intensity: 2 each");
@@ -157,12 +171,17 @@ fn storms_target_only_their_users_are_tagged_and_end() {
         assert_eq!(faults(&again), faults(&first));
         let other = storm_json(
             cli,
-            &["--user", "alice", "--seed", "43", "--view", "items", "--view", "checkout"],
+            &[
+                "--user", "alice", "--seed", "43", "--view", "items", "--view", "checkout",
+            ],
         );
         assert_ne!(faults(&other), faults(&first));
 
         // Intensity and groups.
-        let high = storm_json(cli, &["--group", "qa", "--intensity", "high", "--seed", "1"]);
+        let high = storm_json(
+            cli,
+            &["--group", "qa", "--intensity", "high", "--seed", "1"],
+        );
         let high = high["actions"].as_array().expect("actions");
         assert_eq!(high.len(), 4, "one view (*), four actions");
         assert!(high.iter().all(|a| a["target"] == "*"
@@ -180,11 +199,17 @@ fn storms_target_only_their_users_are_tagged_and_end() {
         let storm_rows = list.lines().filter(|l| l.contains(" storm ")).count();
         assert_eq!(storm_rows, 4 + 4 + 4 + 4 + 1, "{list}");
 
-        assert_eq!(cli.ok(&["storm", "--end"]), "storm ended: removed 17 actions\n");
+        assert_eq!(
+            cli.ok(&["storm", "--end"]),
+            "storm ended: removed 17 actions\n"
+        );
         let left = cli.list();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0]["id"].to_string(), plain.trim());
-        assert_eq!(cli.ok(&["storm", "--end"]), "storm ended: removed 0 actions\n");
+        assert_eq!(
+            cli.ok(&["storm", "--end"]),
+            "storm ended: removed 0 actions\n"
+        );
     });
 }
 
@@ -192,7 +217,14 @@ fn storms_target_only_their_users_are_tagged_and_end() {
 fn exercises_hide_details_until_revealed_and_end() {
     on_every_backend(|cli| {
         let start = cli.ok(&[
-            "exercise", "start", "--view", "orders_zz", "--seed", "5", "--probability", "100%",
+            "exercise",
+            "start",
+            "--view",
+            "orders_zz",
+            "--seed",
+            "5",
+            "--probability",
+            "100%",
         ]);
         assert!(start.contains("1 hidden fault"), "{start}");
         assert!(!start.contains("orders_zz"), "start gives it away: {start}");
@@ -210,28 +242,51 @@ fn exercises_hide_details_until_revealed_and_end() {
             listed[0],
             serde_json::json!({"id": id, "state": "enabled", "hidden": true, "tag": "exercise"})
         );
-        assert!(hidden_outputs[0].contains("hidden"), "{}", hidden_outputs[0]);
+        assert!(
+            hidden_outputs[0].contains("hidden"),
+            "{}",
+            hidden_outputs[0]
+        );
 
         // Hints get more specific and are remembered.
         let hint1 = cli.ok(&["exercise", "hint"]);
-        assert!(hint1.contains("hint 1 of 2") && hint1.contains("view orders_zz"), "{hint1}");
+        assert!(
+            hint1.contains("hint 1 of 2") && hint1.contains("view orders_zz"),
+            "{hint1}"
+        );
         let hint2 = cli.ok(&["exercise", "hint"]);
-        assert!(hint2.contains("hint 2 of 2") && hint2.contains("orders_zz:"), "{hint2}");
+        assert!(
+            hint2.contains("hint 2 of 2") && hint2.contains("orders_zz:"),
+            "{hint2}"
+        );
         for _ in 0..2 {
             let more = cli.ok(&["exercise", "hint"]);
-            assert!(more.contains("no more hints") && more.contains("reveal"), "{more}");
+            assert!(
+                more.contains("no more hints") && more.contains("reveal"),
+                "{more}"
+            );
         }
-        assert!(cli.ok(&["exercise", "status"]).contains("hints given 2 of 2"));
+        assert!(
+            cli.ok(&["exercise", "status"])
+                .contains("hints given 2 of 2")
+        );
         // Still hidden after the hints.
         assert_eq!(cli.list()[0]["hidden"], true);
 
         let reveal = cli.ok(&["exercise", "reveal"]);
-        assert!(reveal.contains("orders_zz") && reveal.contains("seed 5"), "{reveal}");
+        assert!(
+            reveal.contains("orders_zz") && reveal.contains("seed 5"),
+            "{reveal}"
+        );
         let full = cli.list();
         let verb = full[0]["verb"].as_str().expect("revealed verb").to_owned();
         assert_eq!(full[0]["target"], "orders_zz");
         assert!(reveal.contains(&verb), "{reveal}");
-        let mut secrets = vec!["orders_zz".to_owned(), format!("\"{verb}\""), format!(" {verb} ")];
+        let mut secrets = vec![
+            "orders_zz".to_owned(),
+            format!("\"{verb}\""),
+            format!(" {verb} "),
+        ];
         if let Some(status) = full[0]["status"].as_u64() {
             secrets.push(status.to_string());
         }
@@ -240,7 +295,10 @@ fn exercises_hide_details_until_revealed_and_end() {
         }
         for output in &hidden_outputs {
             for secret in &secrets {
-                assert!(!output.contains(secret.as_str()), "{secret:?} leaks in {output}");
+                assert!(
+                    !output.contains(secret.as_str()),
+                    "{secret:?} leaks in {output}"
+                );
             }
             assert!(!output.contains(&verb), "verb {verb} leaks in {output}");
         }

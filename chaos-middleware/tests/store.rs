@@ -1096,9 +1096,16 @@ mod storms {
         ];
         let ids = store.create_many(&batch).await.expect("create a batch");
         assert_eq!(ids.len(), 3);
-        assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > first, "{ids:?}");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > first,
+            "{ids:?}"
+        );
         let after = snapshot(&store).await;
-        assert_eq!(after.generation, before.generation + 1, "one bump per batch");
+        assert_eq!(
+            after.generation,
+            before.generation + 1,
+            "one bump per batch"
+        );
         assert_eq!(after.audit, before.audit + 1, "one audit row per batch");
         assert_eq!(after.actions, before.actions + 3);
         for (id, spec) in ids.iter().zip(&batch) {
@@ -1121,7 +1128,13 @@ mod storms {
         );
         assert_eq!(snapshot(&store).await, before);
         // An empty batch writes nothing either.
-        assert!(store.create_many(&[]).await.expect("empty batch").is_empty());
+        assert!(
+            store
+                .create_many(&[])
+                .await
+                .expect("empty batch")
+                .is_empty()
+        );
         assert_eq!(snapshot(&store).await, before);
         store.close().await;
     }
@@ -1144,7 +1157,11 @@ mod storms {
             .await
             .expect("delete by tag");
         assert_eq!(deleted, 2);
-        assert_eq!(ids(&store).await, vec![plain, other], "only tag `storm` goes");
+        assert_eq!(
+            ids(&store).await,
+            vec![plain, other],
+            "only tag `storm` goes"
+        );
         let after = snapshot(&store).await;
         assert_eq!(after.generation, before.generation + 1);
         assert_eq!(after.audit, before.audit + 1);
@@ -1203,7 +1220,11 @@ mod storms {
         let before = snapshot(&store).await;
         let exercises = store.raw_count("chaos_exercises").await.expect("count");
         let second = store
-            .start_exercise(&[tagged(ret("index", 500, None), "exercise")], 1, expires_at)
+            .start_exercise(
+                &[tagged(ret("index", 500, None), "exercise")],
+                1,
+                expires_at,
+            )
             .await
             .expect("second start");
         assert!(
@@ -1211,7 +1232,10 @@ mod storms {
             "{second:?}"
         );
         assert_eq!(snapshot(&store).await, before);
-        assert_eq!(store.raw_count("chaos_exercises").await.expect("count"), exercises);
+        assert_eq!(
+            store.raw_count("chaos_exercises").await.expect("count"),
+            exercises
+        );
         // An invalid fault: nothing written either.
         let err = store
             .start_exercise(&[ret("index", 700, None)], 1, expires_at)
@@ -1219,10 +1243,20 @@ mod storms {
             .expect_err("status 700");
         assert!(err.to_string().contains("700"), "{err}");
 
-        assert_eq!(store.record_exercise_hint(exercise.id).await.expect("hint"), 1);
-        assert_eq!(store.record_exercise_hint(exercise.id).await.expect("hint"), 2);
+        assert_eq!(
+            store.record_exercise_hint(exercise.id).await.expect("hint"),
+            1
+        );
+        assert_eq!(
+            store.record_exercise_hint(exercise.id).await.expect("hint"),
+            2
+        );
         store.reveal_exercise(exercise.id).await.expect("reveal");
-        let revealed = store.exercise(exercise.id).await.expect("read").expect("one");
+        let revealed = store
+            .exercise(exercise.id)
+            .await
+            .expect("read")
+            .expect("one");
         assert_eq!(revealed.hints_given, 2);
         assert!(revealed.revealed_at.is_some() && !revealed.hides_actions());
         assert!(store.hidden_action_ids().await.expect("hidden").is_empty());
@@ -1230,9 +1264,17 @@ mod storms {
         let generation = store.generation().await.expect("generation");
         assert_eq!(store.end_exercise(exercise.id).await.expect("end"), 2);
         assert!(store.generation().await.expect("generation") > generation);
-        assert_eq!(ids(&store).await, vec![plain], "the exercise's faults are gone");
+        assert_eq!(
+            ids(&store).await,
+            vec![plain],
+            "the exercise's faults are gone"
+        );
         assert_eq!(store.current_exercise().await.expect("read"), None);
-        let ended = store.exercise(exercise.id).await.expect("read").expect("kept");
+        let ended = store
+            .exercise(exercise.id)
+            .await
+            .expect("read")
+            .expect("kept");
         assert!(ended.ended_at.is_some());
         assert!(matches!(
             store.end_exercise(999).await,
@@ -1242,7 +1284,11 @@ mod storms {
         // Ended: a new one may start.
         started(
             store
-                .start_exercise(&[tagged(ret("index", 502, None), "exercise")], 3, expires_at)
+                .start_exercise(
+                    &[tagged(ret("index", 502, None), "exercise")],
+                    3,
+                    expires_at,
+                )
                 .await
                 .expect("start again"),
         );
@@ -1254,17 +1300,30 @@ mod storms {
         let past = now_ms() - 1;
         let mut fault = tagged(ret("items", 503, None), "exercise");
         fault.expires_at = Some(past);
-        let old = started(store.start_exercise(&[fault], 1, past).await.expect("start"));
+        let old = started(
+            store
+                .start_exercise(&[fault], 1, past)
+                .await
+                .expect("start"),
+        );
         assert!(!old.is_running_at(now_ms()));
         let outcome = store
-            .start_exercise(&[tagged(ret("checkout", 500, None), "exercise")], 2, now_ms() + 60_000)
+            .start_exercise(
+                &[tagged(ret("checkout", 500, None), "exercise")],
+                2,
+                now_ms() + 60_000,
+            )
             .await
             .expect("start over an expired one");
         let ExerciseStart::Started { exercise, closed } = outcome else {
             panic!("an expired exercise must not block a new one: {outcome:?}");
         };
         assert_eq!(closed, vec![old.id]);
-        assert_eq!(ids(&store).await, exercise.action_ids, "the old fault was removed");
+        assert_eq!(
+            ids(&store).await,
+            exercise.action_ids,
+            "the old fault was removed"
+        );
         let old = store.exercise(old.id).await.expect("read").expect("kept");
         assert!(old.ended_at.is_some());
         store.close().await;

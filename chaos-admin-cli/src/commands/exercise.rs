@@ -37,7 +37,8 @@ pub enum Command {
 
 /// Arguments of `exercise start`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Faults: slow responses (500ms..5s), a forced 5xx or 4xx status, or a \
+#[command(
+    after_help = "Faults: slow responses (500ms..5s), a forced 5xx or 4xx status, or a \
     dropped connection on the views; an `error` on the fault points given with --point. \
     Without --view the faults may hit every view (`*`).\n\n\
     Examples:\n  \
@@ -45,7 +46,8 @@ pub enum Command {
     chaos-admin exercise start --faults 2 --point db.items\n  \
     chaos-admin exercise hint\n  \
     chaos-admin exercise reveal\n  \
-    chaos-admin exercise end")]
+    chaos-admin exercise end"
+)]
 pub struct StartArgs {
     /// A view the faults may hit (repeatable; default every view).
     #[arg(long = "view", value_name = "VIEW")]
@@ -229,9 +231,7 @@ async fn faults(store: &Store, exercise: &Exercise) -> Result<Vec<Action>, CliEr
 async fn hint(store: &Store) -> Result<String, CliError> {
     let exercise = current(store, "hint at").await?;
     if exercise.hints_given >= HINTS {
-        return Ok(
-            "no more hints: `chaos-admin exercise reveal` shows the faults\n".to_owned(),
-        );
+        return Ok("no more hints: `chaos-admin exercise reveal` shows the faults\n".to_owned());
     }
     let actions = faults(store, &exercise).await?;
     if actions.is_empty() {
@@ -256,10 +256,7 @@ pub fn hint_text(number: u32, actions: &[Action]) -> String {
                     targets.push(target);
                 }
             }
-            format!(
-                "hint 1 of {HINTS}: look at {}\n",
-                targets.join(", ")
-            )
+            format!("hint 1 of {HINTS}: look at {}\n", targets.join(", "))
         }
         2 => {
             let mut text = format!("hint 2 of {HINTS}: what goes wrong\n");
@@ -313,10 +310,7 @@ async fn end(store: &Store) -> Result<String, CliError> {
             output::timestamp(exercise.expires_at)
         )
     } else {
-        format!(
-            "had expired at {}",
-            output::timestamp(exercise.expires_at)
-        )
+        format!("had expired at {}", output::timestamp(exercise.expires_at))
     };
     let mut text = format!(
         "exercise {} ended. It started {} ({} ago) and {left}.\n",
@@ -463,9 +457,15 @@ mod tests {
         assert!(!first.contains("slow") && !first.contains("5xx"), "{first}");
         let second = hint_text(2, &actions);
         assert!(second.contains("view items: slow responses"), "{second}");
-        assert!(second.contains("view checkout: server errors (5xx)"), "{second}");
+        assert!(
+            second.contains("view checkout: server errors (5xx)"),
+            "{second}"
+        );
         assert!(second.contains("fault point db.items: errors"), "{second}");
-        assert!(!second.contains("503") && !second.contains("500ms"), "{second}");
+        assert!(
+            !second.contains("503") && !second.contains("500ms"),
+            "{second}"
+        );
         assert!(hint_text(3, &actions).contains("exercise reveal"));
     }
 }

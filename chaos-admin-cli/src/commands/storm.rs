@@ -19,7 +19,8 @@ pub const DEFAULT_DURATION: &str = "15m";
 
 /// Arguments of `storm`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "A storm creates random actions aimed only at the named users and \
+#[command(
+    after_help = "A storm creates random actions aimed only at the named users and \
     groups (a storm never hits everyone): for each view, `slow` (100ms..1s minimum, up to 3s), \
     a forced 4xx/5xx `return` or an `abort`. Every action is tagged `storm` and expires.\n\n\
     Intensity: low = 1 action per view at half the probability, medium (default) = 2 at the \
@@ -29,7 +30,8 @@ pub const DEFAULT_DURATION: &str = "15m";
     chaos-admin storm --user alice --for 10m\n  \
     chaos-admin storm --group beta --intensity high --view items --view checkout\n  \
     chaos-admin storm --user alice --seed 42      # the same storm again\n  \
-    chaos-admin storm --end")]
+    chaos-admin storm --end"
+)]
 pub struct Args {
     /// A user the storm hits (repeatable; --user or --group is required).
     #[arg(long = "user", value_name = "NAME")]
@@ -109,7 +111,8 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
             )));
         }
     }
-    let probability = parse_probability(args.probability.as_deref().unwrap_or(DEFAULT_PROBABILITY))?;
+    let probability =
+        parse_probability(args.probability.as_deref().unwrap_or(DEFAULT_PROBABILITY))?;
     let intensity = match &args.intensity {
         Some(text) => text.parse::<Intensity>().map_err(CliError::usage)?,
         None => Intensity::default(),
