@@ -3,6 +3,8 @@
 mod commands;
 mod error;
 mod experiment;
+mod generate;
+mod hidden;
 mod output;
 
 use std::process::ExitCode;
@@ -11,7 +13,7 @@ use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    create, delete, discover, init, list, purge, report, show, toggle, validate,
+    create, delete, discover, exercise, init, list, purge, report, show, storm, toggle, validate,
 };
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
@@ -35,7 +37,10 @@ Examples:
   chaos-admin disable response items
   chaos-admin enable --all response
   chaos-admin delete --all --yes
-  chaos-admin purge --expired";
+  chaos-admin purge --expired
+  chaos-admin storm --user alice --for 10m
+  chaos-admin storm --end
+  chaos-admin exercise start --view items --view checkout --for 1h";
 
 /// Manage the chaos actions that the chaos middleware injects into running apps.
 #[derive(Debug, Parser)]
@@ -81,6 +86,11 @@ enum Command {
     Delete(delete::Args),
     /// Remove actions whose expiry has passed.
     Purge(purge::Args),
+    /// Random failures for chosen users or groups across the views; `storm --end` stops it.
+    Storm(storm::Args),
+    /// Secretly inject faults for a fault-finding exercise; hint, reveal, end.
+    #[command(subcommand)]
+    Exercise(exercise::Command),
     /// Run a Chaos Toolkit experiment (JSON or YAML) and write its journal.
     Run(commands::run::Args),
     /// Check an experiment; every problem is listed with its location.
@@ -116,6 +126,8 @@ enum Plan {
     Toggle(toggle::Plan),
     Delete(delete::Plan),
     Purge(purge::Plan),
+    Storm(storm::Plan),
+    Exercise(exercise::Plan),
 }
 
 impl Command {
@@ -129,6 +141,8 @@ impl Command {
             Command::Disable(args) => Plan::Toggle(toggle::plan(args, false)?),
             Command::Delete(args) => Plan::Delete(delete::plan(args)?),
             Command::Purge(args) => Plan::Purge(purge::plan(args)?),
+            Command::Storm(args) => Plan::Storm(storm::plan(args)?),
+            Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
             Command::Run(_)
             | Command::Validate(_)
             | Command::Discover(_)
@@ -151,6 +165,8 @@ impl Plan {
             Plan::Toggle(plan) => toggle::run(plan, store).await,
             Plan::Delete(plan) => delete::run(plan, store).await,
             Plan::Purge(plan) => purge::run(plan, store).await,
+            Plan::Storm(plan) => storm::run(plan, store).await,
+            Plan::Exercise(plan) => exercise::run(plan, store).await,
         }
     }
 }

@@ -1065,3 +1065,267 @@ async fn expiry_enable_until_and_purge(url: &str) {
     assert_eq!(store.purge_expired().await.expect("purge again"), 0);
     let _ = also_past;
 }
+
+// ---------------------------------------------------------------------------------------
+// Storms and exercises: batches, deletion by tag, exercise state.
+
+mod storms {
+    use super::*;
+    use chaos_middleware::store::{Exercise, ExerciseStart};
+
+    per_backend!(
+        create_many_is_all_or_nothing,
+        delete_by_tag,
+        exercise_state_round_trip,
+        expired_exercise_is_closed_by_the_next_start,
+    );
+
+    fn tagged(mut spec: ActionSpec, tag: &str) -> ActionSpec {
+        spec.tag = Some(tag.to_owned());
+        spec
+    }
+
+    async fn create_many_is_all_or_nothing(url: &str) {
+        let store = open(url).await;
+        let first = create(&store, &slow("index", 1, 2)).await;
+        let before = snapshot(&store).await;
+        let batch = vec![
+            tagged(slow("items", 100, 200), "storm"),
+            tagged(ret("checkout", 503, None), "storm"),
+            tagged(ret("*", 429, Some("slow down")), "storm"),
+        ];
+        let ids = store.create_many(&batch).await.expect("create a batch");
+        assert_eq!(ids.len(), 3);
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > first,
+            "{ids:?}"
+        );
+        let after = snapshot(&store).await;
+        assert_eq!(
+            after.generation,
+            before.generation + 1,
+            "one bump per batch"
+        );
+        assert_eq!(after.audit, before.audit + 1, "one audit row per batch");
+        assert_eq!(after.actions, before.actions + 3);
+        for (id, spec) in ids.iter().zip(&batch) {
+            assert_eq!(&action(&store, *id).await.spec, spec);
+        }
+
+        // One bad spec (the third): nothing at all is written.
+        let before = snapshot(&store).await;
+        let bad = vec![
+            slow("items", 1, 2),
+            ret("items", 500, None),
+            ret("items", 600, None),
+        ];
+        let err = store.create_many(&bad).await.expect_err("status 600");
+        assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("action 3 of 3") && message.contains("600"),
+            "{message}"
+        );
+        assert_eq!(snapshot(&store).await, before);
+        // An empty batch writes nothing either.
+        assert!(
+            store
+                .create_many(&[])
+                .await
+                .expect("empty batch")
+                .is_empty()
+        );
+        assert_eq!(snapshot(&store).await, before);
+        store.close().await;
+    }
+
+    async fn delete_by_tag(url: &str) {
+        let store = open(url).await;
+        let plain = create(&store, &slow("items", 1, 2)).await;
+        let other = create(&store, &tagged(ret("items", 500, None), "stormy")).await;
+        let storm = store
+            .create_many(&[
+                tagged(slow("items", 1, 2), "storm"),
+                tagged(ret("*", 503, None), "storm"),
+            ])
+            .await
+            .expect("storm");
+        assert_eq!(storm.len(), 2);
+        let before = snapshot(&store).await;
+        let deleted = store
+            .delete(&Selection::Tag("storm".into()))
+            .await
+            .expect("delete by tag");
+        assert_eq!(deleted, 2);
+        assert_eq!(
+            ids(&store).await,
+            vec![plain, other],
+            "only tag `storm` goes"
+        );
+        let after = snapshot(&store).await;
+        assert_eq!(after.generation, before.generation + 1);
+        assert_eq!(after.audit, before.audit + 1);
+        // Nothing left with the tag: a no-op that still succeeds.
+        let none = store.delete(&Selection::Tag("storm".into())).await;
+        assert_eq!(none.expect("delete nothing"), 0);
+        store.close().await;
+    }
+
+    fn started(outcome: ExerciseStart) -> Exercise {
+        match outcome {
+            ExerciseStart::Started { exercise, closed } => {
+                assert!(closed.is_empty(), "{closed:?}");
+                exercise
+            }
+            ExerciseStart::AlreadyRunning(running) => {
+                panic!("exercise {} unexpectedly running", running.id)
+            }
+        }
+    }
+
+    async fn exercise_state_round_trip(url: &str) {
+        let store = open(url).await;
+        assert_eq!(store.current_exercise().await.expect("none yet"), None);
+        let plain = create(&store, &ret("items", 500, None)).await;
+        let expires_at = now_ms() + 3_600_000;
+        let faults = vec![
+            tagged(slow("items", 500, 900), "exercise"),
+            tagged(ret("checkout", 503, None), "exercise"),
+        ];
+        let seed = u64::MAX - 1; // does not fit a signed column
+        let exercise = started(
+            store
+                .start_exercise(&faults, seed, expires_at)
+                .await
+                .expect("start"),
+        );
+        assert_eq!(exercise.action_ids.len(), 2);
+        assert_eq!(exercise.hints_given, 0);
+        assert!(exercise.is_running_at(now_ms()) && exercise.hides_actions());
+        let stored = store
+            .current_exercise()
+            .await
+            .expect("read")
+            .expect("running");
+        assert_eq!(stored, exercise, "round trip");
+        assert_eq!(stored.seed, seed);
+        for (id, spec) in exercise.action_ids.iter().zip(&faults) {
+            assert_eq!(&action(&store, *id).await.spec, spec, "ordinary actions");
+        }
+        let mut hidden = store.hidden_action_ids().await.expect("hidden");
+        hidden.sort_unstable();
+        assert_eq!(hidden, exercise.action_ids);
+
+        // A second start while one runs writes nothing.
+        let before = snapshot(&store).await;
+        let exercises = store.raw_count("chaos_exercises").await.expect("count");
+        let second = store
+            .start_exercise(
+                &[tagged(ret("index", 500, None), "exercise")],
+                1,
+                expires_at,
+            )
+            .await
+            .expect("second start");
+        assert!(
+            matches!(&second, ExerciseStart::AlreadyRunning(running) if running.id == exercise.id),
+            "{second:?}"
+        );
+        assert_eq!(snapshot(&store).await, before);
+        assert_eq!(
+            store.raw_count("chaos_exercises").await.expect("count"),
+            exercises
+        );
+        // An invalid fault: nothing written either.
+        let err = store
+            .start_exercise(&[ret("index", 700, None)], 1, expires_at)
+            .await
+            .expect_err("status 700");
+        assert!(err.to_string().contains("700"), "{err}");
+
+        assert_eq!(
+            store.record_exercise_hint(exercise.id).await.expect("hint"),
+            1
+        );
+        assert_eq!(
+            store.record_exercise_hint(exercise.id).await.expect("hint"),
+            2
+        );
+        store.reveal_exercise(exercise.id).await.expect("reveal");
+        let revealed = store
+            .exercise(exercise.id)
+            .await
+            .expect("read")
+            .expect("one");
+        assert_eq!(revealed.hints_given, 2);
+        assert!(revealed.revealed_at.is_some() && !revealed.hides_actions());
+        assert!(store.hidden_action_ids().await.expect("hidden").is_empty());
+
+        let generation = store.generation().await.expect("generation");
+        assert_eq!(store.end_exercise(exercise.id).await.expect("end"), 2);
+        assert!(store.generation().await.expect("generation") > generation);
+        assert_eq!(
+            ids(&store).await,
+            vec![plain],
+            "the exercise's faults are gone"
+        );
+        assert_eq!(store.current_exercise().await.expect("read"), None);
+        let ended = store
+            .exercise(exercise.id)
+            .await
+            .expect("read")
+            .expect("kept");
+        assert!(ended.ended_at.is_some());
+        assert!(matches!(
+            store.end_exercise(999).await,
+            Err(StoreError::UnknownIds(_))
+        ));
+
+        // Ended: a new one may start.
+        started(
+            store
+                .start_exercise(
+                    &[tagged(ret("index", 502, None), "exercise")],
+                    3,
+                    expires_at,
+                )
+                .await
+                .expect("start again"),
+        );
+        store.close().await;
+    }
+
+    async fn expired_exercise_is_closed_by_the_next_start(url: &str) {
+        let store = open(url).await;
+        let past = now_ms() - 1;
+        let mut fault = tagged(ret("items", 503, None), "exercise");
+        fault.expires_at = Some(past);
+        let old = started(
+            store
+                .start_exercise(&[fault], 1, past)
+                .await
+                .expect("start"),
+        );
+        assert!(!old.is_running_at(now_ms()));
+        let outcome = store
+            .start_exercise(
+                &[tagged(ret("checkout", 500, None), "exercise")],
+                2,
+                now_ms() + 60_000,
+            )
+            .await
+            .expect("start over an expired one");
+        let ExerciseStart::Started { exercise, closed } = outcome else {
+            panic!("an expired exercise must not block a new one: {outcome:?}");
+        };
+        assert_eq!(closed, vec![old.id]);
+        assert_eq!(
+            ids(&store).await,
+            exercise.action_ids,
+            "the old fault was removed"
+        );
+        let old = store.exercise(old.id).await.expect("read").expect("kept");
+        assert!(old.ended_at.is_some());
+        store.close().await;
+    }
+}

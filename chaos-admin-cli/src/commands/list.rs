@@ -7,7 +7,7 @@ use chaos_middleware::action::now_ms;
 use serde_json::Value;
 
 use crate::error::CliError;
-use crate::output;
+use crate::{hidden, output};
 
 /// Arguments of `list`.
 #[derive(Debug, clap::Args)]
@@ -28,14 +28,16 @@ pub fn plan(args: Args) -> Plan {
     Plan { json: args.json }
 }
 
-const HEADER: [&str; 9] = [
-    "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "USERS", "NOTE",
+const HEADER: [&str; 10] = [
+    "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "USERS", "TAG", "NOTE",
 ];
 
 /// Prints the listing; rows the store cannot read are warned about on stderr.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let listing = store.list().await?;
     output::warn_corrupt(&listing.corrupt);
+    // A running exercise's faults are listed as existing, with no details.
+    let hidden_ids = store.hidden_action_ids().await?;
     let now = now_ms();
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -43,7 +45,13 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         let actions = listing
             .actions
             .iter()
-            .map(|action| output::action_json(action, now))
+            .map(|action| {
+                if hidden_ids.contains(&action.id) {
+                    Ok(hidden::json(action, now))
+                } else {
+                    output::action_json(action, now)
+                }
+            })
             .collect::<Result<Vec<Value>, _>>()?;
         let result = serde_json::to_writer_pretty(&mut out, &actions)
             .map_err(io::Error::from)
@@ -59,6 +67,9 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         .actions
         .iter()
         .map(|action| {
+            if hidden_ids.contains(&action.id) {
+                return hidden::row(action, now, &HEADER);
+            }
             vec![
                 action.id.to_string(),
                 output::state(action, now).to_owned(),
@@ -67,11 +78,25 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                 action.spec.target.clone(),
                 output::detail(&action.spec.fault, Some(output::MAX_BODY_CHARS)),
                 output::percent(action.spec.probability),
-                output::who(&action.spec.users),
+                audience(&action.spec.users, &action.spec.groups),
+                action.spec.tag.clone().unwrap_or_default(),
                 action.spec.note.clone().unwrap_or_default(),
             ]
         })
         .collect();
     output::ignore_broken_pipe(output::write_table(&mut out, &HEADER, &rows))?;
     Ok(())
+}
+
+/// The USERS cell: `*` for everyone, else the users and `group:NAME` for each group.
+fn audience(users: &[String], groups: &[String]) -> String {
+    if groups.is_empty() {
+        return output::who(users);
+    }
+    users
+        .iter()
+        .cloned()
+        .chain(groups.iter().map(|group| format!("group:{group}")))
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -4,12 +4,14 @@
 pub mod create;
 pub mod delete;
 pub mod discover;
+pub mod exercise;
 pub mod init;
 pub mod list;
 pub mod purge;
 pub mod report;
 pub mod run;
 pub mod show;
+pub mod storm;
 pub mod toggle;
 pub mod validate;
 

@@ -7,7 +7,7 @@ use chaos_middleware::{Action, Fault, Store, StoreError};
 
 use crate::commands::parse_id;
 use crate::error::CliError;
-use crate::output;
+use crate::{hidden, output};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -48,7 +48,14 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let now = now_ms();
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let text = if plan.json {
+    // A running exercise's fault: that it exists, nothing more.
+    let text = if store.hidden_action_ids().await?.contains(&action.id) {
+        if plan.json {
+            serde_json::to_string_pretty(&hidden::json(&action, now))?
+        } else {
+            hidden::lines(&action, now)
+        }
+    } else if plan.json {
         serde_json::to_string_pretty(&output::action_json(&action, now)?)?
     } else {
         render(&action, now)

@@ -40,6 +40,8 @@ pub enum Selection {
         /// The cut-off.
         at_or_before: i64,
     },
+    /// Every action with this tag (`storm`, `exercise`, ...).
+    Tag(String),
 }
 
 /// Errors from the store, each with a message fit for one line of CLI output.
@@ -123,6 +125,13 @@ macro_rules! with_pool {
         }
     };
 }
+
+// Storms and exercises: several actions in one transaction, exercise state.
+#[macro_use]
+mod batch;
+mod exercise;
+
+pub use exercise::{Exercise, ExerciseStart};
 
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
      probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \
@@ -311,6 +320,7 @@ impl Store {
             Selection::Expired { .. } => {
                 format!("expires_at IS NOT NULL AND expires_at <= ${next_param}")
             }
+            Selection::Tag(_) => format!("tag = ${next_param}"),
         };
         let sql = format!("{statement} WHERE {condition}");
         // One statement per id so an unknown id is noticed; the whole change is one
@@ -331,6 +341,7 @@ impl Store {
             Selection::All { kind: Some(kind) } => vec![Binding::Kind(kind.as_str())],
             Selection::All { kind: None } => vec![Binding::Nothing],
             Selection::Expired { at_or_before } => vec![Binding::Time(*at_or_before)],
+            Selection::Tag(tag) => vec![Binding::Tag(tag)],
         };
         let result = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -355,6 +366,7 @@ impl Store {
                     Binding::Target(kind, target) => query.bind(kind).bind(target),
                     Binding::Kind(kind) => query.bind(kind),
                     Binding::Time(at) => query.bind(at),
+                    Binding::Tag(tag) => query.bind(tag),
                     Binding::Nothing => query,
                 };
                 let done = query.execute(&mut *tx).await?.rows_affected();
@@ -391,6 +403,7 @@ impl Store {
             "chaos_audit" => "SELECT COUNT(*) FROM chaos_audit",
             "chaos_meta" => "SELECT COUNT(*) FROM chaos_meta",
             "_sqlx_migrations" => "SELECT COUNT(*) FROM _sqlx_migrations",
+            "chaos_exercises" => "SELECT COUNT(*) FROM chaos_exercises",
             _ => "SELECT COUNT(*) FROM chaos_actions",
         };
         let count = with_pool!(self, |pool| {
@@ -459,6 +472,7 @@ enum Binding<'a> {
     Target(&'a str, &'a str),
     Kind(&'a str),
     Time(i64),
+    Tag(&'a str),
     Nothing,
 }
 
@@ -469,6 +483,7 @@ fn describe_selection(selection: &Selection) -> String {
         Selection::All { kind: None } => "all".to_owned(),
         Selection::All { kind: Some(kind) } => format!("all {kind}"),
         Selection::Expired { .. } => "expired".to_owned(),
+        Selection::Tag(tag) => format!("tag {tag}"),
     }
 }
 

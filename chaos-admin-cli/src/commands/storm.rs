@@ -1,0 +1,256 @@
+//! `storm`: random failures for chosen users or groups across the views, tagged `storm`,
+//! created in one transaction and always expiring; `storm --end` removes them.
+
+use std::io::{self, Write};
+
+use chaos_middleware::action::{now_ms, parse_probability};
+use chaos_middleware::{Selection, Store};
+use serde_json::{Value, json};
+
+use crate::commands::{count_actions, parse_expiry};
+use crate::error::CliError;
+use crate::generate::{self, Intensity, STORM_TAG, StormOptions};
+use crate::output;
+
+/// Default `--probability`: per request, per action.
+pub const DEFAULT_PROBABILITY: &str = "3%";
+/// Default `--for`: a storm always ends by itself.
+pub const DEFAULT_DURATION: &str = "15m";
+
+/// Arguments of `storm`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "A storm creates random actions aimed only at the named users and \
+    groups (a storm never hits everyone): for each view, `slow` (100ms..1s minimum, up to 3s), \
+    a forced 4xx/5xx `return` or an `abort`. Every action is tagged `storm` and expires.\n\n\
+    Intensity: low = 1 action per view at half the probability, medium (default) = 2 at the \
+    probability, high = 4 at twice the probability (at most 100%).\n\n\
+    Without --view the storm covers every view (`*`).\n\n\
+    Examples:\n  \
+    chaos-admin storm --user alice --for 10m\n  \
+    chaos-admin storm --group beta --intensity high --view items --view checkout\n  \
+    chaos-admin storm --user alice --seed 42      # the same storm again\n  \
+    chaos-admin storm --end"
+)]
+pub struct Args {
+    /// A user the storm hits (repeatable; --user or --group is required).
+    #[arg(long = "user", value_name = "NAME")]
+    users: Vec<String>,
+
+    /// A group whose members the storm hits (repeatable).
+    #[arg(long = "group", value_name = "NAME")]
+    groups: Vec<String>,
+
+    /// A view the storm covers (repeatable; default every view).
+    #[arg(long = "view", value_name = "VIEW")]
+    views: Vec<String>,
+
+    /// Chance per request of each action: 3% or 0.03 (default 3%, times the intensity factor).
+    #[arg(long, short = 'p', value_name = "P", allow_hyphen_values = true)]
+    probability: Option<String>,
+
+    /// How long the storm lasts (default 15m).
+    #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
+    for_duration: Option<String>,
+
+    /// Seed of the random generator: the same seed and views give the same storm.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// low, medium (default) or high: actions per view and probability factor.
+    #[arg(long, value_name = "LEVEL")]
+    intensity: Option<String>,
+
+    /// Print the storm as JSON (seed, expiry, actions) instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Remove every storm action (tag `storm`) instead of starting a storm.
+    #[arg(long, conflicts_with_all = [
+        "users", "groups", "views", "probability", "for_duration", "seed", "intensity", "json",
+    ])]
+    end: bool,
+}
+
+/// A checked storm, or the end of all storms.
+#[derive(Debug)]
+pub enum Plan {
+    /// Create the storm's actions.
+    Start {
+        /// `--view`s given (empty: every view).
+        views: Vec<String>,
+        /// Who, how hard, until when, which seed.
+        options: StormOptions,
+        /// Whether the seed was chosen for the user.
+        random_seed: bool,
+        /// JSON output.
+        json: bool,
+    },
+    /// Delete every storm action.
+    End,
+}
+
+/// Checks every argument; picks a seed when none is given.
+pub fn plan(args: Args) -> Result<Plan, CliError> {
+    if args.end {
+        return Ok(Plan::End);
+    }
+    if args.users.is_empty() && args.groups.is_empty() {
+        return Err(CliError::usage(
+            "a storm needs --user NAME or --group NAME (repeatable): it never hits everyone",
+        ));
+    }
+    for (option, values) in [
+        ("--user", &args.users),
+        ("--group", &args.groups),
+        ("--view", &args.views),
+    ] {
+        if values.iter().any(|v| v.trim().is_empty()) {
+            return Err(CliError::usage(format!(
+                "empty {option} value: a {option} value must not be empty"
+            )));
+        }
+    }
+    let probability =
+        parse_probability(args.probability.as_deref().unwrap_or(DEFAULT_PROBABILITY))?;
+    let intensity = match &args.intensity {
+        Some(text) => text.parse::<Intensity>().map_err(CliError::usage)?,
+        None => Intensity::default(),
+    };
+    let for_text = args.for_duration.as_deref().unwrap_or(DEFAULT_DURATION);
+    let expires_at = parse_expiry(Some(for_text), None)?.unwrap_or_else(now_ms);
+    let (seed, random_seed) = match args.seed {
+        Some(seed) => (seed, false),
+        None => (rand::random::<u64>(), true),
+    };
+    let mut views: Vec<String> = Vec::new();
+    for view in args.views {
+        if !views.contains(&view) {
+            views.push(view);
+        }
+    }
+    Ok(Plan::Start {
+        views,
+        options: StormOptions {
+            users: args.users,
+            groups: args.groups,
+            probability,
+            intensity,
+            expires_at,
+            seed,
+        },
+        random_seed,
+        json: args.json,
+    })
+}
+
+/// The views a storm or an exercise covers when no `--view` is given: every view the
+/// running apps registered. Until the store keeps a registry of views, that is the
+/// wildcard `*`, which every app applies to all of its views; this is the one place to
+/// read registered views from once they exist.
+pub async fn storm_views(_store: &Store) -> Result<Vec<String>, CliError> {
+    Ok(vec!["*".to_owned()])
+}
+
+/// Creates the storm in one transaction and prints what it created, or ends every storm.
+pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
+    let (views, options, random_seed, json) = match plan {
+        Plan::End => {
+            let removed = store.delete(&Selection::Tag(STORM_TAG.to_owned())).await?;
+            println!("storm ended: removed {}", count_actions(removed));
+            return Ok(());
+        }
+        Plan::Start {
+            views,
+            options,
+            random_seed,
+            json,
+        } => (views, options, random_seed, json),
+    };
+    let views = if views.is_empty() {
+        storm_views(store).await?
+    } else {
+        views
+    };
+    let specs = generate::storm(&views, &options);
+    let ids = store.create_many(&specs).await?;
+    let listing = store.list().await?;
+    let actions: Vec<_> = listing
+        .actions
+        .into_iter()
+        .filter(|action| ids.contains(&action.id))
+        .collect();
+    let now = now_ms();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if json {
+        let actions = actions
+            .iter()
+            .map(|action| output::action_json(action, now))
+            .collect::<Result<Vec<Value>, _>>()?;
+        let value = json!({
+            "seed": options.seed,
+            "intensity": options.intensity.as_str(),
+            "expires_at": options.expires_at,
+            "actions": actions,
+        });
+        let text = serde_json::to_string_pretty(&value)?;
+        output::ignore_broken_pipe(writeln!(out, "{text}"))?;
+        return Ok(());
+    }
+    let mut whom = Vec::new();
+    if !options.users.is_empty() {
+        whom.push(format!("user {}", options.users.join(", ")));
+    }
+    if !options.groups.is_empty() {
+        whom.push(format!("group {}", options.groups.join(", ")));
+    }
+    let left_ms = u64::try_from(options.expires_at.saturating_sub(now)).unwrap_or(0);
+    let rows: Vec<Vec<String>> = actions
+        .iter()
+        .map(|action| {
+            let spec = &action.spec;
+            let who = if spec.users.is_empty() {
+                format!("group {}", spec.groups.join(","))
+            } else {
+                format!("user {}", spec.users.join(","))
+            };
+            vec![
+                action.id.to_string(),
+                spec.target.clone(),
+                spec.fault.verb().to_owned(),
+                output::detail(&spec.fault, Some(output::MAX_BODY_CHARS)),
+                output::percent(spec.probability),
+                who,
+            ]
+        })
+        .collect();
+    let seed_note = if random_seed {
+        format!(" (replay this storm with --seed {})", options.seed)
+    } else {
+        String::new()
+    };
+    let result = (|| {
+        writeln!(
+            out,
+            "storm for {}: {}, intensity {}, until {} ({} left)",
+            whom.join(" and "),
+            count_actions(actions.len() as u64),
+            options.intensity,
+            output::timestamp(options.expires_at),
+            output::millis(left_ms / 1000 * 1000),
+        )?;
+        writeln!(out, "seed {}{seed_note}", options.seed)?;
+        output::write_table(
+            &mut out,
+            &["ID", "VIEW", "VERB", "DETAIL", "PROB", "FOR"],
+            &rows,
+        )?;
+        writeln!(
+            out,
+            "it ends by itself; end it now with `chaos-admin storm --end`"
+        )
+    })();
+    output::ignore_broken_pipe(result)?;
+    Ok(())
+}
