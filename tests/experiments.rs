@@ -176,6 +176,54 @@ fn postgres_provider_down_before_and_after() {
 }
 
 #[test]
+fn database_loss_is_handled_gracefully() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal_path = dir.path().join("database-loss.json");
+    let experiment =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/experiments/database-loss.json");
+    let base_url = format!("base_url=http://127.0.0.1:{}", app.port);
+    let output = admin(
+        store.url(),
+        &[
+            "run",
+            &experiment.display().to_string(),
+            "--journal-path",
+            &journal_path.display().to_string(),
+            "--var",
+            &base_url,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let journal = read_json(&journal_path);
+    check_layout(&journal);
+    assert_eq!(journal["status"], "completed");
+    assert_eq!(journal["deviated"], false);
+    // While the point failed, the shop answered its graceful 503.
+    let during = journal["run"]
+        .as_array()
+        .and_then(|run| {
+            run.iter()
+                .find(|e| e["activity"]["name"] == "items-while-the-database-is-gone")
+        })
+        .expect("the probe ran");
+    assert_eq!(during["output"]["status"], 503, "{during}");
+    assert!(
+        during["output"]["body"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("item database is unavailable")),
+        "{during}"
+    );
+    // The rollback removed the fault: the shop is whole again.
+    assert!(actions(store.url()).is_empty());
+    poll("items to answer 200 again", || {
+        (app.get("/items").status == 200).then_some(())
+    });
+}
+
+#[test]
 fn malformed_experiment_gets_located_errors_and_no_journal() {
     let store = TestStore::sqlite();
     let dir = tempfile::tempdir().expect("temp dir");
