@@ -170,7 +170,10 @@ fn routed_request(path: &'static str) -> Request<axum::body::Body> {
     request
 }
 
-fn drive_router(router: &mut Router, request: Request<axum::body::Body>) -> Response<axum::body::Body> {
+fn drive_router(
+    router: &mut Router,
+    request: Request<axum::body::Body>,
+) -> Response<axum::body::Body> {
     let mut cx = Context::from_waker(Waker::noop());
     let future = pin!(router.call(request));
     match future.poll(&mut cx) {
