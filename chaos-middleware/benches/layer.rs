@@ -8,7 +8,7 @@
 //!   router: the view key is the raw path (the fallback when axum's `MatchedPath` is
 //!   absent). This is the closest to the layer's own cost.
 //! - `router/*`: the same through an axum `Router` (so the view key is `MatchedPath`),
-//!   with the bare `Router` as the baseline.
+//!   with the bare `Router` and a `Router` with a no-op layer as the baselines.
 //! - `actions/*`: 1 vs 10,000 stored actions, none for the requested view.
 //! - `reload/*`: `ChaosHandle::apply` of 10,000 actions (the snapshot compile).
 
@@ -186,6 +186,12 @@ fn router(c: &mut Criterion) {
     let mut group = c.benchmark_group("router");
     let mut app = router_with(None);
     group.bench_function("bare_router", |b| {
+        b.iter(|| black_box(drive_router(&mut app, routed_request("/items/7"))))
+    });
+    // axum boxes the service, the future and (unless it is axum's `Body`) the response
+    // body of every route layer: a layer that does nothing shows that share.
+    let mut app = router_with(None).layer(tower::layer::util::Identity::new());
+    group.bench_function("noop_layer", |b| {
         b.iter(|| black_box(drive_router(&mut app, routed_request("/items/7"))))
     });
     let (layer, _h) = layer_with(&[]);
