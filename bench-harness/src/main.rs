@@ -80,7 +80,15 @@ fn action(id: i64, target: &str, fault: Fault) -> Action {
 }
 
 fn slow(id: i64, target: &str, min_ms: u64, max_ms: u64) -> Action {
-    action(id, target, Fault::Slow { min_ms, max_ms })
+    action(
+        id,
+        target,
+        Fault::Slow {
+            min_ms,
+            max_ms,
+            phase: chaos_middleware::Phase::Before,
+        },
+    )
 }
 
 /// `n` actions on views no request here goes to.
