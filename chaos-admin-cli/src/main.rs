@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
-use crate::commands::{create, delete, list, show, toggle};
+use crate::commands::{create, delete, list, show, status, toggle, views};
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
 const EXIT_CODES: &str = "\
@@ -28,7 +28,9 @@ Examples:
   chaos-admin disable 3 4
   chaos-admin disable response items
   chaos-admin enable --all response
-  chaos-admin delete --all --yes";
+  chaos-admin delete --all --yes
+  chaos-admin views
+  chaos-admin status";
 
 /// Manage the chaos actions that the chaos middleware injects into running apps.
 #[derive(Debug, Parser)]
@@ -72,6 +74,11 @@ enum Command {
     Disable(toggle::Args),
     /// Delete actions by id, by kind and target, or all of them.
     Delete(delete::Args),
+    /// List the views running app instances registered, and which instances serve them.
+    Views(views::Args),
+    /// Show the store's generation and every live app instance with the generation it
+    /// applies, to see a change has reached every instance.
+    Status(status::Args),
 }
 
 /// A command whose arguments have been checked; running it needs the store.
@@ -81,6 +88,8 @@ enum Plan {
     Show(show::Plan),
     Toggle(toggle::Plan),
     Delete(delete::Plan),
+    Views(views::Plan),
+    Status(status::Plan),
 }
 
 impl Command {
@@ -93,6 +102,8 @@ impl Command {
             Command::Enable(args) => Plan::Toggle(toggle::plan(args, true)?),
             Command::Disable(args) => Plan::Toggle(toggle::plan(args, false)?),
             Command::Delete(args) => Plan::Delete(delete::plan(args)?),
+            Command::Views(args) => Plan::Views(views::plan(args)),
+            Command::Status(args) => Plan::Status(status::plan(args)),
         })
     }
 }
@@ -105,6 +116,8 @@ impl Plan {
             Plan::Show(plan) => show::run(plan, store).await,
             Plan::Toggle(plan) => toggle::run(plan, store).await,
             Plan::Delete(plan) => delete::run(plan, store).await,
+            Plan::Views(plan) => views::run(plan, store).await,
+            Plan::Status(plan) => status::run(plan, store).await,
         }
     }
 }

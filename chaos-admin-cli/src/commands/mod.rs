@@ -5,7 +5,9 @@ pub mod create;
 pub mod delete;
 pub mod list;
 pub mod show;
+pub mod status;
 pub mod toggle;
+pub mod views;
 
 use chaos_middleware::{Kind, Selection};
 
