@@ -74,6 +74,8 @@ enum RefreshError {
 enum Connection {
     /// Never opened: open (and on SQLite create) it from this URL.
     Never(String),
+    /// Opened by the app, not yet set up (listener, poll interval, heartbeat).
+    Given(Store),
     Open(Store),
     /// Had it and lost it (SQLite file gone): reopen it, never create it anew.
     Lost(Store),
@@ -82,7 +84,7 @@ enum Connection {
 pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
     let (url, mut connection) = match config.source {
         StoreSource::Url(url) => (crate::store::redact_url(&url), Connection::Never(url)),
-        StoreSource::Open(store) => (store.display_url().to_owned(), Connection::Open(store)),
+        StoreSource::Open(store) => (store.display_url().to_owned(), Connection::Given(store)),
     };
     let (published, watching) = watch::channel(Published::default());
     if let (Some(every), Some(layer)) = (config.heartbeat, shared.upgrade()) {
@@ -107,12 +109,17 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         };
         let opened = match &connection {
             Connection::Open(_) => None,
+            Connection::Given(store) => Some(Ok(store.clone())),
             Connection::Never(raw_url) => Some(Store::connect(raw_url).await),
             Connection::Lost(old) => Some(old.reopen().await),
         };
         match opened {
             None => {}
             Some(Ok(store)) => {
+                if matches!(connection, Connection::Lost(_)) {
+                    // Perhaps another file now: its generation says nothing about ours.
+                    applied = None;
+                }
                 if config.poll_interval.is_none() && store.backend_name() == "sqlite" {
                     interval = SQLITE_POLL_INTERVAL;
                 }
