@@ -65,7 +65,10 @@ fn views() -> ChaosViews {
     let mut views = ChaosViews::new();
     let _: Router = Router::new()
         .route(views.name("items", "/items"), get(|| async { "items" }))
-        .route(views.name("checkout", "/checkout"), get(|| async { "paid" }));
+        .route(
+            views.name_with_methods("checkout", "/checkout", &["get"]),
+            get(|| async { "paid" }),
+        );
     views
 }
 
@@ -137,6 +140,8 @@ async fn reloads_and_registers_the_instance(url: &str) {
         .collect();
     assert_eq!(names, [("checkout", "/checkout"), ("items", "/items")]);
     assert!(views.iter().all(|v| v.instance.id == instances[0].id));
+    assert_eq!(views[0].methods, ["GET"], "methods recorded with name_with_methods");
+    assert!(views[1].methods.is_empty(), "methods not known");
 
     // Registration does not bump the generation (it would make every instance reload).
     assert_eq!(store.generation().await.expect("generation"), generation);

@@ -273,7 +273,7 @@ fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
             .map(|(name, pattern)| ViewRoute {
                 name: name.to_owned(),
                 pattern: pattern.to_owned(),
-                methods: Vec::new(),
+                methods: shared.views.methods_of(pattern).to_vec(),
             })
             .collect(),
     }
