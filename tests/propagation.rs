@@ -116,7 +116,10 @@ fn postgres_two_instances_see_a_change_and_report_it() {
     );
     assert_eq!(warned.trim().lines().count(), 1, "{warned}");
     // Route patterns and `*` are known.
-    assert_eq!(create(url, &["return", "/items/{id}", "503", "--disabled"]), "");
+    assert_eq!(
+        create(url, &["return", "/items/{id}", "503", "--disabled"]),
+        ""
+    );
     assert_eq!(create(url, &["return", "*", "503", "--disabled"]), "");
     let listed = json(&admin_ok(url, &["list", "--json"]));
     assert_eq!(listed.as_array().map(Vec::len), Some(4));
@@ -177,7 +180,11 @@ fn postgres_outage_serves_every_request_and_recovers_without_restart() {
     cluster.stop();
     // The store is really gone: the CLI cannot reach it.
     let down = admin(&url, &["list"]);
-    assert_eq!(down.status.code(), Some(1), "chaos-admin list with the store down");
+    assert_eq!(
+        down.status.code(),
+        Some(1),
+        "chaos-admin list with the store down"
+    );
     // Serve through the outage for a while (the reloader's connect attempts time out
     // after 5 s: spanning that shows they never hold a request).
     let outage = std::time::Instant::now();
@@ -228,9 +235,16 @@ fn sqlite_outage_serves_every_request_and_recovers_without_restart() {
     let away = root.path().join("store.away");
     std::fs::rename(&dir, &away).expect("move the store away");
     let down = admin(&url, &["list"]);
-    assert_eq!(down.status.code(), Some(1), "chaos-admin list with the store gone");
+    assert_eq!(
+        down.status.code(),
+        Some(1),
+        "chaos-admin list with the store gone"
+    );
     load.wait_for_more(200);
-    assert!(!Path::new(&dir).exists(), "the app must not re-create the store");
+    assert!(
+        !Path::new(&dir).exists(),
+        "the app must not re-create the store"
+    );
 
     std::fs::rename(&away, &dir).expect("move the store back");
     admin_ok(&url, &["create", "return", "checkout", "401"]);
@@ -280,7 +294,11 @@ fn corrupt_row_does_not_stop_the_other_actions(store: &TestStore) {
     poll("the 401 on checkout", || {
         (app.post("/checkout").status == 401).then_some(())
     });
-    assert_eq!(app.get("/items").status, 200, "the corrupt row is not applied");
+    assert_eq!(
+        app.get("/items").status,
+        200,
+        "the corrupt row is not applied"
+    );
     let listed = admin(url, &["list"]);
     let warning = String::from_utf8_lossy(&listed.stderr);
     assert!(warning.contains("action row 1 is invalid"), "{warning}");

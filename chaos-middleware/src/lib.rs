@@ -17,7 +17,8 @@ mod views;
 pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind};
 pub use layer::{
     BuildError, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService, ChaosStats,
-    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_SQLITE_POLL_INTERVAL, DISABLE_ENV, ResponseBody, ResponseFuture,
+    DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_SQLITE_POLL_INTERVAL, DISABLE_ENV,
+    ResponseBody, ResponseFuture,
 };
 pub use store::{Listing, Selection, Store, StoreError};
 pub use user::{ChaosUser, RequestInfo, UserExtractor};

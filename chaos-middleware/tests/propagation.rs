@@ -54,11 +54,7 @@ async fn open(url: &str) -> Store {
 }
 
 fn ret(target: &str, status: u16) -> ActionSpec {
-    ActionSpec::new(
-        Kind::Response,
-        target,
-        Fault::Return { status, body: None },
-    )
+    ActionSpec::new(Kind::Response, target, Fault::Return { status, body: None })
 }
 
 fn views() -> ChaosViews {
@@ -86,7 +82,11 @@ fn layer(store: &Store, poll: Option<Duration>) -> ChaosLayer {
 
 /// Polls `probe` every 5 ms until it is true; panics after `deadline`. Returns the time
 /// it took.
-async fn wait_for(what: &str, deadline: Duration, mut probe: impl AsyncFnMut() -> bool) -> Duration {
+async fn wait_for(
+    what: &str,
+    deadline: Duration,
+    mut probe: impl AsyncFnMut() -> bool,
+) -> Duration {
     let started = Instant::now();
     loop {
         if probe().await {
@@ -124,10 +124,14 @@ async fn reloads_and_registers_the_instance(url: &str) {
 
     // The instance registered itself and reports the generation it applies.
     let generation = store.generation().await.expect("generation");
-    wait_for("the instance to report its generation", DEADLINE, async || {
-        let instances = store.instances().await.expect("instances");
-        instances.len() == 1 && instances[0].applied_generation == Some(generation)
-    })
+    wait_for(
+        "the instance to report its generation",
+        DEADLINE,
+        async || {
+            let instances = store.instances().await.expect("instances");
+            instances.len() == 1 && instances[0].applied_generation == Some(generation)
+        },
+    )
     .await;
     let instances = store.instances().await.expect("instances");
     let now = chaos_middleware::action::now_ms();
@@ -140,7 +144,11 @@ async fn reloads_and_registers_the_instance(url: &str) {
         .collect();
     assert_eq!(names, [("checkout", "/checkout"), ("items", "/items")]);
     assert!(views.iter().all(|v| v.instance.id == instances[0].id));
-    assert_eq!(views[0].methods, ["GET"], "methods recorded with name_with_methods");
+    assert_eq!(
+        views[0].methods,
+        ["GET"],
+        "methods recorded with name_with_methods"
+    );
     assert!(views[1].methods.is_empty(), "methods not known");
 
     // Registration does not bump the generation (it would make every instance reload).
@@ -227,7 +235,12 @@ async fn instance_rows_round_trip(url: &str) {
             methods: vec!["GET".into()],
         }],
     };
-    assert!(!store.heartbeat("test-1", None, None).await.expect("heartbeat"));
+    assert!(
+        !store
+            .heartbeat("test-1", None, None)
+            .await
+            .expect("heartbeat")
+    );
     store
         .register_instance(&info, None, None)
         .await
@@ -237,7 +250,12 @@ async fn instance_rows_round_trip(url: &str) {
         .register_instance(&info, Some(3), Some(5))
         .await
         .expect("register again");
-    assert!(store.heartbeat("test-1", Some(4), Some(6)).await.expect("heartbeat"));
+    assert!(
+        store
+            .heartbeat("test-1", Some(4), Some(6))
+            .await
+            .expect("heartbeat")
+    );
     let instances = store.instances().await.expect("instances");
     assert_eq!(instances.len(), 1);
     assert_eq!(instances[0].applied_generation, Some(4));
@@ -248,7 +266,10 @@ async fn instance_rows_round_trip(url: &str) {
     assert_eq!(views.len(), 1);
     assert_eq!(views[0].methods, ["GET"]);
     assert_eq!(store.generation().await.expect("generation"), 0);
-    store.deregister_instance("test-1").await.expect("deregister");
+    store
+        .deregister_instance("test-1")
+        .await
+        .expect("deregister");
     assert!(store.instances().await.expect("instances").is_empty());
     assert!(store.registered_views().await.expect("views").is_empty());
 }
@@ -345,9 +366,11 @@ async fn sqlite_lost_file_keeps_the_snapshot_and_follows_the_new_file() {
     })
     .await;
     // And the instance registered itself in the new file.
-    wait_for("the instance to register in the new file", DEADLINE, async || {
-        fresh.instances().await.map(|i| i.len()).unwrap_or(0) == 1
-    })
+    wait_for(
+        "the instance to register in the new file",
+        DEADLINE,
+        async || fresh.instances().await.map(|i| i.len()).unwrap_or(0) == 1,
+    )
     .await;
     drop(chaos);
     fresh.close().await;

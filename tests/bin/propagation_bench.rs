@@ -105,9 +105,18 @@ fn propagation(label: &str, url: &str, instances: usize, trials: usize) {
         removed.push(wait_all(&apps, 200));
     }
     println!("{label}:");
-    println!("  create applied (from CLI exit)  {}", summary(&mut applied));
-    println!("  delete applied (from CLI exit)  {}", summary(&mut removed));
-    println!("  create applied (from CLI start) {}", summary(&mut from_start));
+    println!(
+        "  create applied (from CLI exit)  {}",
+        summary(&mut applied)
+    );
+    println!(
+        "  delete applied (from CLI exit)  {}",
+        summary(&mut removed)
+    );
+    println!(
+        "  create applied (from CLI start) {}",
+        summary(&mut from_start)
+    );
     println!("  CLI run itself                  {}", summary(&mut cli));
 }
 
@@ -139,7 +148,9 @@ fn wait_all(apps: &[DemoApp], status: u16) -> Duration {
             !http_request(app.port, "GET", "/items", &[]).is_ok_and(|r| r.status == status)
         });
         if started.elapsed() > MAX_WAIT {
-            fail(&format!("no instance showed status {status} within {MAX_WAIT:?}"));
+            fail(&format!(
+                "no instance showed status {status} within {MAX_WAIT:?}"
+            ));
         }
     }
     started.elapsed()
@@ -215,6 +226,9 @@ async fn reload_cost(label: &str, url: &str) {
     println!("  list    {}", summary(&mut list));
     println!("  compile {}", summary(&mut compile));
     println!("  total   {}", summary(&mut total));
-    println!("  change check (file stat + generation query): {}", summary(&mut check));
+    println!(
+        "  change check (file stat + generation query): {}",
+        summary(&mut check)
+    );
     store.close().await;
 }

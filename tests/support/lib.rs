@@ -23,7 +23,9 @@ pub fn binary(name: &str) -> PathBuf {
     // (the benchmark) lives in target/<profile> itself.
     let parent = exe.parent().expect("executable in a folder");
     let dir = if parent.ends_with("deps") {
-        parent.parent().expect("test executable lives in target/<profile>/deps")
+        parent
+            .parent()
+            .expect("test executable lives in target/<profile>/deps")
     } else {
         parent
     };

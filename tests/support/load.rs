@@ -67,10 +67,9 @@ impl Load {
                                     ));
                                 }
                             }
-                            Err(err) => report.failures.push(format!(
-                                "{} {}: {err}",
-                                expect.method, expect.path
-                            )),
+                            Err(err) => report
+                                .failures
+                                .push(format!("{} {}: {err}", expect.method, expect.path)),
                         }
                     }
                 }

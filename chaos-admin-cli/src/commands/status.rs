@@ -52,7 +52,14 @@ fn state(instance: &InstanceRow, store_generation: i64, now: i64) -> &'static st
 }
 
 const HEADER: [&str; 8] = [
-    "INSTANCE", "HOST", "PID", "STARTED", "LAST SEEN", "APPLIED", "STATE", "SNAPSHOT AGE",
+    "INSTANCE",
+    "HOST",
+    "PID",
+    "STARTED",
+    "LAST SEEN",
+    "APPLIED",
+    "STATE",
+    "SNAPSHOT AGE",
 ];
 
 /// Prints the store generation and the instances.

@@ -192,8 +192,8 @@ impl ChaosLayerBuilder {
         {
             return Err(BuildError::ZeroPollInterval);
         }
-        let heartbeat = (!self.no_registration)
-            .then(|| self.heartbeat.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL));
+        let heartbeat =
+            (!self.no_registration).then(|| self.heartbeat.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL));
         let enabled = self.enabled && !disabled_by_env();
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),

@@ -40,11 +40,7 @@ async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
     }
 }
 
-async fn connect_sqlite(
-    url: &str,
-    display_url: String,
-    create: bool,
-) -> Result<Store, StoreError> {
+async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<Store, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|source| StoreError::Connect {
             url: display_url.clone(),

@@ -111,8 +111,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, started_at = $4, \
              last_seen = $5, heartbeat_ms = $6, applied_generation = $7, applied_at = $8";
-        let insert_view =
-            "INSERT INTO chaos_views (instance_id, name, pattern, methods) VALUES ($1, $2, $3, $4) \
+        let insert_view = "INSERT INTO chaos_views (instance_id, name, pattern, methods) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (instance_id, pattern) DO UPDATE SET name = $2, methods = $4";
         let prune_views = "DELETE FROM chaos_views WHERE instance_id IN \
              (SELECT id FROM chaos_instances WHERE last_seen < $1)";

@@ -98,9 +98,7 @@ impl Store {
             .idle_timeout(None)
             .acquire_timeout(LISTEN_CONNECT_TIMEOUT)
             .connect_lazy_with((*pool.connect_options()).clone());
-        let mut listener = PgListener::connect_with(&own)
-            .await
-            .map_err(unreachable)?;
+        let mut listener = PgListener::connect_with(&own).await.map_err(unreachable)?;
         listener.ignore_pool_close_event(true);
         listener.listen(CHANGE_CHANNEL).await.map_err(unreachable)?;
         Ok(Some(ChangeListener {
