@@ -10,6 +10,9 @@ use e2e::pg_cluster::PgCluster;
 use e2e::{DemoApp, TestStore, admin, admin_ok, poll};
 use serde_json::Value;
 
+/// The outage tests send thousands of requests: log only warnings (no line per fault).
+const QUIET: &[(&str, &str)] = &[("RUST_LOG", "warn")];
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"))
 }
@@ -169,7 +172,7 @@ fn postgres_outage_serves_every_request_and_recovers_without_restart() {
         return;
     };
     let url = cluster.url();
-    let app = DemoApp::start(&url);
+    let app = DemoApp::start_with_env(&url, QUIET);
     admin_ok(&url, &["create", "return", "items", "503"]);
     poll("the 503 on items", || {
         (app.get("/items").status == 503).then_some(())
@@ -223,7 +226,7 @@ fn sqlite_outage_serves_every_request_and_recovers_without_restart() {
     let dir = root.path().join("store");
     std::fs::create_dir(&dir).expect("store dir");
     let url = chaos_middleware::testing::temp_sqlite_url(&dir);
-    let app = DemoApp::start(&url);
+    let app = DemoApp::start_with_env(&url, QUIET);
     admin_ok(&url, &["create", "return", "items", "503"]);
     poll("the 503 on items", || {
         (app.get("/items").status == 503).then_some(())

@@ -8,7 +8,6 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
-DROP TRIGGER IF EXISTS chaos_meta_notify ON chaos_meta;
 CREATE TRIGGER chaos_meta_notify
     AFTER UPDATE OF generation ON chaos_meta
     FOR EACH ROW EXECUTE FUNCTION chaos_notify_change();
