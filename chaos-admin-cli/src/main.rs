@@ -74,10 +74,9 @@ enum Command {
     Disable(toggle::Args),
     /// Delete actions by id, by kind and target, or all of them.
     Delete(delete::Args),
-    /// List the views running app instances registered, and which instances serve them.
+    /// List the views running app instances serve, and which instances serve them.
     Views(views::Args),
-    /// Show the store's generation and every live app instance with the generation it
-    /// applies, to see a change has reached every instance.
+    /// Show live app instances and whether each applies the store's latest generation.
     Status(status::Args),
 }
 
