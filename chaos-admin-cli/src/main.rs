@@ -13,7 +13,8 @@ use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    create, delete, discover, exercise, init, list, purge, report, show, storm, toggle, validate,
+    create, delete, discover, exercise, init, list, purge, report, show, status, storm, toggle,
+    validate, views,
 };
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
@@ -40,7 +41,9 @@ Examples:
   chaos-admin purge --expired
   chaos-admin storm --user alice --for 10m
   chaos-admin storm --end
-  chaos-admin exercise start --view items --view checkout --for 1h";
+  chaos-admin exercise start --view items --view checkout --for 1h
+  chaos-admin views
+  chaos-admin status";
 
 /// Manage the chaos actions that the chaos middleware injects into running apps.
 #[derive(Debug, Parser)]
@@ -91,6 +94,10 @@ enum Command {
     /// Secretly inject faults for a fault-finding exercise; hint, reveal, end.
     #[command(subcommand)]
     Exercise(exercise::Command),
+    /// List the views running app instances serve, and which instances serve them.
+    Views(views::Args),
+    /// Show live app instances and whether each applies the store's latest generation.
+    Status(status::Args),
     /// Run a Chaos Toolkit experiment (JSON or YAML) and write its journal.
     Run(commands::run::Args),
     /// Check an experiment; every problem is listed with its location.
@@ -128,6 +135,8 @@ enum Plan {
     Purge(purge::Plan),
     Storm(storm::Plan),
     Exercise(exercise::Plan),
+    Views(views::Plan),
+    Status(status::Plan),
 }
 
 impl Command {
@@ -143,6 +152,8 @@ impl Command {
             Command::Purge(args) => Plan::Purge(purge::plan(args)?),
             Command::Storm(args) => Plan::Storm(storm::plan(args)?),
             Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
+            Command::Views(args) => Plan::Views(views::plan(args)),
+            Command::Status(args) => Plan::Status(status::plan(args)),
             Command::Run(_)
             | Command::Validate(_)
             | Command::Discover(_)
@@ -167,6 +178,8 @@ impl Plan {
             Plan::Purge(plan) => purge::run(plan, store).await,
             Plan::Storm(plan) => storm::run(plan, store).await,
             Plan::Exercise(plan) => exercise::run(plan, store).await,
+            Plan::Views(plan) => views::run(plan, store).await,
+            Plan::Status(plan) => status::run(plan, store).await,
         }
     }
 }

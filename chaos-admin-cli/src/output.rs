@@ -91,6 +91,17 @@ pub fn timestamp(ms: i64) -> String {
     }
 }
 
+/// How long ago `then_ms` was, at `now_ms`: `3s ago`, `2m 5s ago`.
+pub fn ago(now_ms: i64, then_ms: i64) -> String {
+    format!("{} ago", age(now_ms, then_ms))
+}
+
+/// The time from `then_ms` to `now_ms`, to the second (`0s` when in the future).
+pub fn age(now_ms: i64, then_ms: i64) -> String {
+    let seconds = u64::try_from(now_ms.saturating_sub(then_ms) / 1000).unwrap_or(0);
+    humantime::format_duration(Duration::from_secs(seconds)).to_string()
+}
+
 /// One action as JSON: the stored fields plus the computed `state`.
 pub fn action_json(action: &Action, now_ms: i64) -> Result<Value, serde_json::Error> {
     let mut value = serde_json::to_value(action)?;

@@ -18,8 +18,8 @@ mod views;
 pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind, Phase};
 pub use layer::{
     BoxError, BuildError, ChaosAbort, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService,
-    ChaosStats, DEFAULT_MAX_ACTIVE_DELAYS, DEFAULT_POLL_INTERVAL, DISABLE_ENV, ResponseBody,
-    ResponseFuture,
+    ChaosStats, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_ACTIVE_DELAYS, DEFAULT_POLL_INTERVAL,
+    DEFAULT_SQLITE_POLL_INTERVAL, DISABLE_ENV, ResponseBody, ResponseFuture,
 };
 pub use point::{ChaosPointError, chaos_point, chaos_point_as};
 pub use store::{Listing, Selection, Store, StoreError};

@@ -17,6 +17,8 @@
 #[derive(Debug, Clone, Default)]
 pub struct ChaosViews {
     entries: Vec<(String, String)>,
+    /// Route pattern → HTTP methods, when the app said them (for `chaos-admin views`).
+    methods: Vec<(String, Vec<String>)>,
 }
 
 impl ChaosViews {
@@ -31,6 +33,31 @@ impl ChaosViews {
         self.entries.retain(|(_, known)| known != pattern);
         self.entries.push((name.to_owned(), pattern.to_owned()));
         pattern
+    }
+
+    /// Like [`ChaosViews::name`], also recording the route's HTTP methods so that
+    /// `chaos-admin views` can show them:
+    /// `.route(views.name_with_methods("checkout", "/checkout", &["POST"]), post(pay))`.
+    pub fn name_with_methods<'p>(
+        &mut self,
+        name: &str,
+        pattern: &'p str,
+        methods: &[&str],
+    ) -> &'p str {
+        self.methods.retain(|(known, _)| known != pattern);
+        self.methods.push((
+            pattern.to_owned(),
+            methods.iter().map(|m| m.to_ascii_uppercase()).collect(),
+        ));
+        self.name(name, pattern)
+    }
+
+    /// The HTTP methods recorded for `pattern` (empty when not known).
+    pub fn methods_of(&self, pattern: &str) -> &[String] {
+        self.methods
+            .iter()
+            .find(|(known, _)| known == pattern)
+            .map_or(&[], |(_, methods)| methods.as_slice())
     }
 
     /// The view name given to `pattern`, if any.

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 
+pub mod load;
+pub mod pg_cluster;
+
 /// How long a test waits for the app to start or a change to show before failing.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
@@ -18,11 +21,16 @@ pub const DEADLINE: Duration = Duration::from_secs(15);
 /// `cargo test -p e2e` alone would start whatever binaries were built last.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/e2e-<hash> -> target/<profile>/NAME
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/NAME; a binary of this crate
+    // (the benchmark) lives in target/<profile> itself.
+    let parent = exe.parent().expect("executable in a folder");
+    let dir = if parent.ends_with("deps") {
+        parent
+            .parent()
+            .expect("test executable lives in target/<profile>/deps")
+    } else {
+        parent
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),

@@ -204,6 +204,7 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let id = store.create(&plan.spec).await?;
     println!("{id}");
+    super::views::warn_if_unknown(store, &plan.spec).await;
     Ok(())
 }
 

@@ -11,9 +11,11 @@ pub mod purge;
 pub mod report;
 pub mod run;
 pub mod show;
+pub mod status;
 pub mod storm;
 pub mod toggle;
 pub mod validate;
+pub mod views;
 
 use chaos_middleware::action::{now_ms, parse_duration_ms};
 use chaos_middleware::{Kind, Selection};

@@ -34,8 +34,17 @@ pub const DISABLE_ENV: &str = "CHAOS_DISABLED";
 /// Default cap on how many requests (and points) may be held by delays at once.
 pub const DEFAULT_MAX_ACTIVE_DELAYS: u64 = 10_000;
 
-/// Default interval between change checks against the store.
+/// Default interval between change checks against a PostgreSQL store (a fallback: the
+/// layer also listens for change notifications and reloads at once).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Default interval between change checks against a SQLite store (which has no
+/// notifications; a check is one `stat` and one single-row query).
+pub const DEFAULT_SQLITE_POLL_INTERVAL: Duration = reload::SQLITE_POLL_INTERVAL;
+
+/// Default interval between the heartbeats that keep this instance (and its views)
+/// registered in the store, for `chaos-admin views` and `chaos-admin status`.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A tower [`Layer`] that injects the chaos actions stored in a database.
 ///
@@ -99,6 +108,8 @@ pub struct ChaosLayerBuilder {
     poll_interval: Option<Duration>,
     max_delay: Option<Duration>,
     max_active_delays: Option<u64>,
+    heartbeat: Option<Duration>,
+    no_registration: bool,
 }
 
 #[derive(Debug)]
@@ -113,8 +124,8 @@ pub enum BuildError {
     /// A store was configured but there is no tokio runtime to reload it on.
     #[error("the chaos layer needs a tokio runtime to watch its store: build it inside one")]
     NoRuntime,
-    /// The poll interval is zero.
-    #[error("poll interval must be greater than zero")]
+    /// The poll or heartbeat interval is zero.
+    #[error("poll and heartbeat intervals must be greater than zero")]
     ZeroPollInterval,
 }
 
@@ -173,9 +184,24 @@ impl ChaosLayerBuilder {
         self
     }
 
-    /// How often to check the store for changes (default 200 ms).
+    /// How often to check the store for changes (default 50 ms on SQLite; 200 ms on
+    /// PostgreSQL, where change notifications make the reload immediate anyway).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = Some(interval);
+        self
+    }
+
+    /// How often this instance refreshes its registration (views, applied generation)
+    /// in the store (default 10 s; it also reports after every reload).
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat = Some(interval);
+        self
+    }
+
+    /// Whether to register this instance and its views in the store (default `true`).
+    /// Registration failures never affect requests.
+    pub fn register_instance(mut self, register: bool) -> Self {
+        self.no_registration = !register;
         self
     }
 
@@ -183,10 +209,13 @@ impl ChaosLayerBuilder {
     ///
     /// `CHAOS_DISABLED=1` (or `true`/`yes`) in the environment forces the layer off.
     pub fn build(self) -> Result<ChaosLayer, BuildError> {
-        let poll_interval = self.poll_interval.unwrap_or(DEFAULT_POLL_INTERVAL);
-        if poll_interval.is_zero() {
+        if self.poll_interval.is_some_and(|i| i.is_zero())
+            || self.heartbeat.is_some_and(|i| i.is_zero())
+        {
             return Err(BuildError::ZeroPollInterval);
         }
+        let heartbeat =
+            (!self.no_registration).then(|| self.heartbeat.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL));
         let enabled = self.enabled && !disabled_by_env();
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
@@ -214,8 +243,11 @@ impl ChaosLayerBuilder {
                 };
                 runtime.spawn(reload::watch(
                     Arc::downgrade(&shared),
-                    source,
-                    poll_interval,
+                    reload::WatchConfig {
+                        source,
+                        poll_interval: self.poll_interval,
+                        heartbeat,
+                    },
                 ));
             }
             (false, _) => {

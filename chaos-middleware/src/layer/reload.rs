@@ -1,80 +1,211 @@
-//! The background task that keeps the snapshot in step with the store.
+//! The background tasks that keep the snapshot in step with the store.
 //!
-//! It checks the store's generation counter at a short interval and reloads only when it
-//! moved. If the store is unreachable (at start-up or later) the layer keeps its last
-//! snapshot, so requests never wait on or fail because of the store.
+//! - The **reloader** checks the store's generation counter (one tiny query) and reloads
+//!   only when it moved. It checks at the poll interval, and at once when woken by:
+//! - the **listener** (PostgreSQL): a `LISTEN chaos_changes` connection; every write
+//!   notifies in its transaction, so instances reload within milliseconds. If the
+//!   connection drops, it reconnects with backoff and polling covers the gap.
+//! - The **heartbeat** registers the instance and its views in the store, and refreshes
+//!   its `last_seen` and applied generation periodically and after every reload, for
+//!   `chaos-admin views` and `status`.
+//!
+//! If the store is unreachable (at start-up or later) the layer keeps its last snapshot,
+//! so requests never wait on or fail because of the store; the reloader retries with
+//! backoff and resumes by itself. A SQLite file that is deleted or replaced counts as
+//! unreachable (and is reopened, never re-created, once it is back).
 
-use std::sync::Weak;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 
 use super::state::Shared;
-use crate::store::Store;
+use crate::action::now_ms;
+use crate::store::{InstanceInfo, Store, StoreError, ViewRoute};
 
 pub(crate) enum StoreSource {
     Url(String),
     Open(Store),
 }
 
+/// What the builder asks of the background tasks.
+pub(crate) struct WatchConfig {
+    pub source: StoreSource,
+    /// Fixed poll interval; `None`: the backend's default.
+    pub poll_interval: Option<Duration>,
+    /// Heartbeat interval; `None`: do not register the instance.
+    pub heartbeat: Option<Duration>,
+}
+
+/// Default poll interval on SQLite, which has no notifications.
+pub(crate) const SQLITE_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Longest wait between attempts while the store is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Shortest wait between attempts of the listener to reconnect.
+const MIN_LISTEN_BACKOFF: Duration = Duration::from_millis(200);
 
-pub(crate) async fn watch(shared: Weak<Shared>, source: StoreSource, interval: Duration) {
-    let (url, mut store) = match source {
-        StoreSource::Url(url) => (url, None),
-        StoreSource::Open(store) => (store.display_url().to_owned(), Some(store)),
+/// What the reloader publishes for the heartbeat.
+#[derive(Clone, Default)]
+struct Published {
+    store: Option<Store>,
+    generation: Option<i64>,
+    applied_at: Option<i64>,
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why a refresh failed.
+enum RefreshError {
+    /// The SQLite file is gone or was replaced: drop the store and reopen it later.
+    Gone(StoreError),
+    /// Anything else: keep the store (its pool reconnects) and retry.
+    Failed(StoreError),
+}
+
+/// Where the reloader stands with its store.
+enum Connection {
+    /// Never opened: open (and on SQLite create) it from this URL.
+    Never(String),
+    /// Opened by the app, not yet set up (listener, poll interval, heartbeat).
+    Given(Store),
+    Open(Store),
+    /// Had it and lost it (SQLite file gone): reopen it, never create it anew.
+    Lost(Store),
+}
+
+pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
+    let (url, mut connection) = match config.source {
+        StoreSource::Url(url) => (crate::store::redact_url(&url), Connection::Never(url)),
+        StoreSource::Open(store) => (store.display_url().to_owned(), Connection::Given(store)),
     };
+    let (published, watching) = watch::channel(Published::default());
+    if let (Some(every), Some(layer)) = (config.heartbeat, shared.upgrade()) {
+        // Not aborted with the reloader: it ends by itself (deregistering the instance)
+        // when `published` is dropped.
+        tokio::spawn(heartbeat(watching, instance_info(&layer, every), every));
+    }
+    let wake = Arc::new(Notify::new());
+    let mut listener: Option<AbortOnDrop> = None;
+    let mut interval = config.poll_interval.unwrap_or(super::DEFAULT_POLL_INTERVAL);
     let mut applied: Option<i64> = None;
     let mut failing = false;
     let mut wait = Duration::ZERO;
     loop {
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+        }
         // The layer is gone (the app dropped its router): stop watching.
-        let Some(shared) = shared.upgrade() else {
+        let Some(layer) = shared.upgrade() else {
             return;
         };
-        let result = match &store {
-            Some(open) => refresh(open, &shared, &mut applied).await,
-            None => match Store::connect(&url).await {
-                Ok(open) => {
-                    let result = refresh(&open, &shared, &mut applied).await;
-                    store = Some(open);
-                    result
-                }
-                Err(err) => Err(err.to_string()),
-            },
+        let opened = match &connection {
+            Connection::Open(_) => None,
+            Connection::Given(store) => Some(Ok(store.clone())),
+            Connection::Never(raw_url) => Some(Store::connect(raw_url).await),
+            Connection::Lost(old) => Some(old.reopen().await),
         };
-        drop(shared);
+        match opened {
+            None => {}
+            Some(Ok(store)) => {
+                if matches!(connection, Connection::Lost(_)) {
+                    // Perhaps another file now: its generation says nothing about ours.
+                    applied = None;
+                }
+                if config.poll_interval.is_none() && store.backend_name() == "sqlite" {
+                    interval = SQLITE_POLL_INTERVAL;
+                }
+                if listener.is_none() && store.backend_name() == "postgres" {
+                    let task = listen(store.clone(), Arc::clone(&wake), url.clone());
+                    listener = Some(AbortOnDrop(tokio::spawn(task)));
+                }
+                published.send_modify(|p| p.store = Some(store.clone()));
+                connection = Connection::Open(store);
+            }
+            Some(Err(err)) => {
+                drop(layer);
+                report_failure(&url, &err, &mut failing);
+                wait = backoff(wait, interval);
+                continue;
+            }
+        }
+        let Connection::Open(store) = &connection else {
+            continue;
+        };
+        let result = refresh(store, &layer, &mut applied).await;
+        drop(layer);
         match result {
-            Ok(()) => {
+            Ok(reloaded) => {
                 if failing {
                     tracing::info!(target: "chaos", store = %url, "chaos store reachable again");
                 }
                 failing = false;
                 wait = interval;
-            }
-            Err(message) => {
-                if !failing {
-                    tracing::warn!(
-                        target: "chaos",
-                        store = %url,
-                        error = %message,
-                        "chaos store unavailable: keeping the last loaded actions and retrying"
-                    );
+                if reloaded {
+                    published.send_modify(|p| {
+                        p.generation = applied;
+                        p.applied_at = Some(now_ms());
+                    });
                 }
-                failing = true;
-                wait = (wait * 2).clamp(interval, MAX_BACKOFF);
+            }
+            Err(RefreshError::Gone(err)) => {
+                report_failure(&url, &err, &mut failing);
+                published.send_modify(|p| p.store = None);
+                let old = store.clone();
+                // Close the lost file's connections in the background.
+                tokio::spawn({
+                    let old = old.clone();
+                    async move { old.close().await }
+                });
+                connection = Connection::Lost(old);
+                wait = backoff(wait, interval);
+            }
+            Err(RefreshError::Failed(err)) => {
+                report_failure(&url, &err, &mut failing);
+                wait = backoff(wait, interval);
             }
         }
     }
 }
 
-/// Reloads the snapshot if the store's generation moved since the last load.
-async fn refresh(store: &Store, shared: &Shared, applied: &mut Option<i64>) -> Result<(), String> {
-    let generation = store.generation().await.map_err(|e| e.to_string())?;
-    if *applied == Some(generation) {
-        return Ok(());
+fn backoff(wait: Duration, interval: Duration) -> Duration {
+    (wait * 2).clamp(interval, MAX_BACKOFF)
+}
+
+fn report_failure(url: &str, err: &StoreError, failing: &mut bool) {
+    if !*failing {
+        tracing::warn!(
+            target: "chaos",
+            store = %url,
+            error = %err,
+            "chaos store unavailable: keeping the last loaded actions and retrying"
+        );
     }
-    let listing = store.list().await.map_err(|e| e.to_string())?;
+    *failing = true;
+}
+
+/// Reloads the snapshot if the store's generation moved since the last load; returns
+/// whether it did.
+async fn refresh(
+    store: &Store,
+    shared: &Shared,
+    applied: &mut Option<i64>,
+) -> Result<bool, RefreshError> {
+    store.check_file().map_err(RefreshError::Gone)?;
+    let generation = store.generation().await.map_err(RefreshError::Failed)?;
+    if *applied == Some(generation) {
+        return Ok(false);
+    }
+    let started = Instant::now();
+    let listing = store.list().await.map_err(RefreshError::Failed)?;
     for corrupt in &listing.corrupt {
         tracing::warn!(target: "chaos", "skipping {corrupt}");
     }
@@ -83,8 +214,126 @@ async fn refresh(store: &Store, shared: &Shared, applied: &mut Option<i64>) -> R
         target: "chaos",
         generation,
         actions = listing.actions.len(),
+        elapsed_us = started.elapsed().as_micros() as u64,
         "chaos snapshot reloaded"
     );
     *applied = Some(generation);
-    Ok(())
+    Ok(true)
+}
+
+/// PostgreSQL: wakes the reloader on every change notification, and after every
+/// (re)connection (notifications sent while not listening are lost).
+async fn listen(store: Store, wake: Arc<Notify>, url: String) {
+    let mut wait = Duration::ZERO;
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(wait).await;
+        match store.listen_for_changes().await {
+            Ok(Some(mut listener)) => {
+                if failing {
+                    tracing::info!(target: "chaos", store = %url, "listening for chaos changes again");
+                }
+                failing = false;
+                wait = Duration::ZERO;
+                wake.notify_one();
+                while listener.changed().await.is_ok() {
+                    wake.notify_one();
+                }
+                tracing::debug!(target: "chaos", store = %url, "chaos change listener lost its connection");
+            }
+            Ok(None) => return,
+            Err(err) => {
+                if !failing {
+                    tracing::debug!(
+                        target: "chaos",
+                        store = %url,
+                        error = %err,
+                        "cannot listen for chaos changes: polling until it works"
+                    );
+                }
+                failing = true;
+            }
+        }
+        wait = (wait * 2).clamp(MIN_LISTEN_BACKOFF, MAX_BACKOFF);
+    }
+}
+
+fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
+    let pid = std::process::id();
+    let suffix: u32 = rand::random();
+    InstanceInfo {
+        id: format!("{}-{pid}-{:04x}", shared.host, suffix & 0xffff),
+        host: shared.host.clone(),
+        pid: i64::from(pid),
+        started_at: now_ms(),
+        heartbeat_ms: i64::try_from(heartbeat.as_millis()).unwrap_or(i64::MAX),
+        views: shared
+            .views
+            .iter()
+            .map(|(name, pattern)| ViewRoute {
+                name: name.to_owned(),
+                pattern: pattern.to_owned(),
+                methods: shared.views.methods_of(pattern).to_vec(),
+            })
+            .collect(),
+    }
+}
+
+/// Registers the instance once the store is reachable, then refreshes it every
+/// `every` and after every reload. Failures are logged and never reach requests.
+async fn heartbeat(mut published: watch::Receiver<Published>, info: InstanceInfo, every: Duration) {
+    let mut registered = false;
+    let mut failing = false;
+    let mut last_store: Option<Store> = None;
+    loop {
+        let state = published.borrow_and_update().clone();
+        if let Some(store) = &state.store {
+            let result = if registered {
+                store
+                    .heartbeat(&info.id, state.generation, state.applied_at)
+                    .await
+            } else {
+                Ok(false)
+            };
+            // Not registered yet, or the row was pruned: register (again).
+            let result = match result {
+                Ok(false) => store
+                    .register_instance(&info, state.generation, state.applied_at)
+                    .await
+                    .map(|()| true),
+                other => other,
+            };
+            match result {
+                Ok(known) => {
+                    registered = known;
+                    failing = false;
+                }
+                Err(err) => {
+                    registered = false;
+                    if !failing {
+                        tracing::warn!(
+                            target: "chaos",
+                            instance = %info.id,
+                            error = %err,
+                            "cannot register this instance in the chaos store (requests are not affected)"
+                        );
+                    }
+                    failing = true;
+                }
+            }
+            last_store = Some(store.clone());
+        }
+        tokio::select! {
+            changed = published.changed() => {
+                if changed.is_err() {
+                    // The reloader stopped (the layer is gone): say so in the store.
+                    if let Some(store) = last_store {
+                        let _ = store.deregister_instance(&info.id).await;
+                    }
+                    return;
+                }
+            }
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }

@@ -8,6 +8,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::notify::FileId;
 use super::{Backend, Store, StoreError};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -20,9 +21,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_ATTEMPTS: u32 = 10;
 
 pub(super) async fn connect(url: &str) -> Result<Store, StoreError> {
+    open(url, true).await
+}
+
+/// Like [`connect`], but a missing SQLite file is an error instead of being created.
+pub(super) async fn connect_existing(url: &str) -> Result<Store, StoreError> {
+    open(url, false).await
+}
+
+async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
     let display_url = redact(url);
     if url.starts_with("sqlite:") {
-        connect_sqlite(url, display_url).await
+        connect_sqlite(url, display_url, create).await
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         connect_postgres(url, display_url).await
     } else {
@@ -30,13 +40,13 @@ pub(super) async fn connect(url: &str) -> Result<Store, StoreError> {
     }
 }
 
-async fn connect_sqlite(url: &str, display_url: String) -> Result<Store, StoreError> {
+async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<Store, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|source| StoreError::Connect {
             url: display_url.clone(),
             source,
         })?
-        .create_if_missing(true)
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(CONNECT_TIMEOUT);
@@ -64,9 +74,12 @@ async fn connect_sqlite(url: &str, display_url: String) -> Result<Store, StoreEr
         .await;
         match result {
             Ok(pool) => {
+                let file = FileId::of(options.get_filename());
                 return Ok(Store {
                     backend: Backend::Sqlite(pool),
                     display_url,
+                    url: url.to_owned(),
+                    file,
                 });
             }
             Err(err) if attempt < SQLITE_ATTEMPTS && is_sqlite_race(&err) => {
@@ -116,6 +129,8 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     Ok(Store {
         backend: Backend::Postgres(pool),
         display_url,
+        url: url.to_owned(),
+        file: None,
     })
 }
 

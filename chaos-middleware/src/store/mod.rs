@@ -14,6 +14,8 @@ use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 
+pub use instances::{InstanceInfo, InstanceRow, RegisteredView, ViewRoute};
+pub use notify::{CHANGE_CHANNEL, ChangeListener};
 pub use row::CorruptRow;
 
 pub(crate) use connect::redact as redact_url;
@@ -100,6 +102,10 @@ pub struct Listing {
 pub struct Store {
     backend: Backend,
     display_url: String,
+    /// The URL as given (may hold a password: never printed), to reopen the store.
+    url: String,
+    /// SQLite: the file opened, to notice it being deleted or replaced.
+    file: Option<notify::FileId>,
 }
 
 #[derive(Clone)]
@@ -132,6 +138,8 @@ mod batch;
 mod exercise;
 
 pub use exercise::{Exercise, ExerciseStart};
+mod instances;
+mod notify;
 
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
      probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \

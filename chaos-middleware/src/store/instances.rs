@@ -1,0 +1,240 @@
+//! Running app instances and the views they serve (`chaos_instances`, `chaos_views`).
+//!
+//! Each app instance registers itself and its views when it reaches the store, then
+//! refreshes `last_seen` (and the snapshot generation it has applied) on a heartbeat.
+//! None of this touches `chaos_meta.generation`: registration never makes instances
+//! reload. An instance counts as live while its last heartbeat is recent (see
+//! [`InstanceRow::is_live_at`]); rows of instances gone for a day are pruned.
+
+use sqlx::FromRow;
+
+use super::{Backend, Store, StoreError};
+use crate::action::now_ms;
+
+/// Instances not seen for this long are deleted (with their views) when another
+/// instance registers.
+const PRUNE_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A route an app instance serves, as it registers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewRoute {
+    /// The view name the app gave the route (the pattern itself when unnamed).
+    pub name: String,
+    /// axum's route pattern, e.g. `/items/{id}`.
+    pub pattern: String,
+    /// HTTP methods, when the app said them (empty: not known).
+    pub methods: Vec<String>,
+}
+
+/// What an app instance says about itself when it registers.
+#[derive(Debug, Clone)]
+pub struct InstanceInfo {
+    /// Unique per process: host, pid and a random suffix.
+    pub id: String,
+    /// The host the instance runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: i64,
+    /// When it started (Unix ms).
+    pub started_at: i64,
+    /// How often it sends a heartbeat (ms), so readers know when it counts as gone.
+    pub heartbeat_ms: i64,
+    /// The views it serves.
+    pub views: Vec<ViewRoute>,
+}
+
+/// One row of `chaos_instances`.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct InstanceRow {
+    /// Instance id.
+    pub id: String,
+    /// Host.
+    pub host: String,
+    /// Process id.
+    pub pid: i64,
+    /// Start time (Unix ms).
+    pub started_at: i64,
+    /// Last heartbeat (Unix ms).
+    pub last_seen: i64,
+    /// Heartbeat interval (ms).
+    pub heartbeat_ms: i64,
+    /// Store generation of the snapshot the instance applies (`None`: not loaded yet).
+    pub applied_generation: Option<i64>,
+    /// When that snapshot was loaded (Unix ms).
+    pub applied_at: Option<i64>,
+}
+
+impl InstanceRow {
+    /// Live: the last heartbeat is less than three intervals (plus 5 s of slack) old.
+    pub fn is_live_at(&self, now_ms: i64) -> bool {
+        let grace = self.heartbeat_ms.saturating_mul(3).saturating_add(5_000);
+        now_ms.saturating_sub(self.last_seen) <= grace
+    }
+}
+
+/// One registered view of one instance (`chaos_views` joined with `chaos_instances`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredView {
+    /// View name.
+    pub name: String,
+    /// Route pattern.
+    pub pattern: String,
+    /// Methods (empty: not known).
+    pub methods: Vec<String>,
+    /// The instance that serves it.
+    pub instance: InstanceRow,
+}
+
+#[derive(FromRow)]
+struct ViewRow {
+    instance_id: String,
+    name: String,
+    pattern: String,
+    methods: String,
+}
+
+const SELECT_INSTANCES: &str = "SELECT id, host, pid, started_at, last_seen, heartbeat_ms, \
+     applied_generation, applied_at FROM chaos_instances ORDER BY started_at, id";
+
+impl Store {
+    /// Registers (or re-registers) an instance and replaces its views, in one
+    /// transaction; prunes instances not seen for a day.
+    pub async fn register_instance(
+        &self,
+        info: &InstanceInfo,
+        applied_generation: Option<i64>,
+        applied_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let upsert = "INSERT INTO chaos_instances (id, host, pid, started_at, last_seen, \
+             heartbeat_ms, applied_generation, applied_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, started_at = $4, \
+             last_seen = $5, heartbeat_ms = $6, applied_generation = $7, applied_at = $8";
+        let insert_view = "INSERT INTO chaos_views (instance_id, name, pattern, methods) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (instance_id, pattern) DO UPDATE SET name = $2, methods = $4";
+        let prune_views = "DELETE FROM chaos_views WHERE instance_id IN \
+             (SELECT id FROM chaos_instances WHERE last_seen < $1)";
+        let prune_instances = "DELETE FROM chaos_instances WHERE last_seen < $1";
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(upsert)
+                .bind(&info.id)
+                .bind(&info.host)
+                .bind(info.pid)
+                .bind(info.started_at)
+                .bind(now)
+                .bind(info.heartbeat_ms)
+                .bind(applied_generation)
+                .bind(applied_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM chaos_views WHERE instance_id = $1")
+                .bind(&info.id)
+                .execute(&mut *tx)
+                .await?;
+            for view in &info.views {
+                let methods =
+                    serde_json::to_string(&view.methods).unwrap_or_else(|_| "[]".to_owned());
+                sqlx::query(insert_view)
+                    .bind(&info.id)
+                    .bind(&view.name)
+                    .bind(&view.pattern)
+                    .bind(methods)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let cutoff = now.saturating_sub(PRUNE_AFTER_MS);
+            sqlx::query(prune_views)
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(prune_instances)
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Refreshes an instance's `last_seen` and applied generation. Returns `false` when
+    /// the instance is not registered (it was pruned): register it again.
+    pub async fn heartbeat(
+        &self,
+        id: &str,
+        applied_generation: Option<i64>,
+        applied_at: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE chaos_instances SET last_seen = $1, applied_generation = $2, \
+             applied_at = $3 WHERE id = $4";
+        let now = now_ms();
+        let done = with_pool!(self, |pool| {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(applied_generation)
+                .bind(applied_at)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(done > 0)
+    }
+
+    /// Removes an instance and its views (an instance that stops cleanly).
+    pub async fn deregister_instance(&self, id: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM chaos_views WHERE instance_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM chaos_instances WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Every registered instance, live or not, oldest first.
+    pub async fn instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, InstanceRow>(SELECT_INSTANCES)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Every registered view of every instance (live or not), by name, pattern and
+    /// instance.
+    pub async fn registered_views(&self) -> Result<Vec<RegisteredView>, StoreError> {
+        let instances = self.instances().await?;
+        let sql = "SELECT instance_id, name, pattern, methods FROM chaos_views";
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as::<_, ViewRow>(sql).fetch_all(pool).await
+        })?;
+        let mut views = Vec::new();
+        for row in rows {
+            // Views of an instance row that is gone are leftovers: not shown.
+            let Some(instance) = instances.iter().find(|i| i.id == row.instance_id) else {
+                continue;
+            };
+            views.push(RegisteredView {
+                name: row.name,
+                pattern: row.pattern,
+                // A hand-edited methods column reads as "not known".
+                methods: serde_json::from_str(&row.methods).unwrap_or_default(),
+                instance: instance.clone(),
+            });
+        }
+        views.sort_by(|a, b| {
+            (&a.name, &a.pattern, &a.instance.id).cmp(&(&b.name, &b.pattern, &b.instance.id))
+        });
+        Ok(views)
+    }
+}

@@ -1,0 +1,133 @@
+//! Learning about changes quickly and cheaply.
+//!
+//! - PostgreSQL: a trigger on `chaos_meta` (migration 0003) calls
+//!   `pg_notify('chaos_changes', generation)` in the transaction of every write; a
+//!   [`ChangeListener`] holds a dedicated `LISTEN` connection.
+//! - SQLite: no notifications; readers poll the generation row at a short interval. The
+//!   store also checks that its file is still the one it opened ([`Store::check_file`]),
+//!   because an open SQLite connection keeps reading a deleted or replaced file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
+
+use super::{Backend, Store, StoreError};
+
+/// The PostgreSQL channel every write notifies (payload: the new generation).
+pub const CHANGE_CHANNEL: &str = "chaos_changes";
+
+/// How long the listener waits for a connection before it counts as unreachable.
+const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A `LISTEN chaos_changes` connection (PostgreSQL only).
+pub struct ChangeListener {
+    listener: PgListener,
+    display_url: String,
+}
+
+impl std::fmt::Debug for ChangeListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeListener")
+            .field("url", &self.display_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangeListener {
+    /// Waits for the next sign that the store may have changed: a notification, or the
+    /// connection was lost and re-established (notifications in between are lost, so the
+    /// caller must check the generation either way). An error means the connection is
+    /// gone and could not be re-established: open a new listener later.
+    pub async fn changed(&mut self) -> Result<(), StoreError> {
+        match self.listener.try_recv().await {
+            Ok(_) => Ok(()),
+            Err(source) => Err(StoreError::Connect {
+                url: self.display_url.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Identity of a file: device and inode on Unix, so a replaced file is noticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FileId {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl FileId {
+    /// The identity of the file at `path` now, if it exists.
+    pub(super) fn of(path: &Path) -> Option<Self> {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some(Self {
+            path: path.to_owned(),
+            id: identity(&metadata),
+        })
+    }
+}
+
+#[cfg(unix)]
+fn identity(metadata: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(_metadata: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+impl Store {
+    /// Opens a `LISTEN` connection on [`CHANGE_CHANNEL`]; `None` on SQLite, which has no
+    /// notifications.
+    pub async fn listen_for_changes(&self) -> Result<Option<ChangeListener>, StoreError> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let unreachable = |source| StoreError::Connect {
+            url: self.display_url.clone(),
+            source,
+        };
+        // A pool of one connection of its own: PgListener uses it to reconnect.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(LISTEN_CONNECT_TIMEOUT)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        let mut listener = PgListener::connect_with(&own).await.map_err(unreachable)?;
+        listener.ignore_pool_close_event(true);
+        listener.listen(CHANGE_CHANNEL).await.map_err(unreachable)?;
+        Ok(Some(ChangeListener {
+            listener,
+            display_url: self.display_url.clone(),
+        }))
+    }
+
+    /// SQLite: checks that the database file is still the one this store opened (a
+    /// deleted, moved or replaced file is an error). Costs one `stat`. Always `Ok` on
+    /// PostgreSQL and for in-memory databases.
+    pub fn check_file(&self) -> Result<(), StoreError> {
+        let Some(opened) = &self.file else {
+            return Ok(());
+        };
+        let reason = match FileId::of(&opened.path) {
+            Some(now) if now == *opened => return Ok(()),
+            Some(_) => "the database file was replaced",
+            None => "the database file is gone",
+        };
+        Err(StoreError::Connect {
+            url: self.display_url.clone(),
+            source: sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::NotFound, reason)),
+        })
+    }
+
+    /// Opens the same store again, without creating a missing SQLite file (an app that
+    /// lost its file must not create an empty one in its place).
+    pub async fn reopen(&self) -> Result<Store, StoreError> {
+        super::connect::connect_existing(&self.url).await
+    }
+}

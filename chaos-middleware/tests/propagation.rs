@@ -1,0 +1,377 @@
+//! The layer's background tasks against a real store, on SQLite and PostgreSQL: reloads
+//! on change, change notifications (and their reconnection), instance and view
+//! registration, corrupt rows, a lost SQLite file, 10,000 stored actions.
+//!
+//! Conditions are polled with deadlines; nothing sleeps to synchronise.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use chaos_middleware::store::InstanceInfo;
+use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, ChaosViews, Fault, Kind, Store};
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+macro_rules! per_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let dir = tempfile::tempdir().expect("create a temp dir");
+                    super::$case(&chaos_middleware::testing::temp_sqlite_url(dir.path())).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = chaos_middleware::testing::TempPostgres::from_env().await
+                    else {
+                        return;
+                    };
+                    super::$case(db.url()).await;
+                    db.drop_db().await;
+                }
+            )*
+        }
+    };
+}
+
+per_backend!(
+    reloads_and_registers_the_instance,
+    corrupt_row_does_not_stop_the_others,
+    ten_thousand_actions_reload,
+    instance_rows_round_trip,
+);
+
+async fn open(url: &str) -> Store {
+    Store::connect(url)
+        .await
+        .unwrap_or_else(|err| panic!("open the store at {url}: {err}"))
+}
+
+fn ret(target: &str, status: u16) -> ActionSpec {
+    ActionSpec::new(Kind::Response, target, Fault::Return { status, body: None })
+}
+
+fn views() -> ChaosViews {
+    let mut views = ChaosViews::new();
+    let _: Router = Router::new()
+        .route(views.name("items", "/items"), get(|| async { "items" }))
+        .route(
+            views.name_with_methods("checkout", "/checkout", &["get"]),
+            get(|| async { "paid" }),
+        );
+    views
+}
+
+/// A layer watching `store` (kept alive by the returned value).
+fn layer(store: &Store, poll: Option<Duration>) -> ChaosLayer {
+    let mut builder = ChaosLayer::builder()
+        .enabled(true)
+        .store(store.clone())
+        .views(views());
+    if let Some(poll) = poll {
+        builder = builder.poll_interval(poll);
+    }
+    builder.build().expect("the layer builds")
+}
+
+/// Polls `probe` every 5 ms until it is true; panics after `deadline`. Returns the time
+/// it took.
+async fn wait_for(
+    what: &str,
+    deadline: Duration,
+    mut probe: impl AsyncFnMut() -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if probe().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn wait_applied(handle: &ChaosHandle, store: &Store, deadline: Duration) -> Duration {
+    let generation = store.generation().await.expect("generation");
+    wait_for(
+        &format!("generation {generation} to be applied"),
+        deadline,
+        async || handle.stats().generation == Some(generation),
+    )
+    .await
+}
+
+async fn reloads_and_registers_the_instance(url: &str) {
+    let store = open(url).await;
+    let chaos = layer(&store, None);
+    let handle = chaos.handle();
+    wait_applied(&handle, &store, DEADLINE).await;
+    assert_eq!(handle.stats().rules, 0);
+
+    store.create(&ret("items", 503)).await.expect("create");
+    let took = wait_applied(&handle, &store, DEADLINE).await;
+    println!("{}: applied {took:?} after the write", store.backend_name());
+    assert_eq!(handle.stats().rules, 1);
+
+    // The instance registered itself and reports the generation it applies.
+    let generation = store.generation().await.expect("generation");
+    wait_for(
+        "the instance to report its generation",
+        DEADLINE,
+        async || {
+            let instances = store.instances().await.expect("instances");
+            instances.len() == 1 && instances[0].applied_generation == Some(generation)
+        },
+    )
+    .await;
+    let instances = store.instances().await.expect("instances");
+    let now = chaos_middleware::action::now_ms();
+    assert!(instances[0].is_live_at(now));
+    assert_eq!(instances[0].pid, i64::from(std::process::id()));
+    let views = store.registered_views().await.expect("views");
+    let names: Vec<(&str, &str)> = views
+        .iter()
+        .map(|v| (v.name.as_str(), v.pattern.as_str()))
+        .collect();
+    assert_eq!(names, [("checkout", "/checkout"), ("items", "/items")]);
+    assert!(views.iter().all(|v| v.instance.id == instances[0].id));
+    assert_eq!(
+        views[0].methods,
+        ["GET"],
+        "methods recorded with name_with_methods"
+    );
+    assert!(views[1].methods.is_empty(), "methods not known");
+
+    // Registration does not bump the generation (it would make every instance reload).
+    assert_eq!(store.generation().await.expect("generation"), generation);
+
+    // Dropping the layer stops the watcher, which deregisters the instance.
+    drop(chaos);
+    drop(handle);
+    wait_for("the instance to deregister", DEADLINE, async || {
+        store.instances().await.expect("instances").is_empty()
+    })
+    .await;
+}
+
+async fn corrupt_row_does_not_stop_the_others(url: &str) {
+    let store = open(url).await;
+    let chaos = layer(&store, None);
+    let handle = chaos.handle();
+    let first = store.create(&ret("items", 503)).await.expect("create");
+    assert_eq!(first, 1);
+    wait_applied(&handle, &store, DEADLINE).await;
+    assert_eq!(handle.stats().rules, 1);
+    // Someone edits row 1 by hand into nonsense; then a valid action is added.
+    store
+        .raw_execute("UPDATE chaos_actions SET verb = 'explode' WHERE id = 1")
+        .await
+        .expect("corrupt the row");
+    store
+        .create(&ret("checkout", 401))
+        .await
+        .expect("create the second action");
+    wait_applied(&handle, &store, DEADLINE).await;
+    assert_eq!(
+        handle.stats().rules,
+        1,
+        "the corrupt row is skipped, the valid one applied"
+    );
+}
+
+async fn ten_thousand_actions_reload(url: &str) {
+    let store = open(url).await;
+    let chaos = layer(&store, None);
+    let handle = chaos.handle();
+    wait_applied(&handle, &store, DEADLINE).await;
+    store
+        .raw_execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+             INSERT INTO chaos_actions (kind, verb, target, min_ms, max_ms, created_at, updated_at) \
+             SELECT 'response', 'slow', 'view_' || i, 1, 2, 0, 0 FROM n",
+        )
+        .await
+        .expect("insert 10,000 actions");
+    store
+        .raw_execute("UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1")
+        .await
+        .expect("bump the generation");
+    let took = wait_applied(&handle, &store, DEADLINE).await;
+    assert_eq!(handle.stats().rules, 10_000);
+    // The cost of one reload, measured apart from the poll interval.
+    let started = Instant::now();
+    let listing = store.list().await.expect("list");
+    let listed = started.elapsed();
+    handle.apply(Some(0), &listing.actions);
+    let total = started.elapsed();
+    assert_eq!(handle.stats().rules, 10_000);
+    println!(
+        "{}: 10,000 actions applied {took:?} after the write; one reload = list {listed:?} + compile {:?} = {total:?}",
+        store.backend_name(),
+        total.saturating_sub(listed)
+    );
+}
+
+async fn instance_rows_round_trip(url: &str) {
+    let store = open(url).await;
+    let info = InstanceInfo {
+        id: "test-1".into(),
+        host: "h".into(),
+        pid: 42,
+        started_at: 1,
+        heartbeat_ms: 10_000,
+        views: vec![chaos_middleware::store::ViewRoute {
+            name: "items".into(),
+            pattern: "/items".into(),
+            methods: vec!["GET".into()],
+        }],
+    };
+    assert!(
+        !store
+            .heartbeat("test-1", None, None)
+            .await
+            .expect("heartbeat")
+    );
+    store
+        .register_instance(&info, None, None)
+        .await
+        .expect("register");
+    // Registering twice replaces, not duplicates.
+    store
+        .register_instance(&info, Some(3), Some(5))
+        .await
+        .expect("register again");
+    assert!(
+        store
+            .heartbeat("test-1", Some(4), Some(6))
+            .await
+            .expect("heartbeat")
+    );
+    let instances = store.instances().await.expect("instances");
+    assert_eq!(instances.len(), 1);
+    assert_eq!(instances[0].applied_generation, Some(4));
+    assert_eq!(instances[0].applied_at, Some(6));
+    assert!(instances[0].is_live_at(instances[0].last_seen + 35_000));
+    assert!(!instances[0].is_live_at(instances[0].last_seen + 36_000));
+    let views = store.registered_views().await.expect("views");
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].methods, ["GET"]);
+    assert_eq!(store.generation().await.expect("generation"), 0);
+    store
+        .deregister_instance("test-1")
+        .await
+        .expect("deregister");
+    assert!(store.instances().await.expect("instances").is_empty());
+    assert!(store.registered_views().await.expect("views").is_empty());
+}
+
+/// PostgreSQL: with polling out of the picture (a one-minute interval), only the change
+/// notification can make the layer reload; it still does when its listening connection
+/// is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notification_reloads_and_listener_reconnects() {
+    let Some(db) = chaos_middleware::testing::TempPostgres::from_env().await else {
+        return;
+    };
+    let store = open(db.url()).await;
+    let chaos = layer(&store, Some(Duration::from_secs(60)));
+    let handle = chaos.handle();
+    // The first load happens at once, whatever the interval.
+    wait_applied(&handle, &store, DEADLINE).await;
+    // Wait until the listener is connected (its LISTEN shows in pg_stat_activity).
+    wait_for("the listener to connect", DEADLINE, async || {
+        listeners(db.url()).await > 0
+    })
+    .await;
+    store.create(&ret("items", 503)).await.expect("create");
+    let took = wait_applied(&handle, &store, Duration::from_secs(5)).await;
+    println!("notified reload {took:?} after the write");
+
+    // Kill the listening connection: the listener must reconnect by itself.
+    store
+        .raw_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await
+        .expect("terminate the listener");
+    wait_for("the listener to reconnect", DEADLINE, async || {
+        listeners(db.url()).await > 0
+    })
+    .await;
+    store.create(&ret("checkout", 401)).await.expect("create");
+    wait_applied(&handle, &store, Duration::from_secs(10)).await;
+    assert_eq!(handle.stats().rules, 2);
+    drop(chaos);
+    drop(handle);
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// How many connections of this database are idle after a `LISTEN`.
+async fn listeners(url: &str) -> i64 {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::PgConnection::connect(url).await else {
+        return 0;
+    };
+    let count = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND state = 'idle'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap_or(0);
+    let _ = conn.close().await;
+    count
+}
+
+/// SQLite: the file's folder is moved away and a new store file appears in its place;
+/// the layer keeps its snapshot meanwhile and then follows the file now at the URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_lost_file_keeps_the_snapshot_and_follows_the_new_file() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("store");
+    std::fs::create_dir(&dir).expect("store dir");
+    let url = chaos_middleware::testing::temp_sqlite_url(&dir);
+    let store = open(&url).await;
+    let chaos = layer(&store, None);
+    let handle = chaos.handle();
+    store.create(&ret("items", 503)).await.expect("create");
+    wait_applied(&handle, &store, DEADLINE).await;
+    assert_eq!(handle.stats().rules, 1);
+    store.close().await;
+
+    // The folder goes away: the layer keeps what it had.
+    let away = root.path().join("store.away");
+    std::fs::rename(&dir, &away).expect("move the store away");
+    let before = handle.stats();
+    // A fresh store at the same URL with two other actions (generation 2, like before
+    // the rename plus one, so only a reopen can tell the difference).
+    std::fs::create_dir(&dir).expect("a new store dir");
+    let fresh = open(&url).await;
+    fresh.create(&ret("checkout", 401)).await.expect("create");
+    fresh.create(&ret("items", 500)).await.expect("create");
+    assert_eq!(before.rules, 1);
+    wait_for("the layer to follow the new file", DEADLINE, async || {
+        handle.stats().rules == 2
+    })
+    .await;
+    // And the instance registered itself in the new file.
+    wait_for(
+        "the instance to register in the new file",
+        DEADLINE,
+        async || fresh.instances().await.map(|i| i.len()).unwrap_or(0) == 1,
+    )
+    .await;
+    drop(chaos);
+    fresh.close().await;
+}
