@@ -260,3 +260,44 @@ fn exercise_is_hidden_until_revealed_and_end_stops_it() {
     }
     assert_eq!(admin_ok(url, &["list"]), "no chaos actions\n");
 }
+
+#[test]
+fn storm_without_views_covers_every_registered_view() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let _app = DemoApp::start(url);
+    let (registered, _) = poll("the demo app to register its views", || {
+        let views = json(&admin_ok(url, &["views", "--json"]));
+        let mut names: Vec<String> = views
+            .as_array()?
+            .iter()
+            .filter_map(|v| v["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        (!names.is_empty()).then_some(names)
+    });
+    let storm = json(&admin_ok(
+        url,
+        &[
+            "storm",
+            "--user",
+            "alice",
+            "--seed",
+            "5",
+            "--intensity",
+            "low",
+            "--json",
+        ],
+    ));
+    let mut targets: Vec<String> = storm["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(|a| a["target"].as_str().map(str::to_owned))
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    assert_eq!(targets, registered, "{storm}");
+    assert!(!targets.contains(&"*".to_owned()));
+}

@@ -145,11 +145,23 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
 }
 
 /// The views a storm or an exercise covers when no `--view` is given: every view the
-/// running apps registered. Until the store keeps a registry of views, that is the
-/// wildcard `*`, which every app applies to all of its views; this is the one place to
-/// read registered views from once they exist.
-pub async fn storm_views(_store: &Store) -> Result<Vec<String>, CliError> {
-    Ok(vec!["*".to_owned()])
+/// live app instances registered (by name, once each, sorted), or the wildcard `*` when
+/// no instance is live (every app applies it to all of its views).
+pub async fn storm_views(store: &Store) -> Result<Vec<String>, CliError> {
+    let now = chaos_middleware::action::now_ms();
+    let mut names: Vec<String> = store
+        .registered_views()
+        .await?
+        .into_iter()
+        .filter(|view| view.instance.is_live_at(now))
+        .map(|view| view.name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        names.push("*".to_owned());
+    }
+    Ok(names)
 }
 
 /// Creates the storm in one transaction and prints what it created, or ends every storm.
