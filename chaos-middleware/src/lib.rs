@@ -6,6 +6,7 @@
 //! matching routes without touching the database on the request path.
 
 pub mod action;
+mod fast_rng;
 mod layer;
 mod point;
 mod snapshot;
@@ -19,7 +20,7 @@ pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind, Phase};
 pub use layer::{
     BoxError, BuildError, ChaosAbort, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService,
     ChaosStats, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_ACTIVE_DELAYS, DEFAULT_POLL_INTERVAL,
-    DEFAULT_SQLITE_POLL_INTERVAL, DISABLE_ENV, ResponseBody, ResponseFuture,
+    DEFAULT_SQLITE_POLL_INTERVAL, DISABLE_ENV, ResponseFuture,
 };
 pub use point::{ChaosPointError, chaos_point, chaos_point_as};
 pub use store::{Listing, Selection, Store, StoreError};

@@ -11,6 +11,7 @@
 //!
 //! A point costs one atomic load and, when any point action exists, one hash lookup.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +92,7 @@ pub(crate) fn point_outcome(
 ) -> Option<PointOutcome> {
     let snapshot = shared.snapshot.load();
     let (specific, wildcard) = snapshot.point_candidates(name)?;
-    let (decision, _) = decide(specific, wildcard, None, || user.cloned());
+    let (decision, _) = decide(specific, wildcard, None, || user.map(Cow::Borrowed));
     if decision.is_empty() {
         return None;
     }

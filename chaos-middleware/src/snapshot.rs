@@ -6,15 +6,16 @@
 //! Delays of every matching `slow` add up; the first matching `return`, `abort` or
 //! `panic` (for points: `error`) wins and stops the evaluation.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use rand::RngExt;
 use rustc_hash::FxHashMap;
 
 use crate::action::{Action, Fault, Kind, Phase};
+use crate::fast_rng;
 use crate::user::ChaosUser;
 use crate::views::ChaosViews;
 
@@ -291,17 +292,16 @@ impl Rule {
 /// Decides what happens to one request (`method` given) or fault point (`None`: method
 /// filters do not apply to points). `identity` is called at most once, and only when a
 /// candidate rule filters by user or group; the user it returned (if called) is handed back.
-pub(crate) fn decide<'s>(
+pub(crate) fn decide<'s, 'u>(
     specific: &'s [Rule],
     wildcard: &'s [Rule],
     method: Option<&Method>,
-    identity: impl FnOnce() -> Option<ChaosUser>,
-) -> (Decision<'s>, Option<ChaosUser>) {
+    identity: impl FnOnce() -> Option<Cow<'u, ChaosUser>>,
+) -> (Decision<'s>, Option<Cow<'u, ChaosUser>>) {
     let mut decision = Decision::default();
     let mut identity = Some(identity);
-    let mut user: Option<ChaosUser> = None;
+    let mut user: Option<Cow<'u, ChaosUser>> = None;
     let mut now_ms = None;
-    let mut rng = rand::rng();
     for rule in specific.iter().chain(wildcard) {
         if rule.is_expired(&mut now_ms) {
             continue;
@@ -316,11 +316,11 @@ pub(crate) fn decide<'s>(
             if let Some(extract) = identity.take() {
                 user = extract();
             }
-            if !rule.matches_identity(user.as_ref()) {
+            if !rule.matches_identity(user.as_deref()) {
                 continue;
             }
         }
-        if rule.probability < 1.0 && rng.random::<f64>() >= rule.probability {
+        if rule.probability < 1.0 && fast_rng::unit() >= rule.probability {
             continue;
         }
         decision.fired.push(rule);
@@ -330,11 +330,7 @@ pub(crate) fn decide<'s>(
                 max_ms,
                 phase,
             } => {
-                let delay = if min_ms == max_ms {
-                    *min_ms
-                } else {
-                    rng.random_range(*min_ms..=*max_ms)
-                };
+                let delay = fast_rng::between(*min_ms, *max_ms);
                 let total = match phase {
                     Phase::Before => &mut decision.before_ms,
                     Phase::After => &mut decision.after_ms,

@@ -1,5 +1,6 @@
 //! Who a request is for. The layer never authenticates: the app says who the user is.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -60,26 +61,36 @@ impl<'a> RequestInfo<'a> {
 
 /// A function from request parts to the user, if any.
 #[derive(Clone)]
-pub struct UserExtractor(Arc<ExtractFn>);
+pub struct UserExtractor(Source);
+
+#[derive(Clone)]
+enum Source {
+    /// The `ChaosUser` extension, borrowed (no allocation on the request path).
+    Extension,
+    Custom(Arc<ExtractFn>),
+}
 
 type ExtractFn = dyn Fn(&RequestInfo<'_>) -> Option<ChaosUser> + Send + Sync;
 
 impl UserExtractor {
     /// Wraps a closure.
     pub fn new(f: impl Fn(&RequestInfo<'_>) -> Option<ChaosUser> + Send + Sync + 'static) -> Self {
-        Self(Arc::new(f))
+        Self(Source::Custom(Arc::new(f)))
     }
 
-    /// Runs the extractor.
-    pub fn extract(&self, info: &RequestInfo<'_>) -> Option<ChaosUser> {
-        (self.0)(info)
+    /// Runs the extractor; the default one borrows the user from the request.
+    pub fn extract<'r>(&self, info: &RequestInfo<'r>) -> Option<Cow<'r, ChaosUser>> {
+        match &self.0 {
+            Source::Extension => info.extensions.get::<ChaosUser>().map(Cow::Borrowed),
+            Source::Custom(extract) => extract(info).map(Cow::Owned),
+        }
     }
 }
 
 impl Default for UserExtractor {
     /// Reads a [`ChaosUser`] extension inserted by the app's auth.
     fn default() -> Self {
-        Self::new(|info| info.extensions.get::<ChaosUser>().cloned())
+        Self(Source::Extension)
     }
 }
 

@@ -184,3 +184,61 @@ fn snapshot_memory_for_ten_thousand_actions_is_reported() {
     assert!(info.bytes_current > 0);
     assert_eq!(handle.stats().rules, 10_000);
 }
+
+#[test]
+fn a_routed_request_nothing_matches_allocates_as_much_as_with_a_no_op_layer() {
+    use axum::Router;
+    use axum::routing::get;
+
+    fn per_request(router: &mut Router) -> u64 {
+        let mut one = || {
+            let mut request = Request::new(axum::body::Body::empty());
+            *request.uri_mut() = Uri::from_static("/items/7");
+            allocation_counter::measure(|| {
+                let mut cx = Context::from_waker(Waker::noop());
+                let future = pin!(router.call(request));
+                assert!(matches!(future.poll(&mut cx), Poll::Ready(Ok(_))));
+            })
+            .count_total
+        };
+        one();
+        (0..10).map(|_| one()).sum::<u64>() / 10
+    }
+    let app = || Router::new().route("/items/{id}", get(|| async { "item" }));
+    // Finalised the way `axum::serve` does it.
+    let done = |router: Router| router.with_state::<()>(());
+    let bare = per_request(&mut done(app()));
+    let no_op = per_request(&mut done(app().layer(tower::layer::util::Identity::new())));
+    let (layer, _) = counting_layer(&other_views(10_000));
+    let with_layer = per_request(&mut done(app().layer(layer)));
+    assert_eq!(
+        with_layer, no_op,
+        "through a Router: {with_layer} allocations per request with the chaos layer, \
+         {no_op} with a no-op layer, {bare} with no layer"
+    );
+}
+
+#[test]
+fn a_user_filter_that_rejects_the_user_allocates_nothing_with_the_default_extractor() {
+    use chaos_middleware::ChaosUser;
+
+    let mut for_alice = ret(1, "/items");
+    for_alice.spec.users = vec!["alice".into()];
+    let layer = ChaosLayer::builder().enabled(true).build().expect("builds");
+    layer.handle().apply(Some(1), &[for_alice]);
+    let bob = || {
+        let mut request = request("/items");
+        request.extensions_mut().insert(ChaosUser::new("bob"));
+        request
+    };
+    let count = |service: &mut dyn FnMut(Request<()>)| {
+        service(bob());
+        let request = bob();
+        allocation_counter::measure(|| service(request)).count_total
+    };
+    let mut bare = tower::service_fn(answer);
+    let baseline = count(&mut |r| drive(&mut bare, r));
+    let mut service = layer.layer(tower::service_fn(answer));
+    let with_layer = count(&mut |r| drive(&mut service, r));
+    assert_eq!(with_layer, baseline);
+}

@@ -5,24 +5,25 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use axum::body::Body;
 use http::Response;
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
-use super::body::ResponseBody;
+use super::body::BoxError;
 use super::state::ActiveDelay;
 
 pin_project! {
     /// Future of [`ChaosService`](super::ChaosService).
-    pub struct ResponseFuture<F, B> {
+    pub struct ResponseFuture<F> {
         #[pin]
-        state: State<F, B>,
+        state: State<F>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, B> {
+    enum State<F> {
         // No fault: the inner service's future, untouched.
         Inner { #[pin] future: F },
         // Faults: each step below is skipped when absent.
@@ -39,7 +40,7 @@ pin_project! {
             // 4. `slow --phase after`: hold the response this long.
             after_ms: u64,
             after: Option<Pin<Box<Sleep>>>,
-            response: Option<Response<ResponseBody<B>>>,
+            response: Option<Response<Body>>,
             // Counts this request against the cap on held requests until it completes.
             active: Option<ActiveDelay>,
         },
@@ -47,12 +48,12 @@ pin_project! {
 }
 
 /// The faults to apply to one request.
-pub(crate) struct Faults<F, B> {
+pub(crate) struct Faults<F> {
     pub before_ms: u64,
     pub after_ms: u64,
     pub panic_action: Option<i64>,
     pub future: Option<F>,
-    pub response: Option<Response<ResponseBody<B>>>,
+    pub response: Option<Response<Body>>,
     pub active: Option<ActiveDelay>,
 }
 
@@ -60,14 +61,14 @@ fn sleep_for(ms: u64) -> Option<Pin<Box<Sleep>>> {
     (ms > 0).then(|| Box::pin(tokio::time::sleep(Duration::from_millis(ms))))
 }
 
-impl<F, B> ResponseFuture<F, B> {
+impl<F> ResponseFuture<F> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
         }
     }
 
-    pub(crate) fn faulted(faults: Faults<F, B>) -> Self {
+    pub(crate) fn faulted(faults: Faults<F>) -> Self {
         Self {
             state: State::Faulted {
                 before: sleep_for(faults.before_ms),
@@ -82,17 +83,29 @@ impl<F, B> ResponseFuture<F, B> {
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+/// The inner response with axum's body type. `Body::new` does not allocate when the body
+/// already is one (as behind an axum `Router`), so passing through costs nothing.
+fn into_axum<B>(response: Response<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(Body::new)
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
+                Poll::Ready(Ok(into_axum(response)))
             }
             StateProj::Faulted {
                 before,
@@ -112,7 +125,7 @@ where
                 }
                 if let Some(inner) = future.as_mut().as_pin_mut() {
                     let inner_response = ready!(inner.poll(cx))?;
-                    *response = Some(inner_response.map(ResponseBody::inner));
+                    *response = Some(into_axum(inner_response));
                     future.set(None);
                     *after = sleep_for(*after_ms);
                 }
@@ -131,7 +144,7 @@ where
     }
 }
 
-impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+impl<F> std::fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tower::Layer;
 
-pub use body::{BoxError, ChaosAbort, ResponseBody};
+pub use body::{BoxError, ChaosAbort};
 pub use future::ResponseFuture;
 pub use service::ChaosService;
 pub(crate) use state::{ActiveDelay, Shared};

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::body::Body;
 use axum::extract::MatchedPath;
 use bytes::Bytes;
 use http::{Request, Response, header};
-use http_body::Body;
 use tower::Service;
 
-use super::body::{BoxError, ResponseBody};
+use super::body::{AbortBody, BoxError};
 use super::future::{Faults, ResponseFuture};
 use super::state::Shared;
 use crate::snapshot::{Decision, Effect, decide};
@@ -41,12 +41,12 @@ fn view_key<B>(request: &Request<B>) -> &str {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ChaosService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Body<Data = Bytes>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -61,9 +61,11 @@ where
         let Some((specific, wildcard)) = snapshot.response_candidates(view_key(&request)) else {
             return ResponseFuture::inner(self.inner.call(request));
         };
-        let extract_user = || self.shared.extract_user.extract(&RequestInfo::of(&request));
+        let info = RequestInfo::of(&request);
+        let extract_user = || self.shared.extract_user.extract(&info);
         let (decision, user) = decide(specific, wildcard, Some(request.method()), extract_user);
         if decision.is_empty() {
+            drop(user);
             return ResponseFuture::inner(self.inner.call(request));
         }
         let (before_ms, after_ms) = self
@@ -73,18 +75,28 @@ where
             match self.shared.try_hold() {
                 Some(slot) => Some(slot),
                 // Too many requests are held already: this one passes untouched.
-                None => return ResponseFuture::inner(self.inner.call(request)),
+                None => {
+                    drop(user);
+                    return ResponseFuture::inner(self.inner.call(request));
+                }
             }
         } else {
             None
         };
-        let user = user.or_else(|| self.shared.extract_user.extract(&RequestInfo::of(&request)));
+        // The user is only looked up for the log line when someone listens.
+        let user = match user {
+            None if tracing::enabled!(target: "chaos", tracing::Level::INFO) => {
+                self.shared.extract_user.extract(&info)
+            }
+            user => user,
+        };
         self.record(
             &decision,
             view_key(&request),
-            user.as_ref(),
+            user.as_deref(),
             before_ms + after_ms,
         );
+        drop(user);
         let mut faults = Faults {
             before_ms,
             after_ms,
@@ -95,7 +107,7 @@ where
         };
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body })) => {
-                let mut response = Response::new(ResponseBody::full(body.clone()));
+                let mut response = Response::new(Body::from(body.clone()));
                 *response.status_mut() = *status;
                 if !body.is_empty() {
                     response.headers_mut().insert(
@@ -106,7 +118,7 @@ where
                 faults.response = Some(response);
             }
             Some((id, Effect::Abort)) => {
-                faults.response = Some(Response::new(ResponseBody::abort(id)))
+                faults.response = Some(Response::new(Body::new(AbortBody { action_id: id })));
             }
             Some((id, Effect::Panic)) => faults.panic_action = Some(id),
             _ => faults.future = Some(self.inner.call(request)),
