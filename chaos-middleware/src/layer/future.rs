@@ -26,24 +26,30 @@ pin_project! {
     enum State<F> {
         // No fault: the inner service's future, untouched.
         Inner { #[pin] future: F },
-        // Faults: each step below is skipped when absent.
-        Faulted {
-            // 1. `slow` before: the inner future exists but is not polled (so the handler
-            //    does not start) until this sleep ends. Sleeps are boxed to keep the
-            //    common variant small.
-            before: Option<Pin<Box<Sleep>>>,
-            // 2. `panic`: panic here, inside the service.
-            panic_action: Option<i64>,
-            // 3. The inner future (absent for `return`/`abort`, whose response is ready).
-            #[pin]
-            future: Option<F>,
-            // 4. `slow --phase after`: hold the response this long.
-            after_ms: u64,
-            after: Option<Pin<Box<Sleep>>>,
-            response: Option<Response<Body>>,
-            // Counts this request against the cap on held requests until it completes.
-            active: Option<ActiveDelay>,
-        },
+        // Faults, boxed so the common variant (and every future moved around) stays small.
+        Faulted { faulted: Pin<Box<Faulted<F>>> },
+    }
+}
+
+pin_project! {
+    /// The steps of a faulted request; each is skipped when absent.
+    struct Faulted<F> {
+        // 1. `slow` before: the inner future exists but is not polled (so the handler
+        //    does not start) until this sleep ends.
+        #[pin]
+        before: Option<Sleep>,
+        // 2. `panic`: panic here, inside the service.
+        panic_action: Option<i64>,
+        // 3. The inner future (absent for `return`/`abort`, whose response is ready).
+        #[pin]
+        future: Option<F>,
+        // 4. `slow --phase after`: hold the response this long.
+        after_ms: u64,
+        #[pin]
+        after: Option<Sleep>,
+        response: Option<Response<Body>>,
+        // Counts this request against the cap on held requests until it completes.
+        active: Option<ActiveDelay>,
     }
 }
 
@@ -57,8 +63,8 @@ pub(crate) struct Faults<F> {
     pub active: Option<ActiveDelay>,
 }
 
-fn sleep_for(ms: u64) -> Option<Pin<Box<Sleep>>> {
-    (ms > 0).then(|| Box::pin(tokio::time::sleep(Duration::from_millis(ms))))
+fn sleep_for(ms: u64) -> Option<Sleep> {
+    (ms > 0).then(|| tokio::time::sleep(Duration::from_millis(ms)))
 }
 
 impl<F> ResponseFuture<F> {
@@ -71,13 +77,15 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn faulted(faults: Faults<F>) -> Self {
         Self {
             state: State::Faulted {
-                before: sleep_for(faults.before_ms),
-                panic_action: faults.panic_action,
-                future: faults.future,
-                after_ms: faults.after_ms,
-                after: None,
-                response: faults.response,
-                active: faults.active,
+                faulted: Box::pin(Faulted {
+                    before: sleep_for(faults.before_ms),
+                    panic_action: faults.panic_action,
+                    future: faults.future,
+                    after_ms: faults.after_ms,
+                    after: None,
+                    response: faults.response,
+                    active: faults.active,
+                }),
             },
         }
     }
@@ -107,39 +115,43 @@ where
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(into_axum(response)))
             }
-            StateProj::Faulted {
-                before,
-                panic_action,
-                mut future,
-                after_ms,
-                after,
-                response,
-                active,
-            } => {
-                if let Some(sleep) = before {
-                    ready!(sleep.as_mut().poll(cx));
-                    *before = None;
-                }
-                if let Some(action_id) = panic_action.take() {
-                    panic!("chaos: panic injected by action {action_id}");
-                }
-                if let Some(inner) = future.as_mut().as_pin_mut() {
-                    let inner_response = ready!(inner.poll(cx))?;
-                    *response = Some(into_axum(inner_response));
-                    future.set(None);
-                    *after = sleep_for(*after_ms);
-                }
-                if let Some(sleep) = after {
-                    ready!(sleep.as_mut().poll(cx));
-                    *after = None;
-                }
-                *active = None;
-                match response.take() {
-                    Some(response) => Poll::Ready(Ok(response)),
-                    // Polled again after completion: a caller bug; stay pending, never panic.
-                    None => Poll::Pending,
-                }
-            }
+            StateProj::Faulted { faulted } => faulted.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, B, E> Future for Faulted<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(sleep) = this.before.as_mut().as_pin_mut() {
+            ready!(sleep.poll(cx));
+            this.before.set(None);
+        }
+        if let Some(action_id) = this.panic_action.take() {
+            panic!("chaos: panic injected by action {action_id}");
+        }
+        if let Some(inner) = this.future.as_mut().as_pin_mut() {
+            let inner_response = ready!(inner.poll(cx))?;
+            *this.response = Some(into_axum(inner_response));
+            this.future.set(None);
+            this.after.set(sleep_for(*this.after_ms));
+        }
+        if let Some(sleep) = this.after.as_mut().as_pin_mut() {
+            ready!(sleep.poll(cx));
+            this.after.set(None);
+        }
+        *this.active = None;
+        match this.response.take() {
+            Some(response) => Poll::Ready(Ok(response)),
+            // Polled again after completion: a caller bug; stay pending, never panic.
+            None => Poll::Pending,
         }
     }
 }

@@ -7,7 +7,7 @@ mod service;
 mod state;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -219,6 +219,7 @@ impl ChaosLayerBuilder {
         let enabled = self.enabled && !disabled_by_env();
         let shared = Arc::new(Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            has_response_rules: AtomicBool::new(false),
             views: self.views,
             extract_user: self.extract_user.unwrap_or_default(),
             host: self.host.unwrap_or_else(local_host_name),
@@ -364,6 +365,8 @@ impl Shared {
             return;
         }
         let snapshot = Snapshot::compile(generation, actions, &self.views, &self.host);
+        let has_rules = !snapshot.has_no_response_rules();
         self.snapshot.store(Arc::new(snapshot));
+        self.has_response_rules.store(has_rules, Ordering::Relaxed);
     }
 }

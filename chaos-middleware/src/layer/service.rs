@@ -1,6 +1,7 @@
 //! The per-request work: find the view, look up the snapshot, inject or pass through.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -54,10 +55,11 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let snapshot = self.shared.snapshot.load();
-        if snapshot.has_no_response_rules() {
+        // Idle (no request-level rules at all): one relaxed atomic load and out.
+        if !self.shared.has_response_rules.load(Ordering::Relaxed) {
             return ResponseFuture::inner(self.inner.call(request));
         }
+        let snapshot = self.shared.snapshot.load();
         let Some((specific, wildcard)) = snapshot.response_candidates(view_key(&request)) else {
             return ResponseFuture::inner(self.inner.call(request));
         };

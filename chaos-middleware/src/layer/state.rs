@@ -1,7 +1,7 @@
 //! State shared by every clone of the layer, its services, its fault points and its handle.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -14,6 +14,9 @@ use crate::views::ChaosViews;
 pub(crate) struct Shared {
     /// Swapped whole by the reloader; read without locks on every request.
     pub snapshot: ArcSwap<Snapshot>,
+    /// Whether the snapshot has request-level rules: one relaxed load lets an idle layer
+    /// skip even the snapshot load.
+    pub has_response_rules: AtomicBool,
     pub views: ChaosViews,
     pub extract_user: UserExtractor,
     pub host: String,
