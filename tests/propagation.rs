@@ -116,6 +116,12 @@ fn postgres_two_instances_see_a_change_and_report_it() {
         .find(|v| v["name"] == "item_detail")
         .expect("item_detail");
     assert_eq!(detail["route"], "/items/{id}");
+    assert_eq!(detail["methods"], serde_json::json!(["GET"]), "{detail}");
+    let checkout = views
+        .iter()
+        .find(|v| v["name"] == "checkout")
+        .expect("checkout");
+    assert_eq!(checkout["methods"], serde_json::json!(["POST"]), "{checkout}");
     let table = admin_ok(url, &["views"]);
     assert!(table.starts_with("VIEW"), "{table}");
     assert!(table.contains("/items/{id}"), "{table}");

@@ -61,22 +61,22 @@ pub struct Counters {
 /// The route names the layer is told about (so actions can say `checkout`).
 pub fn views() -> ChaosViews {
     let mut views = ChaosViews::new();
-    for (name, pattern) in ROUTES {
-        views.name(name, pattern);
+    for (name, method, pattern) in ROUTES {
+        views.name_with_methods(name, pattern, &[method]);
     }
     views
 }
 
-/// View name → route pattern, in one place for the router and the layer.
-pub const ROUTES: [(&str, &str); 8] = [
-    ("index", "/"),
-    ("items", "/items"),
-    ("item_detail", "/items/{id}"),
-    ("checkout", "/checkout"),
-    ("health", "/health"),
-    ("provider", "/provider"),
-    ("consumer_before", "/consumer_before"),
-    ("consumer_after", "/consumer_after"),
+/// View name, HTTP method and route pattern, in one place for the router and the layer.
+pub const ROUTES: [(&str, &str, &str); 8] = [
+    ("index", "GET", "/"),
+    ("items", "GET", "/items"),
+    ("item_detail", "GET", "/items/{id}"),
+    ("checkout", "POST", "/checkout"),
+    ("health", "GET", "/health"),
+    ("provider", "GET", "/provider"),
+    ("consumer_before", "GET", "/consumer_before"),
+    ("consumer_after", "GET", "/consumer_after"),
 ];
 
 /// Where the demo serves by default (the consumers call the provider there).
@@ -98,7 +98,7 @@ pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
         provider_route,
         before_route,
         after_route,
-    ] = ROUTES.map(|(_, pattern)| pattern);
+    ] = ROUTES.map(|(_, _, pattern)| pattern);
     let consumers = Router::new()
         .route(provider_route, get(provider::provider))
         .route(before_route, get(provider::consumer_before))
@@ -140,7 +140,7 @@ fn data_unavailable(what: &str, err: &ChaosPointError) -> (StatusCode, Json<Valu
 async fn index() -> Json<Value> {
     Json(json!({
         "service": "demo-app",
-        "views": ROUTES.iter().map(|(name, pattern)| json!({"name": name, "route": pattern})).collect::<Vec<_>>(),
+        "views": ROUTES.iter().map(|(name, method, pattern)| json!({"name": name, "method": method, "route": pattern})).collect::<Vec<_>>(),
     }))
 }
 
