@@ -121,7 +121,11 @@ fn postgres_two_instances_see_a_change_and_report_it() {
         .iter()
         .find(|v| v["name"] == "checkout")
         .expect("checkout");
-    assert_eq!(checkout["methods"], serde_json::json!(["POST"]), "{checkout}");
+    assert_eq!(
+        checkout["methods"],
+        serde_json::json!(["POST"]),
+        "{checkout}"
+    );
     let table = admin_ok(url, &["views"]);
     assert!(table.starts_with("VIEW"), "{table}");
     assert!(table.contains("/items/{id}"), "{table}");

@@ -1,129 +1,13 @@
 //! Runs the real `chaos-admin` binary against a fresh SQLite file (and, when
 //! `CHAOS_TEST_POSTGRES_URL` is set, a throwaway PostgreSQL database).
 
+mod support;
+
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_chaos-admin");
-
-/// The CLI pointed at one store.
-struct Cli {
-    url: String,
-    /// The SQLite file, when the store is one.
-    file: Option<PathBuf>,
-    _dir: Option<TempDir>,
-}
-
-impl Cli {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("chaos.db");
-        Self {
-            url: format!("sqlite://{}", file.display()),
-            file: Some(file),
-            _dir: Some(dir),
-        }
-    }
-
-    fn at(url: &str) -> Self {
-        Self {
-            url: url.to_owned(),
-            file: None,
-            _dir: None,
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .arg("--database-url")
-            .arg(&self.url)
-            .args(args)
-            .env_remove("CHAOS_DATABASE_URL")
-            .env("CHAOS_ACTOR", "cli-test")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run chaos-admin")
-    }
-
-    /// Runs a command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "chaos-admin {args:?} failed with {:?}: {}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 stdout")
-    }
-
-    /// Creates an action; stdout must be exactly its id.
-    fn create(&self, args: &[&str]) -> i64 {
-        let mut full = vec!["create"];
-        full.extend_from_slice(args);
-        let stdout = self.ok(&full);
-        stdout
-            .trim_end_matches('\n')
-            .parse()
-            .unwrap_or_else(|_| panic!("create printed {stdout:?}, not just an id"))
-    }
-
-    fn list(&self) -> Vec<Value> {
-        let stdout = self.ok(&["list", "--json"]);
-        match serde_json::from_str(&stdout).expect("list --json is JSON") {
-            Value::Array(actions) => actions,
-            other => panic!("list --json printed {other}, not an array"),
-        }
-    }
-
-    fn action(&self, id: i64) -> Value {
-        self.list()
-            .into_iter()
-            .find(|a| a["id"] == id)
-            .unwrap_or_else(|| panic!("no action {id} listed"))
-    }
-
-    /// Runs a command that must fail with `code` and exactly one stderr line naming
-    /// `needle`; returns that line.
-    fn fails(&self, args: &[&str], code: i32, needle: &str) -> String {
-        let output = self.run(args);
-        let stderr = String::from_utf8(output.stderr).expect("utf-8 stderr");
-        assert_eq!(
-            output.status.code(),
-            Some(code),
-            "chaos-admin {args:?}: stderr {stderr:?}"
-        );
-        assert_eq!(
-            stderr.lines().count(),
-            1,
-            "chaos-admin {args:?}: want one stderr line, got {stderr:?}"
-        );
-        assert!(
-            stderr.starts_with("error: "),
-            "chaos-admin {args:?}: {stderr:?}"
-        );
-        assert!(
-            stderr.contains(needle),
-            "chaos-admin {args:?}: {stderr:?} does not name {needle:?}"
-        );
-        assert!(
-            output.stdout.is_empty(),
-            "chaos-admin {args:?} printed {:?}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-        stderr
-    }
-}
+use support::{BIN, Cli};
 
 /// Every bad input with the value its error line must name.
 const BAD_INPUT: &[(&[&str], &str)] = &[
@@ -605,10 +489,7 @@ fn corrupt_rows_are_warned_about_and_skipped() {
     for status in ["500", "501", "502"] {
         cli.create(&["return", "items", status]);
     }
-    sql_execute(
-        &cli.url,
-        "UPDATE chaos_actions SET status = 999 WHERE id = 2",
-    );
+    cli.execute_sql("UPDATE chaos_actions SET status = 999 WHERE id = 2");
     for args in [&["list"][..], &["list", "--json"][..]] {
         let output = cli.run(args);
         assert!(output.status.success(), "{output:?}");
@@ -629,98 +510,11 @@ fn corrupt_rows_are_warned_about_and_skipped() {
     assert!(line.contains("row 2"), "{line}");
 }
 
-/// Runs one statement on the SQLite store behind the CLI's back.
-fn sql_execute(url: &str, sql: &str) {
-    use sqlx::{AssertSqlSafe, Connection, Executor, SqliteConnection};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        let mut connection = SqliteConnection::connect(url)
-            .await
-            .unwrap_or_else(|err| panic!("connect to {url}: {err}"));
-        connection
-            .execute(AssertSqlSafe(sql.to_owned()))
-            .await
-            .unwrap_or_else(|err| panic!("{sql}: {err}"));
-        let _ = connection.close().await;
-    });
-}
-
-/// A throwaway PostgreSQL database, dropped when this goes out of scope.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    /// `None` (and a note on stderr) when `CHAOS_TEST_POSTGRES_URL` is unset.
-    fn create(test: &str) -> Option<Self> {
-        let Ok(admin_url) = std::env::var("CHAOS_TEST_POSTGRES_URL") else {
-            // Written past libtest's capture so the skip shows in a passing run.
-            let _ = writeln!(
-                std::io::stderr(),
-                "CHAOS_TEST_POSTGRES_URL is not set: PostgreSQL case '{test}' skipped"
-            );
-            return None;
-        };
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .subsec_nanos();
-        let name = format!("chaos_cli_{}_{}_{nanos}", std::process::id(), test);
-        let (base, query) = match admin_url.split_once('?') {
-            Some((base, query)) => (base, format!("?{query}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let (server, _db) = base
-            .rsplit_once('/')
-            .expect("CHAOS_TEST_POSTGRES_URL ends in /DATABASE");
-        let url = format!("{server}/{name}{query}");
-        pg_execute(&admin_url, &format!("CREATE DATABASE {name}"));
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        pg_execute(
-            &self.admin_url,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
-fn pg_execute(url: &str, sql: &str) {
-    use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
-        let mut connection = PgConnection::connect(url)
-            .await
-            .unwrap_or_else(|err| panic!("connect to {url}: {err}"));
-        connection
-            .execute(AssertSqlSafe(sql.to_owned()))
-            .await
-            .unwrap_or_else(|err| panic!("{sql}: {err}"));
-        let _ = connection.close().await;
-    });
-}
-
 #[test]
 fn postgres_create_toggle_delete() {
-    let Some(db) = PgDatabase::create("toggle") else {
+    let Some(cli) = Cli::postgres() else {
         return;
     };
-    let cli = Cli::at(&db.url);
     assert!(cli.list().is_empty());
     let slow = cli.create(&["response", "slow", "items", "250ms", "1s", "-p", "25%"]);
     let ret = cli.create(&["return", "login", "401", "--user", "alice", "--user", "bob"]);
@@ -749,8 +543,8 @@ fn postgres_create_toggle_delete() {
 
 #[test]
 fn postgres_bad_input_changes_nothing() {
-    let Some(db) = PgDatabase::create("bad") else {
+    let Some(cli) = Cli::postgres() else {
         return;
     };
-    bad_input_changes_nothing(&Cli::at(&db.url));
+    bad_input_changes_nothing(&cli);
 }

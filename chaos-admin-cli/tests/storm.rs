@@ -1,87 +1,10 @@
 //! `storm` and `exercise` through the real `chaos-admin` binary, on a fresh SQLite file
 //! and (when `CHAOS_TEST_POSTGRES_URL` is set) a throwaway PostgreSQL database.
 
-use std::process::{Command, Output, Stdio};
+mod support;
 
-use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_chaos-admin");
-
-struct Cli {
-    url: String,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--database-url")
-            .arg(&self.url)
-            .args(args)
-            .env_remove("CHAOS_DATABASE_URL")
-            .env("CHAOS_ACTOR", "storm-test")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run chaos-admin")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "chaos-admin {args:?} failed with {:?}: {}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 stdout")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let stdout = self.ok(args);
-        serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{args:?}: {err}: {stdout}"))
-    }
-
-    fn list(&self) -> Vec<Value> {
-        match self.json(&["list", "--json"]) {
-            Value::Array(actions) => actions,
-            other => panic!("list --json printed {other}"),
-        }
-    }
-
-    /// Must fail with exit 2, one `error:` line naming `needle`, nothing on stdout, and
-    /// no change to the store.
-    fn refuses(&self, args: &[&str], needle: &str) {
-        let before = self.list();
-        let output = self.run(args);
-        let stderr = String::from_utf8(output.stderr).expect("utf-8 stderr");
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr:?}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
-        assert!(stderr.starts_with("error: "), "{args:?}: {stderr:?}");
-        assert!(
-            stderr.contains(needle),
-            "{args:?}: {stderr:?} lacks {needle:?}"
-        );
-        assert!(output.stdout.is_empty(), "{args:?} printed something");
-        assert_eq!(self.list(), before, "{args:?} changed the store");
-    }
-}
-
-fn on_every_backend(case: fn(&Cli)) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    case(&Cli {
-        url: temp_sqlite_url(dir.path()),
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    if let Some(db) = runtime.block_on(TempPostgres::from_env()) {
-        case(&Cli {
-            url: db.url().to_owned(),
-        });
-        runtime.block_on(db.drop_db());
-    }
-}
+use support::{Cli, on_every_backend};
 
 #[test]
 fn bad_storm_and_exercise_input_exits_2_and_writes_nothing() {

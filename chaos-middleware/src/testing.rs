@@ -180,3 +180,35 @@ mod tests {
         );
     }
 }
+
+/// Runs each named `async fn(url: &str)` case once per backend, each time on a brand-new
+/// store: a SQLite file in a temp dir (module `sqlite`) and a throwaway PostgreSQL
+/// database (module `postgres`; it passes with a note when `CHAOS_TEST_POSTGRES_URL` is
+/// not set). For this crate's own test suites (they have `tempfile` as a dev-dependency).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! per_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let dir = tempfile::tempdir().expect("create a temp dir");
+                    super::$case(&$crate::testing::temp_sqlite_url(dir.path())).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = $crate::testing::TempPostgres::from_env().await else {
+                        return;
+                    };
+                    super::$case(db.url()).await;
+                    db.drop_db().await;
+                }
+            )*
+        }
+    };
+}

@@ -13,34 +13,7 @@ use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, ChaosViews, Fault, K
 
 const DEADLINE: Duration = Duration::from_secs(15);
 
-macro_rules! per_backend {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let dir = tempfile::tempdir().expect("create a temp dir");
-                    super::$case(&chaos_middleware::testing::temp_sqlite_url(dir.path())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = chaos_middleware::testing::TempPostgres::from_env().await
-                    else {
-                        return;
-                    };
-                    super::$case(db.url()).await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-    };
-}
-
-per_backend!(
+chaos_middleware::per_backend!(
     reloads_and_registers_the_instance,
     corrupt_row_does_not_stop_the_others,
     ten_thousand_actions_reload,

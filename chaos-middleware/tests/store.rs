@@ -10,35 +10,7 @@ use chaos_middleware::action::now_ms;
 use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 use chaos_middleware::{Action, ActionSpec, Fault, Kind, Listing, Selection, Store, StoreError};
 
-/// Runs each named case once per backend, each time on a brand-new store URL.
-macro_rules! per_backend {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let dir = tempfile::tempdir().expect("create a temp dir");
-                    super::$case(&chaos_middleware::testing::temp_sqlite_url(dir.path())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = chaos_middleware::testing::TempPostgres::from_env().await
-                    else {
-                        return;
-                    };
-                    super::$case(db.url()).await;
-                    db.drop_db().await;
-                }
-            )*
-        }
-    };
-}
-
-per_backend!(
+chaos_middleware::per_backend!(
     create_list_get_round_trip,
     create_rejects_invalid_and_writes_nothing,
     generation_grows_on_every_write_only,
@@ -1073,7 +1045,7 @@ mod storms {
     use super::*;
     use chaos_middleware::store::{Exercise, ExerciseStart};
 
-    per_backend!(
+    chaos_middleware::per_backend!(
         create_many_is_all_or_nothing,
         delete_by_tag,
         exercise_state_round_trip,

@@ -54,6 +54,9 @@ macro_rules! insert_specs {
 
 /// Checks every spec; the error says which one (1-based) is wrong and why.
 pub(super) fn validate_all(specs: &[ActionSpec]) -> Result<(), InvalidAction> {
+    if let [spec] = specs {
+        return spec.validate();
+    }
     for (index, spec) in specs.iter().enumerate() {
         spec.validate().map_err(|err| {
             InvalidAction::new(format!("action {} of {}: {err}", index + 1, specs.len()))
@@ -73,7 +76,11 @@ impl Store {
         }
         let now = now_ms();
         let actor = actor();
-        let detail = serde_json::to_string(specs).ok();
+        // One spec is audited as itself, several as a list.
+        let detail = match specs {
+            [spec] => serde_json::to_string(spec).ok(),
+            _ => serde_json::to_string(specs).ok(),
+        };
         let ids = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock up front.

@@ -178,55 +178,13 @@ impl Store {
 
     /// Validates and stores a new action; returns its id.
     pub async fn create(&self, spec: &ActionSpec) -> Result<i64, StoreError> {
-        spec.validate()?;
-        let now = now_ms();
-        let columns = row::Columns::from_spec(spec);
-        let insert = "INSERT INTO chaos_actions (kind, verb, target, min_ms, max_ms, status, \
-             body, probability, users, groups, hosts, methods, enabled, expires_at, tag, note, \
-             created_at, updated_at, created_by, phase) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $17, $18, $19) RETURNING id";
-        let actor = actor();
-        let id: i64 = with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            // The first statement writes, so SQLite takes its write lock (and waits on
-            // busy_timeout) up front instead of failing a read-to-write upgrade.
-            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
-            let id: i64 = sqlx::query_scalar(insert)
-                .bind(columns.kind)
-                .bind(columns.verb)
-                .bind(&spec.target)
-                .bind(columns.min_ms)
-                .bind(columns.max_ms)
-                .bind(columns.status)
-                .bind(columns.body)
-                .bind(spec.probability)
-                .bind(&columns.users)
-                .bind(&columns.groups)
-                .bind(&columns.hosts)
-                .bind(&columns.methods)
-                .bind(i64::from(spec.enabled))
-                .bind(spec.expires_at)
-                .bind(spec.tag.as_deref())
-                .bind(spec.note.as_deref())
-                .bind(now)
-                .bind(actor.as_deref())
-                .bind(columns.phase)
-                .fetch_one(&mut *tx)
-                .await?;
-            let detail = serde_json::to_string(spec).ok();
-            sqlx::query(INSERT_AUDIT)
-                .bind(now)
-                .bind(actor.as_deref())
-                .bind("create")
-                .bind(id.to_string())
-                .bind(detail)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(id)
-        })?;
-        Ok(id)
+        let ids = self.create_many(std::slice::from_ref(spec)).await?;
+        // `create_many` returns one id per spec.
+        ids.first().copied().ok_or_else(|| {
+            StoreError::Invalid(InvalidAction::new(
+                "the store returned no id for the new action",
+            ))
+        })
     }
 
     /// Every stored action, ordered by id; rows that do not parse are reported apart.
@@ -423,9 +381,9 @@ impl Store {
 
     /// Runs a statement that edits the table by hand (tests of corrupt rows).
     #[doc(hidden)]
-    pub async fn raw_execute(&self, sql: &'static str) -> Result<u64, StoreError> {
+    pub async fn raw_execute(&self, sql: &str) -> Result<u64, StoreError> {
         let affected = with_pool!(self, |pool| {
-            sqlx::query(sql)
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
