@@ -156,31 +156,6 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_is_replaced_and_options_kept() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
-            "postgresql://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
-        assert_eq!(
-            temp_sqlite_url(Path::new("/tmp/a")),
-            "sqlite:///tmp/a/chaos.db"
-        );
-    }
-}
-
 /// Runs each named `async fn(url: &str)` case once per backend, each time on a brand-new
 /// store: a SQLite file in a temp dir (module `sqlite`) and a throwaway PostgreSQL
 /// database (module `postgres`; it passes with a note when `CHAOS_TEST_POSTGRES_URL` is
@@ -211,4 +186,29 @@ macro_rules! per_backend {
             )*
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_is_replaced_and_options_kept() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
+            "postgresql://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
+        assert_eq!(
+            temp_sqlite_url(Path::new("/tmp/a")),
+            "sqlite:///tmp/a/chaos.db"
+        );
+    }
 }
