@@ -10,7 +10,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long a consumer waits for the provider.
 pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -19,14 +18,21 @@ pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Consumers {
     base_url: String,
+    agent: ureq::Agent,
     cache: Mutex<Option<Value>>,
 }
 
 impl Consumers {
     /// Consumers calling the provider at `base_url` (`http://127.0.0.1:PORT`).
     pub fn new(base_url: impl Into<String>) -> Arc<Self> {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(PROVIDER_TIMEOUT))
+            .http_status_as_error(false)
+            .build()
+            .into();
         Arc::new(Self {
             base_url: base_url.into(),
+            agent,
             cache: Mutex::new(None),
         })
     }
@@ -39,7 +45,7 @@ pub async fn provider() -> Json<Value> {
 
 /// No fallback: a provider failure is the user's failure.
 pub async fn consumer_before(State(consumers): State<Arc<Consumers>>) -> (StatusCode, Json<Value>) {
-    match call_provider(&consumers.base_url).await {
+    match call_provider(&consumers).await {
         Ok(answer) => (
             StatusCode::OK,
             Json(json!({ "source": "provider", "provider": answer })),
@@ -58,7 +64,7 @@ pub async fn consumer_after(State(consumers): State<Arc<Consumers>>) -> Json<Val
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        match call_provider(&consumers.base_url).await {
+        match call_provider(&consumers).await {
             Ok(answer) => {
                 if let Ok(mut cache) = consumers.cache.lock() {
                     *cache = Some(answer.clone());
@@ -79,63 +85,26 @@ pub async fn consumer_after(State(consumers): State<Arc<Consumers>>) -> Json<Val
     Json(json!({ "source": source, "provider": answer, "degraded": last_error }))
 }
 
-/// `GET {base_url}/provider` over a plain HTTP/1.1 connection; only a 200 with a JSON
-/// body counts as an answer.
-async fn call_provider(base_url: &str) -> Result<Value, String> {
-    let address = base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("unsupported base URL {base_url}"))?
-        .trim_end_matches('/')
-        .to_owned();
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(&address)
-            .await
-            .map_err(|err| format!("cannot connect to {address}: {err}"))?;
-        let request = format!(
-            "GET /provider HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|err| format!("cannot send to {address}: {err}"))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|err| format!("cannot read from {address}: {err}"))?;
-        Ok::<_, String>(raw)
-    };
-    let raw = tokio::time::timeout(PROVIDER_TIMEOUT, exchange)
-        .await
-        .map_err(|_| format!("no answer within {PROVIDER_TIMEOUT:?}"))??;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("incomplete answer")?;
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        return Err(format!("provider answered {status}"));
-    }
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    serde_json::from_str(&body).map_err(|err| format!("provider answer is not JSON: {err}"))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
+/// `GET {base_url}/provider` (ureq, on the blocking pool); only a 200 with a JSON body
+/// counts as an answer.
+async fn call_provider(consumers: &Consumers) -> Result<Value, String> {
+    let agent = consumers.agent.clone();
+    let url = format!("{}/provider", consumers.base_url.trim_end_matches('/'));
+    let call = move || {
+        let mut response = agent
+            .get(&url)
+            .call()
+            .map_err(|err| format!("cannot reach {url}: {err}"))?;
+        if response.status() != 200 {
+            return Err(format!("provider answered {}", response.status().as_u16()));
         }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|err| format!("cannot read the provider's answer: {err}"))?;
+        serde_json::from_str(&text).map_err(|err| format!("provider answer is not JSON: {err}"))
+    };
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|err| format!("provider call did not finish: {err}"))?
 }
