@@ -22,6 +22,17 @@ use chaos_middleware::{Kind, Selection};
 
 use crate::error::CliError;
 
+/// Arguments of `views` and `status`, which list what the app instances registered.
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Include instances (and their views) that stopped sending heartbeats.
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Parses one action id (a positive integer).
 pub fn parse_id(word: &str) -> Result<i64, CliError> {
     match word.trim().parse::<i64>() {

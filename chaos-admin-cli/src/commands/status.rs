@@ -8,33 +8,18 @@ use chaos_middleware::action::now_ms;
 use chaos_middleware::store::InstanceRow;
 use serde_json::{Value, json};
 
+use crate::commands::RegistryArgs;
 use crate::error::CliError;
 use crate::output;
 
-/// Arguments of `status`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Include instances that stopped sending heartbeats.
-    #[arg(long)]
-    all: bool,
-}
-
-/// What to print.
-#[derive(Debug)]
-pub struct Plan {
-    json: bool,
-    all: bool,
-}
+/// Arguments of `status` (the same as the other registry command's).
+pub type Args = RegistryArgs;
+/// Nothing to check: the arguments are the plan.
+pub type Plan = RegistryArgs;
 
 /// Nothing to check.
 pub fn plan(args: Args) -> Plan {
-    Plan {
-        json: args.json,
-        all: args.all,
-    }
+    args
 }
 
 /// `current` (applies the store's generation), `behind`, `loading` (nothing applied

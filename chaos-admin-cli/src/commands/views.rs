@@ -9,33 +9,18 @@ use chaos_middleware::store::RegisteredView;
 use chaos_middleware::{ActionSpec, Kind, Store};
 use serde_json::{Value, json};
 
+use crate::commands::RegistryArgs;
 use crate::error::CliError;
 use crate::output;
 
-/// Arguments of `views`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Include views of instances that stopped sending heartbeats.
-    #[arg(long)]
-    all: bool,
-}
-
-/// What to print.
-#[derive(Debug)]
-pub struct Plan {
-    json: bool,
-    all: bool,
-}
+/// Arguments of `views` (the same as the other registry command's).
+pub type Args = RegistryArgs;
+/// Nothing to check: the arguments are the plan.
+pub type Plan = RegistryArgs;
 
 /// Nothing to check.
 pub fn plan(args: Args) -> Plan {
-    Plan {
-        json: args.json,
-        all: args.all,
-    }
+    args
 }
 
 /// One view (name and route) with every instance that serves it.
