@@ -70,13 +70,7 @@ fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result
 // ---------------------------------------------------------------------------------------
 
 fn action(id: i64, target: &str, fault: Fault) -> Action {
-    Action {
-        id,
-        spec: ActionSpec::new(Kind::Response, target, fault),
-        created_at: 0,
-        updated_at: 0,
-        created_by: None,
-    }
+    Action::new(id, ActionSpec::new(Kind::Response, target, fault))
 }
 
 fn slow(id: i64, target: &str, min_ms: u64, max_ms: u64) -> Action {

@@ -29,13 +29,7 @@ use http_body_util::Empty;
 use tower::{Layer, Service};
 
 fn action(id: i64, target: &str, fault: Fault) -> Action {
-    Action {
-        id,
-        spec: ActionSpec::new(Kind::Response, target, fault),
-        created_at: 0,
-        updated_at: 0,
-        created_by: None,
-    }
+    Action::new(id, ActionSpec::new(Kind::Response, target, fault))
 }
 
 fn ret(id: i64, target: &str, status: u16) -> Action {

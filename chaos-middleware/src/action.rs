@@ -167,6 +167,20 @@ pub struct Action {
 }
 
 impl Action {
+    /// An action that does not come from a store (for [`ChaosHandle::apply`] from another
+    /// source, tests and benchmarks): no bookkeeping times, no creator.
+    ///
+    /// [`ChaosHandle::apply`]: crate::ChaosHandle::apply
+    pub fn new(id: i64, spec: ActionSpec) -> Self {
+        Self {
+            id,
+            spec,
+            created_at: 0,
+            updated_at: 0,
+            created_by: None,
+        }
+    }
+
     /// Whether the action has expired at `now_ms` (Unix milliseconds).
     pub fn is_expired_at(&self, now_ms: i64) -> bool {
         self.spec.expires_at.is_some_and(|at| at <= now_ms)

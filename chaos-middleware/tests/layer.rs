@@ -15,13 +15,7 @@ use http_body_util::BodyExt;
 use tower::{ServiceBuilder, ServiceExt};
 
 fn action(id: i64, target: &str, fault: Fault) -> Action {
-    Action {
-        id,
-        spec: ActionSpec::new(Kind::Response, target, fault),
-        created_at: 0,
-        updated_at: 0,
-        created_by: None,
-    }
+    Action::new(id, ActionSpec::new(Kind::Response, target, fault))
 }
 
 fn slow(id: i64, target: &str, min_ms: u64, max_ms: u64) -> Action {
@@ -473,13 +467,7 @@ fn slow_after(id: i64, target: &str, ms: u64) -> Action {
 }
 
 fn point(id: i64, name: &str, fault: Fault) -> Action {
-    Action {
-        id,
-        spec: ActionSpec::new(Kind::Point, name, fault),
-        created_at: 0,
-        updated_at: 0,
-        created_by: None,
-    }
+    Action::new(id, ActionSpec::new(Kind::Point, name, fault))
 }
 
 #[tokio::test]

@@ -8,13 +8,10 @@ async fn chaos_point_uses_the_enabled_layer() {
     // Before any layer exists, a point is a no-op.
     assert_eq!(chaos_point("db.items").await, Ok(()));
     let enabled = ChaosLayer::builder().enabled(true).build().expect("builds");
-    let error = Action {
-        id: 9,
-        spec: ActionSpec::new(Kind::Point, "db.items", Fault::Error { message: None }),
-        created_at: 0,
-        updated_at: 0,
-        created_by: None,
-    };
+    let error = Action::new(
+        9,
+        ActionSpec::new(Kind::Point, "db.items", Fault::Error { message: None }),
+    );
     enabled.handle().apply(Some(1), &[error]);
     let err = chaos_point("db.items").await.expect_err("fires");
     assert_eq!(err.action_id, 9);

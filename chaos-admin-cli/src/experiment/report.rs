@@ -188,28 +188,14 @@ fn markdown(journals: &[(String, Value)]) -> String {
                 bar.phase,
                 md_cell(&bar.label),
                 bar.status,
-                match bar.tolerance_met {
-                    Some(true) => "met",
-                    Some(false) => "missed",
-                    None => "",
-                },
+                tolerance_word(bar.tolerance_met),
                 bar.offset,
                 bar.duration,
                 md_cell(&bar.output)
             ));
         }
         out.push_str("\n### Timeline\n\n```text\n");
-        let total = bars
-            .iter()
-            .map(|b| b.offset + b.duration)
-            .fold(
-                journal
-                    .get("duration")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0),
-                f64::max,
-            )
-            .max(1e-3);
+        let total = timeline_total(&bars, journal);
         const WIDTH: f64 = 50.0;
         let label_width = bars
             .iter()
@@ -312,33 +298,40 @@ fn html(journals: &[(String, Value)]) -> String {
                 esc(&bar.label),
                 esc(&bar.status),
                 esc(&bar.status),
-                match bar.tolerance_met {
-                    Some(true) => "met",
-                    Some(false) => "missed",
-                    None => "",
-                },
+                tolerance_word(bar.tolerance_met),
                 bar.offset,
                 bar.duration,
                 esc(&bar.output)
             ));
         }
         out.push_str("</table>\n<h3>Timeline</h3>\n");
-        let total = bars
-            .iter()
-            .map(|b| b.offset + b.duration)
-            .fold(
-                journal
-                    .get("duration")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0),
-                f64::max,
-            )
-            .max(1e-3);
+        let total = timeline_total(&bars, journal);
         out.push_str(&svg(&bars, total));
         out.push_str("</section>\n");
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// `met`, `missed`, or nothing for activities without a tolerance.
+fn tolerance_word(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "missed",
+        None => "",
+    }
+}
+
+/// The timeline's length in seconds: the journal's duration or the last bar's end.
+fn timeline_total(bars: &[Bar], journal: &Value) -> f64 {
+    let duration = journal
+        .get("duration")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    bars.iter()
+        .map(|b| b.offset + b.duration)
+        .fold(duration, f64::max)
+        .max(1e-3)
 }
 
 #[cfg(test)]
