@@ -48,7 +48,7 @@ fn main() -> Result<(), Error> {
         _ => {
             eprintln!(
                 "usage: bench-harness run [--rounds N] [--secs S] [--conns C] [--held N] [--quick]\n       \
-                 bench-harness serve --mode bare|empty|idle|chaos [--workers N] [--hold-ms MS]"
+                 bench-harness serve --mode bare|noop|empty|idle|chaos [--workers N] [--hold-ms MS]"
             );
             std::process::exit(2);
         }
@@ -158,6 +158,9 @@ fn serve(args: &[String]) -> Result<(), Error> {
             );
         let (app, handle) = match mode.as_str() {
             "bare" => (routes, None),
+            // axum boxes every route layer's service and future: the fair baseline for
+            // what the chaos layer itself adds.
+            "noop" => (routes.layer(tower::layer::util::Identity::new()), None),
             "empty" | "idle" | "chaos" => {
                 let layer = ChaosLayer::builder().enabled(true).build()?;
                 let handle = layer.handle();
@@ -457,6 +460,7 @@ fn run(options: &Options) -> Result<(), Error> {
 async fn ab(options: &Options) -> Result<(), Error> {
     let servers = [
         Server::start("bare", options.workers)?,
+        Server::start("noop", options.workers)?,
         Server::start("empty", options.workers)?,
         Server::start("idle", options.workers)?,
     ];
@@ -468,6 +472,9 @@ async fn ab(options: &Options) -> Result<(), Error> {
     let mut totals: Vec<LoadResult> = servers.iter().map(|_| LoadResult::default()).collect();
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut p99_ratios: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    // The chaos layer against the no-op route layer (index 1), round by round.
+    let mut vs_noop: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut p99_vs_noop: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     for round in 0..options.rounds {
         // Alternate the order each round so no arm always runs first.
         let mut order: Vec<usize> = (0..servers.len()).collect();
@@ -486,6 +493,8 @@ async fn ab(options: &Options) -> Result<(), Error> {
         for i in 0..servers.len() {
             ratios[i].push(rps[i] / rps[0]);
             p99_ratios[i].push(p99[i] / p99[0]);
+            vs_noop[i].push(rps[i] / rps[1]);
+            p99_vs_noop[i].push(p99[i] / p99[1]);
         }
     }
     println!("## A/B: GET /hello, no layer vs layer (idle)\n");
@@ -501,6 +510,7 @@ async fn ab(options: &Options) -> Result<(), Error> {
     for (i, (server, total)) in servers.iter().zip(&totals).enumerate() {
         let label = match server.mode {
             "bare" => "no layer",
+            "noop" => "no-op route layer (axum's cost of any layer)",
             "empty" => "layer, empty snapshot",
             _ => "layer, 10,000 non-matching actions",
         };
@@ -517,6 +527,15 @@ async fn ab(options: &Options) -> Result<(), Error> {
             total.errors + total.statuses_not_200,
         );
     }
+    println!(
+        "\nThe chaos layer against the no-op route layer (median of rounds): \
+         throughput {:.3} (empty snapshot), {:.3} (10,000 actions); \
+         p99 {:.3}, {:.3}.",
+        median(&vs_noop[2]),
+        median(&vs_noop[3]),
+        median(&p99_vs_noop[2]),
+        median(&p99_vs_noop[3]),
+    );
     println!();
     Ok(())
 }
