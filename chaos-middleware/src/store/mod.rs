@@ -141,6 +141,35 @@ pub use exercise::{Exercise, ExerciseStart};
 mod instances;
 mod notify;
 
+/// The columns of `chaos_actions` in the order the list queries emit them.
+const LIST_COLUMNS: [&str; 21] = [
+    "id",
+    "kind",
+    "verb",
+    "target",
+    "min_ms",
+    "max_ms",
+    "status",
+    "body",
+    "probability",
+    "phase",
+    "users",
+    "groups",
+    "hosts",
+    "methods",
+    "enabled",
+    "expires_at",
+    "tag",
+    "note",
+    "created_at",
+    "updated_at",
+    "created_by",
+];
+/// The whole table as one JSON array of rows, for SQLite (one value, not one per row).
+const LIST_ACTIONS_SQLITE: &str = "SELECT json_group_array(json_array(id, kind, verb, target, \
+     min_ms, max_ms, status, body, probability, phase, users, groups, hosts, methods, enabled, \
+     expires_at, tag, note, created_at, updated_at, created_by)) FROM chaos_actions";
+/// Row by row, for PostgreSQL (where this is faster than one aggregated value).
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
      probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \
      created_at, updated_at, created_by FROM chaos_actions ORDER BY id";
@@ -189,11 +218,18 @@ impl Store {
 
     /// Every stored action, ordered by id; rows that do not parse are reported apart.
     pub async fn list(&self) -> Result<Listing, StoreError> {
-        let listing = with_pool!(self, |pool| {
-            let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
-            Ok::<_, sqlx::Error>(row::parse_rows(&rows))
-        })?;
-        Ok(listing)
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let table: Option<String> = sqlx::query_scalar(LIST_ACTIONS_SQLITE)
+                    .fetch_one(pool)
+                    .await?;
+                Ok(row::parse_json_rows(table.as_deref()))
+            }
+            Backend::Postgres(pool) => {
+                let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
+                Ok(row::parse_rows(&rows))
+            }
+        }
     }
 
     /// One action by id (`None` if there is no such row).

