@@ -26,9 +26,10 @@ pub(crate) struct Rule {
     pub target: Arc<str>,
     pub effect: Effect,
     pub probability: f64,
-    pub users: Arc<[String]>,
-    pub groups: Arc<[String]>,
-    pub methods: Arc<[Method]>,
+    // Boxed slices: an empty one (the common case) allocates nothing.
+    pub users: Box<[String]>,
+    pub groups: Box<[String]>,
+    pub methods: Box<[Method]>,
     pub expires_at_ms: Option<i64>,
 }
 
@@ -254,8 +255,8 @@ impl Rule {
             target: action.spec.target.as_str().into(),
             effect,
             probability: action.spec.probability,
-            users: action.spec.users.clone().into(),
-            groups: action.spec.groups.clone().into(),
+            users: action.spec.users.clone().into_boxed_slice(),
+            groups: action.spec.groups.clone().into_boxed_slice(),
             methods: action
                 .spec
                 .methods
