@@ -380,3 +380,105 @@ fn dry_run_executes_nothing() {
         "a dry run created an action"
     );
 }
+
+/// A process-only experiment: the hypothesis is "the file exists"; the method removes it
+/// (next to a background action) and waits; the rollback puts it back.
+fn file_experiment(dir: &Path) -> PathBuf {
+    let experiment = json!({
+        "title": "continuous hypothesis",
+        "description": "the file disappears during the method",
+        "configuration": {"file": "unset"},
+        "steady-state-hypothesis": {
+            "title": "the file exists",
+            "probes": [{
+                "type": "probe", "name": "file-exists", "tolerance": 0,
+                "provider": {"type": "process", "path": "test", "arguments": ["-f", "${file}"]}
+            }]
+        },
+        "method": [
+            {"type": "action", "name": "background-sleep", "background": true,
+             "provider": {"type": "process", "path": "sleep", "arguments": ["0.3"]}},
+            {"type": "action", "name": "remove-file",
+             "provider": {"type": "process", "path": "rm", "arguments": ["-f", "${file}"]},
+             "pauses": {"after": 1}}
+        ],
+        "rollbacks": [{
+            "type": "action", "name": "restore-file",
+            "provider": {"type": "process", "path": "touch", "arguments": ["${file}"]}
+        }]
+    });
+    let path = dir.join("file-experiment.json");
+    std::fs::write(&path, experiment.to_string()).expect("write the experiment");
+    path
+}
+
+#[test]
+fn continuous_hypothesis_with_fail_fast_and_a_background_action() {
+    let store = TestStore::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("alive");
+    let experiment = file_experiment(dir.path());
+    let run = |journal: &Path, extra: &[&str]| {
+        std::fs::write(&file, "").expect("create the file");
+        let file_var = format!("file={}", file.display());
+        let mut args = vec![
+            "run",
+            experiment.to_str().expect("utf-8 path"),
+            "--journal-path",
+            journal.to_str().expect("utf-8 path"),
+            "--var",
+            &file_var,
+            "--hypothesis-strategy",
+            "continuously",
+            "--hypothesis-frequency",
+            "0.1",
+            "--fail-fast",
+        ];
+        args.extend_from_slice(extra);
+        let output = admin(store.url(), &args);
+        (output.status.code(), read_json(journal))
+    };
+
+    // Default rollback strategy: a failed run plays no rollbacks.
+    let (code, journal) = run(&dir.path().join("default.json"), &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(journal["status"], "failed");
+    assert_eq!(journal["deviated"], true);
+    let during: Vec<Value> = journal["steady_states"]["during"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        during.first().map(|s| &s["steady_state_met"]),
+        Some(&json!(true))
+    );
+    assert_eq!(
+        during.last().map(|s| &s["steady_state_met"]),
+        Some(&json!(false))
+    );
+    assert_eq!(journal["steady_states"]["after"], Value::Null);
+    assert_eq!(journal["rollbacks"], json!([]));
+    assert!(!file.exists(), "no rollback under the default strategy");
+    // Both method actions ran, the background one too.
+    let names: Vec<&str> = journal["run"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "succeeded")
+        .filter_map(|r| r["activity"]["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"background-sleep") && names.contains(&"remove-file"),
+        "{names:?}"
+    );
+
+    // `always` plays the rollback even after the fail-fast.
+    let (code, journal) = run(
+        &dir.path().join("always.json"),
+        &["--rollback-strategy", "always"],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(journal["status"], "failed");
+    assert_eq!(journal["rollbacks"][0]["status"], "succeeded", "{journal}");
+    assert!(file.exists(), "the rollback restored the file");
+}

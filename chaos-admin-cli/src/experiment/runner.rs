@@ -516,14 +516,19 @@ pub async fn run(setup: Setup) -> Journal {
             }
             log.info("Continuous steady state hypothesis terminated");
         }
-        if ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst) {
+        let failed_fast = ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst);
+        if failed_fast {
+            // The hypothesis deviated during the method and --fail-fast ended the run:
+            // failed, and deviated (it did), with no "after" check.
             journal.status = Status::Failed;
+            journal.deviated = true;
         }
         if ctx.aborted.load(std::sync::atomic::Ordering::SeqCst) {
             journal.status = Status::Aborted;
             log.critical("Experiment ran into an unexpected fatal error, aborting now.");
         }
         if journal.status != Status::Aborted
+            && !failed_fast
             && !ctx.interrupt.is_set()
             && with_ssh
             && options.hypothesis.after()
@@ -561,8 +566,11 @@ pub async fn run(setup: Setup) -> Journal {
         RollbackStrategy::Default => {}
     }
     if options.rollback.plays(journal.status, journal.deviated) {
-        // Only a signal received from now on stops the rollbacks.
+        // Only a signal received from now on stops the rollbacks; the method's
+        // fail-fast does not.
         ctx.interrupt.rebase();
+        ctx.failed_fast
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         if rollbacks.is_empty() {
             log.info("No declared rollbacks, let's move on.");
         } else {
