@@ -400,7 +400,7 @@ fn file_experiment(dir: &Path) -> PathBuf {
              "provider": {"type": "process", "path": "sleep", "arguments": ["0.3"]}},
             {"type": "action", "name": "remove-file",
              "provider": {"type": "process", "path": "rm", "arguments": ["-f", "${file}"]},
-             "pauses": {"after": 1}}
+             "pauses": {"after": 5}}
         ],
         "rollbacks": [{
             "type": "action", "name": "restore-file",
@@ -460,6 +460,9 @@ fn continuous_hypothesis_with_fail_fast_and_a_background_action() {
     assert_eq!(deviations, 1, "{during:?}");
     assert_eq!(journal["steady_states"]["after"], Value::Null);
     assert_eq!(journal["rollbacks"], json!([]));
+    // Fail-fast cut the method's 5 s pause short (the checks run every 0.1 s).
+    let duration = journal["duration"].as_f64().expect("duration");
+    assert!(duration < 4.0, "the run took {duration} s");
     assert!(!file.exists(), "no rollback under the default strategy");
     // Both method actions ran, the background one too.
     let names: Vec<&str> = journal["run"]

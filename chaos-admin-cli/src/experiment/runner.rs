@@ -257,6 +257,8 @@ pub struct Ctx {
     named: HashMap<String, Value>,
     /// Set by fail-fast during the method.
     failed_fast: std::sync::atomic::AtomicBool,
+    /// Wakes a method pause when fail-fast ends the run.
+    fail_fast_signal: tokio::sync::Notify,
     /// Set when an activity crashed (an unexpected error, not an activity failure).
     aborted: std::sync::atomic::AtomicBool,
 }
@@ -455,6 +457,7 @@ pub async fn run(setup: Setup) -> Journal {
         log,
         dry: options.dry,
         failed_fast: Default::default(),
+        fail_fast_signal: tokio::sync::Notify::new(),
         aborted: Default::default(),
     });
     let experiment = Arc::new(experiment);
@@ -658,6 +661,7 @@ fn spawn_continuous(
                     ));
                     ctx.failed_fast
                         .store(true, std::sync::atomic::Ordering::SeqCst);
+                    ctx.fail_fast_signal.notify_waiters();
                     break;
                 }
             }
@@ -725,9 +729,17 @@ async fn pause(seconds: &Value, ctx: &Ctx) -> bool {
     let Some(secs) = seconds.as_f64().filter(|s| s.is_finite() && *s > 0.0) else {
         return !ctx.interrupt.is_set();
     };
+    // Registered before the flag is read, so a fail-fast in between still wakes it.
+    let fail_fast = ctx.fail_fast_signal.notified();
+    tokio::pin!(fail_fast);
+    fail_fast.as_mut().enable();
+    if ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst) {
+        return false;
+    }
     tokio::select! {
         () = tokio::time::sleep(Duration::from_secs_f64(secs)) => true,
         () = ctx.interrupt.wait() => false,
+        () = fail_fast => false,
     }
 }
 
