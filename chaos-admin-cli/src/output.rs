@@ -102,6 +102,19 @@ pub fn age(now_ms: i64, then_ms: i64) -> String {
     humantime::format_duration(Duration::from_secs(seconds)).to_string()
 }
 
+/// The cells every action table starts with: ID, STATE, KIND, VERB, TARGET, DETAIL, PROB.
+pub fn action_cells(action: &Action, now_ms: i64) -> Vec<String> {
+    vec![
+        action.id.to_string(),
+        state(action, now_ms).to_owned(),
+        action.spec.kind.to_string(),
+        action.spec.fault.verb().to_owned(),
+        action.spec.target.clone(),
+        detail(&action.spec.fault, Some(MAX_BODY_CHARS)),
+        percent(action.spec.probability),
+    ]
+}
+
 /// One action as JSON: the stored fields plus the computed `state`.
 pub fn action_json(action: &Action, now_ms: i64) -> Result<Value, serde_json::Error> {
     let mut value = serde_json::to_value(action)?;

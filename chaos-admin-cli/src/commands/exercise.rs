@@ -389,17 +389,7 @@ fn fault_table(actions: &[Action], now: i64) -> Result<String, CliError> {
     }
     let rows: Vec<Vec<String>> = actions
         .iter()
-        .map(|action| {
-            vec![
-                action.id.to_string(),
-                output::state(action, now).to_owned(),
-                action.spec.kind.to_string(),
-                action.spec.fault.verb().to_owned(),
-                action.spec.target.clone(),
-                output::detail(&action.spec.fault, Some(output::MAX_BODY_CHARS)),
-                output::percent(action.spec.probability),
-            ]
-        })
+        .map(|action| output::action_cells(action, now))
         .collect();
     let mut buffer = Vec::new();
     output::write_table(

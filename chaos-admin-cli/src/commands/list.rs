@@ -70,18 +70,13 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             if hidden_ids.contains(&action.id) {
                 return hidden::row(action, now, &HEADER);
             }
-            vec![
-                action.id.to_string(),
-                output::state(action, now).to_owned(),
-                action.spec.kind.to_string(),
-                action.spec.fault.verb().to_owned(),
-                action.spec.target.clone(),
-                output::detail(&action.spec.fault, Some(output::MAX_BODY_CHARS)),
-                output::percent(action.spec.probability),
+            let mut cells = output::action_cells(action, now);
+            cells.extend([
                 audience(&action.spec.users, &action.spec.groups),
                 action.spec.tag.clone().unwrap_or_default(),
                 action.spec.note.clone().unwrap_or_default(),
-            ]
+            ]);
+            cells
         })
         .collect();
     output::ignore_broken_pipe(output::write_table(&mut out, &HEADER, &rows))?;
