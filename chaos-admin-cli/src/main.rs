@@ -110,19 +110,17 @@ enum Command {
     Report(report::Args),
 }
 
-impl Command {
-    /// Runs the experiment commands (they manage the store themselves); gives any other
-    /// command back.
-    fn experiment(self, database_url: &str) -> Result<Result<u8, CliError>, Box<Command>> {
-        Ok(match self {
-            Command::Run(args) => commands::run::main(args, database_url),
-            Command::Validate(args) => validate::main(args),
-            Command::Discover(args) => discover::main(args, database_url),
-            Command::Init(args) => init::main(args),
-            Command::Report(args) => report::main(args),
-            other => return Err(Box::new(other)),
-        })
-    }
+/// What is left to do once the arguments are checked.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made once per process; boxing the plan would only add noise"
+)]
+enum Next {
+    /// Run this plan against the store.
+    Store(Plan),
+    /// The command ran by itself (the experiment commands manage their own stores);
+    /// exit with this code.
+    Exit(u8),
 }
 
 /// A command whose arguments have been checked; running it needs the store.
@@ -140,9 +138,10 @@ enum Plan {
 }
 
 impl Command {
-    /// Checks every argument without touching the store.
-    fn plan(self) -> Result<Plan, CliError> {
-        Ok(match self {
+    /// Checks every argument without touching the store (experiment commands run here,
+    /// as a whole).
+    fn plan(self, database_url: &str) -> Result<Next, CliError> {
+        Ok(Next::Store(match self {
             Command::Create(args) => Plan::Create(create::plan(args)?),
             Command::List(args) => Plan::List(list::plan(args)),
             Command::Show(args) => Plan::Show(show::plan(args)?),
@@ -154,16 +153,14 @@ impl Command {
             Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
             Command::Views(args) => Plan::Views(views::plan(args)),
             Command::Status(args) => Plan::Status(status::plan(args)),
-            Command::Run(_)
-            | Command::Validate(_)
-            | Command::Discover(_)
-            | Command::Init(_)
-            | Command::Report(_) => {
-                return Err(CliError::usage(
-                    "experiment commands do not plan store changes",
-                ));
+            Command::Run(args) => return commands::run::main(args, database_url).map(Next::Exit),
+            Command::Validate(args) => return validate::main(args).map(Next::Exit),
+            Command::Discover(args) => {
+                return discover::main(args, database_url).map(Next::Exit);
             }
-        })
+            Command::Init(args) => return init::main(args).map(Next::Exit),
+            Command::Report(args) => return report::main(args).map(Next::Exit),
+        }))
     }
 }
 
@@ -197,24 +194,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let Cli {
-        database_url,
-        command,
-    } = cli;
-    let command = match command.experiment(&database_url) {
-        Ok(Ok(code)) => return ExitCode::from(code),
-        Ok(Err(err)) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(err.exit_code());
-        }
-        Err(command) => *command,
-    };
-    let cli = Cli {
-        database_url,
-        command,
-    };
     match run(cli) {
-        Ok(()) => ExitCode::from(EXIT_OK),
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
@@ -222,8 +203,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), CliError> {
-    let plan = cli.command.plan()?;
+fn run(cli: Cli) -> Result<u8, CliError> {
+    let plan = match cli.command.plan(&cli.database_url)? {
+        Next::Store(plan) => plan,
+        Next::Exit(code) => return Ok(code),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -231,7 +215,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         let store = Store::connect(&cli.database_url).await?;
         let result = plan.run(&store).await;
         store.close().await;
-        result
+        result.map(|()| EXIT_OK)
     })
 }
 

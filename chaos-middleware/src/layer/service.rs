@@ -60,7 +60,8 @@ where
             return ResponseFuture::inner(self.inner.call(request));
         }
         let snapshot = self.shared.snapshot.load();
-        let Some((specific, wildcard)) = snapshot.response_candidates(view_key(&request)) else {
+        let view = view_key(&request);
+        let Some((specific, wildcard)) = snapshot.response_candidates(view) else {
             return ResponseFuture::inner(self.inner.call(request));
         };
         let info = RequestInfo::of(&request);
@@ -92,12 +93,7 @@ where
             }
             user => user,
         };
-        self.record(
-            &decision,
-            view_key(&request),
-            user.as_deref(),
-            before_ms + after_ms,
-        );
+        self.record(&decision, view, user.as_deref(), before_ms + after_ms);
         drop(user);
         let mut faults = Faults {
             before_ms,
