@@ -63,7 +63,7 @@ pub enum Fault {
     },
     /// Answer with `status` (and `body`) instead of running the handler.
     Return {
-        /// HTTP status code, 100–599.
+        /// HTTP status code, 200–599 (see [`validate_status`]).
         status: u16,
         /// Optional response body.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,8 +236,31 @@ impl ActionSpec {
         }
     }
 
-    /// Checks every field against what is allowed; the error names the bad value.
+    /// Checks every field against what is allowed, as `create` does (CLI, experiment
+    /// provider, store); the error names the bad value and what is allowed. This is
+    /// [`ActionSpec::validate_stored`] plus the rules that only make sense when an action
+    /// is written: `--body` with a status that carries no content (204, 205, 304).
     pub fn validate(&self) -> Result<(), InvalidAction> {
+        self.validate_stored()?;
+        if let Fault::Return {
+            status,
+            body: Some(body),
+        } = &self.fault
+            && !status_allows_body(*status)
+            && !body.is_empty()
+        {
+            return Err(InvalidAction::new(format!(
+                "status {status} carries no body (RFC 9110: 204, 205 and 304 responses have no content): drop the body, or pick a status such as 200 or 503"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks what every stored row must satisfy to be applied; a row that fails is
+    /// skipped by the layer (with a warning naming it) and listed as broken. A filter
+    /// that cannot be understood makes the row fail, so it matches nothing rather than
+    /// everything.
+    pub fn validate_stored(&self) -> Result<(), InvalidAction> {
         validate_target(&self.target)?;
         match &self.fault {
             Fault::Slow { min_ms, max_ms, .. } => validate_delay_range(*min_ms, *max_ms)?,
@@ -263,11 +286,24 @@ impl ActionSpec {
         }
         validate_probability(self.probability)?;
         for user in &self.users {
-            if user.trim().is_empty() {
-                return Err(InvalidAction::new(
-                    "empty user name: a --user value must not be empty",
-                ));
-            }
+            validate_name("--user", "user", user)?;
+        }
+        for group in &self.groups {
+            validate_name("--group", "group", group)?;
+        }
+        for host in &self.hosts {
+            validate_name("--host", "host pattern", host)?;
+        }
+        if self.kind == Kind::Point && !self.methods.is_empty() {
+            return Err(InvalidAction::new(
+                "--method applies only to response actions: fault points have no HTTP method",
+            ));
+        }
+        for method in &self.methods {
+            validate_method(method)?;
+        }
+        if let Some(at) = self.expires_at {
+            crate::time::validate_expiry(at)?;
         }
         Ok(())
     }
@@ -325,15 +361,60 @@ pub fn validate_delay_range(min_ms: u64, max_ms: u64) -> Result<(), InvalidActio
     Ok(())
 }
 
-/// Checks an HTTP status code is within 100–599.
+/// Checks an HTTP status code can be a forced final response: 200–599. 1xx codes are
+/// interim responses (RFC 9110 §15.2): a server cannot answer a request with one alone
+/// (hyper turns 100 into an empty 500, 101 switches protocols and closes the connection).
 pub fn validate_status(status: i64) -> Result<u16, InvalidAction> {
-    if (100..=599).contains(&status) {
-        Ok(status as u16)
-    } else {
-        Err(InvalidAction::new(format!(
-            "status {status} is out of range: allowed is 100-599"
-        )))
+    match u16::try_from(status) {
+        Ok(code @ 200..=599) => Ok(code),
+        _ if (100..200).contains(&status) => Err(InvalidAction::new(format!(
+            "status {status} is an interim (1xx) response, which cannot end a request: allowed is 200-599"
+        ))),
+        _ => Err(InvalidAction::new(format!(
+            "status {status} is out of range: allowed is 200-599"
+        ))),
     }
+}
+
+/// Whether a response with `status` may carry content: 204 No Content, 205 Reset
+/// Content and 304 Not Modified may not (RFC 9110 §15.3.5, §15.3.6, §15.4.5). The layer
+/// sends those without a body and without `Content-Length`.
+pub fn status_allows_body(status: u16) -> bool {
+    !matches!(status, 204 | 205 | 304)
+}
+
+/// Checks an HTTP method name: an RFC 9110 token (letters, digits and
+/// ``!#$%&'*+-.^_`|~``), e.g. `GET` or `PURGE`; any letter case (methods are compared
+/// upper-cased). `POST ` (a space), `PUT,PATCH` (a list) and non-ASCII names are refused.
+pub fn validate_method(method: &str) -> Result<(), InvalidAction> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !method.is_empty() && method.bytes().all(is_tchar) {
+        return Ok(());
+    }
+    let hint = if method.contains(',') {
+        " (one method per --method: repeat the option)"
+    } else {
+        ""
+    };
+    Err(InvalidAction::new(format!(
+        "invalid method '{method}'{hint}: allowed is one HTTP method name such as GET, POST, DELETE (letters, digits and !#$%&'*+-.^_`|~, no spaces)"
+    )))
+}
+
+/// Checks a user, group or host name: not empty, no control characters and no leading
+/// or trailing whitespace (which would never match and is almost always a typo).
+fn validate_name(option: &str, what: &str, name: &str) -> Result<(), InvalidAction> {
+    if name.trim().is_empty() {
+        return Err(InvalidAction::new(format!(
+            "empty {what}: a {option} value must not be empty"
+        )));
+    }
+    if name.trim() != name || name.chars().any(char::is_control) {
+        return Err(InvalidAction::new(format!(
+            "invalid {what} {name:?}: a {option} value must not start or end with whitespace or hold control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Checks a probability is a number within 0.0–1.0.
@@ -362,24 +443,7 @@ pub fn parse_probability(text: &str) -> Result<f64, InvalidAction> {
     }
 }
 
-/// Parses a humantime duration (`250ms`, `1s`, `2m`) into milliseconds.
-pub fn parse_duration_ms(text: &str) -> Result<u64, InvalidAction> {
-    humantime::parse_duration(text.trim())
-        .map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64)
-        .map_err(|err| {
-            InvalidAction::new(format!(
-                "invalid duration '{text}' ({err}): allowed are durations such as 250ms, 1s, 2m"
-            ))
-        })
-}
-
-/// The current time in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::time::{now_ms, parse_duration_ms};
 
 #[cfg(test)]
 mod tests {
@@ -421,7 +485,7 @@ mod tests {
         assert!(err.to_string().contains("300ms"), "{err}");
         assert_eq!(
             validate_status(600).map_err(|e| e.to_string()),
-            Err("status 600 is out of range: allowed is 100-599".into())
+            Err("status 600 is out of range: allowed is 200-599".into())
         );
         assert!(validate_status(99).is_err());
         assert_eq!(validate_status(401), Ok(401));
@@ -436,5 +500,106 @@ mod tests {
         assert_eq!(ok.validate(), Ok(()));
         ok.probability = 1.01;
         assert!(ok.validate().is_err());
+    }
+
+    fn returning(status: u16, body: Option<&str>) -> ActionSpec {
+        ActionSpec::new(
+            Kind::Response,
+            "items",
+            Fault::Return {
+                status,
+                body: body.map(str::to_owned),
+            },
+        )
+    }
+
+    #[test]
+    fn interim_statuses_are_refused_and_bodiless_ones_take_no_body() {
+        for status in [100, 101, 102, 103, 199] {
+            let err = returning(status, None).validate().expect_err("1xx");
+            assert!(
+                err.to_string().contains(&format!("status {status}")),
+                "{err}"
+            );
+            assert!(err.to_string().contains("200-599"), "{err}");
+            assert!(returning(status, None).validate_stored().is_err());
+        }
+        for status in [200, 204, 205, 304, 418, 503, 599] {
+            assert_eq!(returning(status, None).validate(), Ok(()), "{status}");
+        }
+        for status in [204, 205, 304] {
+            let err = returning(status, Some("x")).validate().expect_err("body");
+            assert!(
+                err.to_string()
+                    .contains(&format!("status {status} carries no body")),
+                "{err}"
+            );
+            // A row edited by hand like this still applies (sent without the body).
+            assert_eq!(returning(status, Some("x")).validate_stored(), Ok(()));
+            assert_eq!(returning(status, Some("")).validate(), Ok(()));
+        }
+        assert_eq!(returning(200, Some("x")).validate(), Ok(()));
+        assert!(!status_allows_body(204) && !status_allows_body(304) && !status_allows_body(205));
+        assert!(status_allows_body(200) && status_allows_body(503));
+    }
+
+    #[test]
+    fn filters_that_cannot_be_understood_are_refused() {
+        for good in ["GET", "get", "POST", "PURGE", "M-SEARCH"] {
+            assert_eq!(validate_method(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "POST ",
+            " GET",
+            "PUT,PATCH",
+            "G\u{c9}T",
+            "",
+            "GET\n",
+            "G ET",
+            "\u{1f4a5}",
+        ] {
+            let err = validate_method(bad).expect_err(bad);
+            assert!(err.to_string().contains(&format!("'{bad}'")), "{err}");
+        }
+        assert!(
+            validate_method("PUT,PATCH")
+                .expect_err("list")
+                .to_string()
+                .contains("repeat")
+        );
+        let mut spec = returning(503, None);
+        spec.methods = vec!["GET".into(), "POST ".into()];
+        assert!(spec.validate().is_err());
+        for (field, value) in [
+            ("user", ""),
+            ("user", " alice"),
+            ("group", "ops\t"),
+            ("host", ""),
+            ("host", "web-1 "),
+        ] {
+            let mut spec = returning(503, None);
+            let list = vec![value.to_owned()];
+            match field {
+                "user" => spec.users = list,
+                "group" => spec.groups = list,
+                _ => spec.hosts = list,
+            }
+            let err = spec.validate().expect_err(value);
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let mut point = ActionSpec::new(Kind::Point, "db", Fault::Error { message: None });
+        point.methods = vec!["GET".into()];
+        assert!(point.validate().is_err());
+    }
+
+    #[test]
+    fn expiries_must_be_printable() {
+        let mut spec = returning(503, None);
+        spec.expires_at = Some(crate::time::MAX_EXPIRY_MS);
+        assert_eq!(spec.validate(), Ok(()));
+        spec.expires_at = Some(crate::time::MAX_EXPIRY_MS + 1);
+        assert!(spec.validate().is_err());
+        spec.expires_at = Some(-5);
+        assert!(spec.validate_stored().is_err());
     }
 }

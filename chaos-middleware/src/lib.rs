@@ -13,6 +13,7 @@ mod snapshot;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod time;
 mod user;
 mod views;
 

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use rustc_hash::FxHashMap;
 
-use crate::action::{Action, Fault, Kind, Phase};
+use crate::action::{Action, Fault, Kind, Phase, status_allows_body};
 use crate::fast_rng;
 use crate::user::ChaosUser;
 use crate::views::ChaosViews;
@@ -178,7 +178,13 @@ impl Snapshot {
             .collect();
         sorted.sort_by_key(|a| a.id);
         for action in sorted {
-            let rule = Rule::from_action(action);
+            let rule = match Rule::from_action(action) {
+                Ok(rule) => rule,
+                Err(reason) => {
+                    tracing::warn!(target: "chaos", action_id = action.id, "skipping action {}: {reason}", action.id);
+                    continue;
+                }
+            };
             let target = action.spec.target.as_str();
             match action.spec.kind {
                 Kind::Response => {
@@ -227,8 +233,28 @@ impl Snapshot {
     }
 }
 
+/// The methods a rule matches, upper-cased; `GET` also covers `HEAD` (axum serves HEAD
+/// with the GET route). `Err` names a method that is not an HTTP method name: such a rule
+/// must match nothing, never every method as an empty list would.
+fn compile_methods(methods: &[String]) -> Result<Box<[Method]>, String> {
+    let mut compiled = Vec::with_capacity(methods.len() + 1);
+    for text in methods {
+        let method = Method::from_bytes(text.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("invalid method '{text}'"))?;
+        if !compiled.contains(&method) {
+            compiled.push(method);
+        }
+    }
+    if compiled.contains(&Method::GET) && !compiled.contains(&Method::HEAD) {
+        compiled.push(Method::HEAD);
+    }
+    Ok(compiled.into_boxed_slice())
+}
+
 impl Rule {
-    fn from_action(action: &Action) -> Self {
+    /// Compiles an action; `Err` (the reason) when a filter cannot be understood, and the
+    /// action is then skipped rather than widened.
+    fn from_action(action: &Action) -> Result<Self, String> {
         let effect = match &action.spec.fault {
             Fault::Slow {
                 min_ms,
@@ -240,9 +266,13 @@ impl Rule {
                 phase: *phase,
             },
             Fault::Return { status, body } => Effect::Return {
-                // The store validated 100-599, so this fallback is never taken.
+                // The store validated 200-599, so this fallback is never taken.
                 status: StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                body: body.clone().map(Bytes::from).unwrap_or_default(),
+                // 204, 205 and 304 carry no content, whatever a hand-edited row says.
+                body: match body {
+                    Some(text) if status_allows_body(*status) => Bytes::from(text.clone()),
+                    _ => Bytes::new(),
+                },
             },
             Fault::Abort => Effect::Abort,
             Fault::Panic => Effect::Panic,
@@ -250,21 +280,16 @@ impl Rule {
                 message: message.as_deref().unwrap_or("injected chaos error").into(),
             },
         };
-        Self {
+        Ok(Self {
             id: action.id,
             target: action.spec.target.as_str().into(),
             effect,
             probability: action.spec.probability,
             users: action.spec.users.clone().into_boxed_slice(),
             groups: action.spec.groups.clone().into_boxed_slice(),
-            methods: action
-                .spec
-                .methods
-                .iter()
-                .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
-                .collect(),
+            methods: compile_methods(&action.spec.methods)?,
             expires_at_ms: action.spec.expires_at,
-        }
+        })
     }
 
     fn needs_identity(&self) -> bool {

@@ -52,6 +52,46 @@ impl ChaosViews {
         self.name(name, pattern)
     }
 
+    /// Takes in the names of a router nested under `prefix`, as `Router::nest(prefix,
+    /// inner)` does with its routes: requests to a nested route carry the full pattern
+    /// (`/api` + `/users/{id}` = `/api/users/{id}`), so that is the pattern the name
+    /// stands for, and the one registered for `chaos-admin views`.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use chaos_middleware::ChaosViews;
+    ///
+    /// let mut api_views = ChaosViews::new();
+    /// let api: Router = Router::new()
+    ///     .route(api_views.name("user", "/users/{id}"), get(|| async { "user" }));
+    /// let mut views = ChaosViews::new();
+    /// let app: Router = Router::new()
+    ///     .route(views.name("items", "/items"), get(|| async { "items" }))
+    ///     .nest("/api", api);
+    /// views.nest("/api", api_views);
+    /// assert_eq!(views.name_of("/api/users/{id}"), Some("user"));
+    /// ```
+    ///
+    /// `Router::nest_service(prefix, service)` and fallbacks have no route pattern (axum
+    /// sets no `MatchedPath` for them): their requests' view key is the raw path, so
+    /// actions target them by exact path (`/assets/app.css`), not by name.
+    pub fn nest(&mut self, prefix: &str, inner: ChaosViews) {
+        for (name, pattern) in inner.entries {
+            let full = nested_pattern(prefix, &pattern);
+            let methods = inner
+                .methods
+                .iter()
+                .find(|(known, _)| *known == pattern)
+                .map(|(_, methods)| methods.clone());
+            if let Some(methods) = methods {
+                self.methods.retain(|(known, _)| *known != full);
+                self.methods.push((full.clone(), methods));
+            }
+            self.entries.retain(|(_, known)| *known != full);
+            self.entries.push((name, full));
+        }
+    }
+
     /// The HTTP methods recorded for `pattern` (empty when not known).
     pub fn methods_of(&self, pattern: &str) -> &[String] {
         self.methods
@@ -79,5 +119,22 @@ impl ChaosViews {
     /// Every `(name, pattern)` pair, in the order they were named.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(n, p)| (n.as_str(), p.as_str()))
+    }
+}
+
+/// The pattern requests to `pattern` carry once its router is nested under `prefix`, as
+/// axum joins them: `/api` + `/users` = `/api/users`, and `/api` + `/` = `/api`.
+fn nested_pattern(prefix: &str, pattern: &str) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    match pattern {
+        "/" | "" => {
+            if prefix.is_empty() {
+                "/".to_owned()
+            } else {
+                prefix.to_owned()
+            }
+        }
+        _ if pattern.starts_with('/') => format!("{prefix}{pattern}"),
+        _ => format!("{prefix}/{pattern}"),
     }
 }

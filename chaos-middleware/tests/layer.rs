@@ -709,3 +709,325 @@ async fn fault_points_delay_fail_and_filter_by_user() {
         (3, 1, 2)
     );
 }
+
+// ---- Trust: HEAD, methods, bodiless statuses, delay slots, nested views ----
+
+/// Serves `router` on a loopback port; returns its address.
+async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// Sends one raw HTTP/1.1 request and returns every byte the server sent until it
+/// closed the connection (`Connection: close`, so a normal answer ends too).
+async fn raw_exchange(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!("{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send");
+    let mut bytes = Vec::new();
+    // A reset counts as closed too: what matters is what arrived before it.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut bytes),
+    )
+    .await
+    .expect("the server answers or closes within 10 s");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn abort_drops_the_connection_for_get_and_head_alike() {
+    let app = app(&[fault(7, "items", Fault::Abort)]);
+    let addr = serve(app.router.clone()).await;
+    for method in ["GET", "HEAD"] {
+        let answer = raw_exchange(addr, method, "/items").await;
+        assert_eq!(answer, "", "{method} /items must get no byte at all");
+    }
+    // Other views still answer normally over the same server.
+    let answer = raw_exchange(addr, "HEAD", "/checkout").await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert_eq!(
+        app.calls.load(Ordering::SeqCst),
+        1,
+        "only /checkout's handler ran"
+    );
+    assert_eq!(app.handle.stats().injected_abort, 2);
+}
+
+#[tokio::test]
+async fn head_gets_every_verb_as_get_does() {
+    let app = app(&[
+        ret(1, "items", 503, Some("down")),
+        fault(2, "checkout", Fault::Panic),
+    ]);
+    let (status, body) = send(&app, request(Method::HEAD, "/items", None)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "")
+    );
+    let (status, body) = send(&app, request(Method::GET, "/items", None)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "down")
+    );
+    let head = tokio::spawn(
+        app.router
+            .clone()
+            .oneshot(request(Method::HEAD, "/checkout", None)),
+    )
+    .await;
+    assert!(head.is_err_and(|e| e.is_panic()), "HEAD panics like GET");
+    assert_eq!(app.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_get_method_filter_covers_head_and_nothing_else() {
+    let mut get_only = ret(1, "checkout", 503, None);
+    get_only.spec.methods = vec!["GET".into()];
+    let app = app(&[get_only]);
+    for (method, expected) in [
+        (Method::GET, StatusCode::SERVICE_UNAVAILABLE),
+        (Method::HEAD, StatusCode::SERVICE_UNAVAILABLE),
+        (Method::POST, StatusCode::OK),
+    ] {
+        let (status, _) = send(&app, request(method.clone(), "/checkout", None)).await;
+        assert_eq!(status, expected, "{method}");
+    }
+    let mut head_only = ret(1, "checkout", 503, None);
+    head_only.spec.methods = vec!["HEAD".into()];
+    app.handle.apply(Some(2), &[head_only]);
+    assert_eq!(
+        send(&app, request(Method::GET, "/checkout", None)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, request(Method::HEAD, "/checkout", None)).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test]
+async fn a_rule_with_a_method_it_cannot_parse_matches_nothing() {
+    for bad in ["POST ", "PUT,PATCH", "G\u{c9}T", ""] {
+        let mut rule = ret(1, "checkout", 503, None);
+        rule.spec.methods = vec!["GET".into(), bad.to_owned()];
+        let app = app(&[rule, ret(2, "items", 418, None)]);
+        for method in [Method::GET, Method::POST, Method::HEAD] {
+            let (status, _) = send(&app, request(method.clone(), "/checkout", None)).await;
+            assert_eq!(status, StatusCode::OK, "{bad:?} must not widen to {method}");
+        }
+        // The other, valid rule still applies.
+        assert_eq!(get_path(&app, "/items").await.0, StatusCode::IM_A_TEAPOT);
+    }
+}
+
+#[tokio::test]
+async fn bodiless_statuses_go_out_without_body_or_length() {
+    // As a row edited by hand could say: 204 with a body.
+    let app = app(&[
+        ret(1, "items", 204, Some("x")),
+        ret(2, "checkout", 304, Some("yz")),
+        ret(3, "item_detail", 503, Some("down")),
+    ]);
+    let addr = serve(app.router.clone()).await;
+    for (path, status) in [
+        ("/items", "204 No Content"),
+        ("/checkout", "304 Not Modified"),
+    ] {
+        let answer = raw_exchange(addr, "GET", path).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}\r\n")),
+            "{answer}"
+        );
+        let lower = answer.to_ascii_lowercase();
+        assert!(
+            !lower.contains("content-length: 1") && !lower.contains("content-length: 2"),
+            "{answer}"
+        );
+        assert!(!lower.contains("content-type"), "{answer}");
+        assert!(
+            answer.ends_with("\r\n\r\n"),
+            "no body after the head: {answer:?}"
+        );
+    }
+    let answer = raw_exchange(addr, "GET", "/items/1").await;
+    assert!(answer.ends_with("\r\n\r\ndown"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("content-length: 4"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_slot_is_held_only_during_the_delay() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .max_active_delays(1)
+        .build()
+        .expect("builds");
+    let handle = layer.handle();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let router = Router::new()
+        .route(
+            "/busy",
+            get({
+                let release = Arc::clone(&release);
+                move || async move {
+                    release.notified().await;
+                    "busy"
+                }
+            }),
+        )
+        .route("/quick", get(|| async { "quick" }))
+        .layer(layer);
+    handle.apply(
+        Some(1),
+        &[
+            slow(1, "/busy", 100, 100),
+            slow(2, "/quick", 50, 50),
+            slow_after(3, "/quick", 50),
+        ],
+    );
+    let busy = tokio::spawn(router.clone().oneshot(request(Method::GET, "/busy", None)));
+    while handle.stats().active_delays == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The 100 ms delay ends; the handler now waits, outside any delay.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert_eq!(
+        handle.stats().active_delays,
+        0,
+        "the slot was given back when the delay ended"
+    );
+    let started = tokio::time::Instant::now();
+    let quick = router
+        .clone()
+        .oneshot(request(Method::GET, "/quick", None))
+        .await
+        .expect("infallible");
+    assert_eq!(quick.status(), StatusCode::OK);
+    assert_eq!(
+        started.elapsed().as_millis(),
+        100,
+        "both of /quick's delays were applied"
+    );
+    let stats = handle.stats();
+    assert_eq!((stats.skipped_by_cap, stats.injected_slow), (0, 3));
+    release.notify_one();
+    let busy = busy.await.expect("joins").expect("infallible");
+    assert_eq!(busy.status(), StatusCode::OK);
+    assert_eq!(handle.stats().active_delays, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_after_delay_takes_its_slot_only_when_the_handler_answered() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .max_active_delays(1)
+        .build()
+        .expect("builds");
+    let handle = layer.handle();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let router = Router::new()
+        .route(
+            "/busy",
+            get({
+                let release = Arc::clone(&release);
+                move || async move {
+                    release.notified().await;
+                    "busy"
+                }
+            }),
+        )
+        .route("/quick", get(|| async { "quick" }))
+        .layer(layer);
+    handle.apply(
+        Some(1),
+        &[slow_after(1, "/busy", 100), slow(2, "/quick", 50, 50)],
+    );
+    let busy = tokio::spawn(router.clone().oneshot(request(Method::GET, "/busy", None)));
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert_eq!(
+        handle.stats().active_delays,
+        0,
+        "the handler works: no slot yet"
+    );
+    // /quick takes the only slot while /busy's handler works.
+    let quick = tokio::spawn(router.clone().oneshot(request(Method::GET, "/quick", None)));
+    while handle.stats().active_delays == 0 {
+        tokio::task::yield_now().await;
+    }
+    release.notify_one();
+    // /busy answered while the slot was taken: its `after` delay is skipped and counted.
+    let started = tokio::time::Instant::now();
+    let busy = busy.await.expect("joins").expect("infallible");
+    assert_eq!(busy.status(), StatusCode::OK);
+    assert_eq!(
+        started.elapsed().as_millis(),
+        0,
+        "no after delay over the cap"
+    );
+    assert_eq!(handle.stats().skipped_by_cap, 1);
+    quick.await.expect("joins").expect("infallible");
+    assert_eq!(handle.stats().active_delays, 0);
+}
+
+#[tokio::test]
+async fn views_named_in_a_nested_router_match_their_full_pattern() {
+    let mut api_views = ChaosViews::new();
+    let api = Router::new()
+        .route(
+            api_views.name("user", "/users/{id}"),
+            get(|| async { "user" }),
+        )
+        .route(api_views.name("api_root", "/"), get(|| async { "root" }));
+    let mut views = ChaosViews::new();
+    let outer = Router::new()
+        .route(views.name("items", "/items"), get(|| async { "items" }))
+        .nest("/api", api)
+        .nest_service("/assets", get(|| async { "asset" }))
+        .fallback(|| async { "fallback" });
+    views.nest("/api", api_views);
+    assert_eq!(views.name_of("/api/users/{id}"), Some("user"));
+    assert_eq!(views.name_of("/api"), Some("api_root"));
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(views)
+        .build()
+        .expect("builds");
+    let handle = layer.handle();
+    let app = App {
+        router: outer.layer(layer),
+        handle,
+        calls: Arc::new(AtomicUsize::new(0)),
+    };
+    app.handle.apply(
+        Some(1),
+        &[
+            ret(1, "user", 503, None),
+            ret(2, "api_root", 502, None),
+            ret(3, "/assets/app.css", 504, None),
+            ret(4, "/nowhere", 410, None),
+        ],
+    );
+    assert_eq!(
+        get_path(&app, "/api/users/7").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(get_path(&app, "/api").await.0, StatusCode::BAD_GATEWAY);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK);
+    // nest_service and fallbacks carry no pattern: matched by exact raw path.
+    assert_eq!(
+        get_path(&app, "/assets/app.css").await.0,
+        StatusCode::GATEWAY_TIMEOUT
+    );
+    assert_eq!(get_path(&app, "/assets/other.css").await.0, StatusCode::OK);
+    assert_eq!(get_path(&app, "/nowhere").await.0, StatusCode::GONE);
+}

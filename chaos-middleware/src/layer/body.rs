@@ -1,10 +1,20 @@
-//! The body of an `abort`: it fails at once, so the server drops the connection without
-//! sending a response.
+//! The response of an `abort`: the server drops the connection without sending anything,
+//! for every method, HEAD included.
+//!
+//! A tower service behind axum cannot fail a request (its error type is `Infallible`),
+//! so the abort is a response that hyper refuses to send:
+//! - its head frames the body twice (`content-length: 0` *and* `transfer-encoding:
+//!   chunked`), which hyper's HTTP/1 encoder rejects as a user error before writing a
+//!   byte, closing the connection. This holds for HEAD too, whose body axum replaces
+//!   with an empty one before hyper sees it;
+//! - its body fails on the first poll, for servers that would send the head anyway
+//!   (HTTP/2 resets the stream).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::{HeaderValue, Response, header};
 use http_body::{Body, Frame};
 
 /// Errors a response body may yield.
@@ -36,4 +46,17 @@ impl Body for AbortBody {
             action_id: self.action_id,
         })))
     }
+}
+
+/// The response that makes the server drop the connection (see the module docs).
+pub(crate) fn abort_response(action_id: i64) -> Response<axum::body::Body> {
+    let mut response = Response::new(axum::body::Body::new(AbortBody { action_id }));
+    let headers = response.headers_mut();
+    // In this order: hyper checks `transfer-encoding` against a length already written.
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    headers.insert(
+        header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
+    response
 }

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::body::BoxError;
-use super::state::ActiveDelay;
+use super::state::{ActiveDelay, Shared};
 
 pin_project! {
     /// Future of [`ChaosService`](super::ChaosService).
@@ -43,13 +44,17 @@ pin_project! {
         // 3. The inner future (absent for `return`/`abort`, whose response is ready).
         #[pin]
         future: Option<F>,
-        // 4. `slow --phase after`: hold the response this long.
+        // 4. `slow --phase after`: hold the response this long, if a slot under the
+        //    cap on held requests is free when the handler has answered.
         after_ms: u64,
         #[pin]
         after: Option<Sleep>,
         response: Option<Response<Body>>,
-        // Counts this request against the cap on held requests until it completes.
+        // Counts this request against the cap on held requests while, and only while,
+        // it sleeps in a delay (not while its handler works).
         active: Option<ActiveDelay>,
+        // Takes the slot for the `after` delay.
+        shared: Option<Arc<Shared>>,
     }
 }
 
@@ -60,7 +65,10 @@ pub(crate) struct Faults<F> {
     pub panic_action: Option<i64>,
     pub future: Option<F>,
     pub response: Option<Response<Body>>,
+    /// The slot for the `before` delay (taken when the request was decided).
     pub active: Option<ActiveDelay>,
+    /// Where to take a slot for the `after` delay (present when `after_ms > 0`).
+    pub shared: Option<Arc<Shared>>,
 }
 
 fn sleep_for(ms: u64) -> Option<Sleep> {
@@ -85,6 +93,7 @@ impl<F> ResponseFuture<F> {
                     after: None,
                     response: faults.response,
                     active: faults.active,
+                    shared: faults.shared,
                 }),
             },
         }
@@ -133,6 +142,8 @@ where
         if let Some(sleep) = this.before.as_mut().as_pin_mut() {
             ready!(sleep.poll(cx));
             this.before.set(None);
+            // The `before` delay is over: the handler's own time is not chaos's.
+            *this.active = None;
         }
         if let Some(action_id) = this.panic_action.take() {
             panic!("chaos: panic injected by action {action_id}");
@@ -141,7 +152,13 @@ where
             let inner_response = ready!(inner.poll(cx))?;
             *this.response = Some(into_axum(inner_response));
             this.future.set(None);
-            this.after.set(sleep_for(*this.after_ms));
+            if *this.after_ms > 0 {
+                // Over the cap (counted as skipped): the response goes out undelayed.
+                *this.active = this.shared.take().and_then(|shared| shared.try_hold());
+                if this.active.is_some() {
+                    this.after.set(sleep_for(*this.after_ms));
+                }
+            }
         }
         if let Some(sleep) = this.after.as_mut().as_pin_mut() {
             ready!(sleep.poll(cx));

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{Request, Response, header};
 use tower::Service;
 
-use super::body::{AbortBody, BoxError};
+use super::body::{BoxError, abort_response};
 use super::future::{Faults, ResponseFuture};
 use super::state::Shared;
 use crate::snapshot::{Decision, Effect, decide};
@@ -74,7 +74,9 @@ where
         let (before_ms, after_ms) = self
             .shared
             .clamp_delays(decision.before_ms, decision.after_ms);
-        let active = if before_ms + after_ms > 0 {
+        // A slot under the cap is held only while the request sleeps in a delay: now
+        // for a `before` delay, later (by the future) for an `after` one.
+        let active = if before_ms > 0 {
             match self.shared.try_hold() {
                 Some(slot) => Some(slot),
                 // Too many requests are held already: this one passes untouched.
@@ -102,9 +104,11 @@ where
             future: None,
             response: None,
             active,
+            shared: (after_ms > 0).then(|| Arc::clone(&self.shared)),
         };
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body })) => {
+                // Bodiless statuses (204, 205, 304) were compiled with an empty body.
                 let mut response = Response::new(Body::from(body.clone()));
                 *response.status_mut() = *status;
                 if !body.is_empty() {
@@ -115,9 +119,7 @@ where
                 }
                 faults.response = Some(response);
             }
-            Some((id, Effect::Abort)) => {
-                faults.response = Some(Response::new(Body::new(AbortBody { action_id: id })));
-            }
+            Some((id, Effect::Abort)) => faults.response = Some(abort_response(id)),
             Some((id, Effect::Panic)) => faults.panic_action = Some(id),
             _ => faults.future = Some(self.inner.call(request)),
         }

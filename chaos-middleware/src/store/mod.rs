@@ -220,10 +220,17 @@ impl Store {
     pub async fn list(&self) -> Result<Listing, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let table: Option<String> = sqlx::query_scalar(LIST_ACTIONS_SQLITE)
+                let table: Result<Option<String>, _> = sqlx::query_scalar(LIST_ACTIONS_SQLITE)
                     .fetch_one(pool)
-                    .await?;
-                Ok(row::parse_json_rows(table.as_deref()))
+                    .await;
+                if let Some(listing) = table.ok().and_then(|t| row::parse_json_rows(t.as_deref())) {
+                    return Ok(listing);
+                }
+                // A value the aggregate cannot carry (a BLOB, text that is not UTF-8, an
+                // infinite number) fails the whole table: read row by row instead, so
+                // only the bad rows are skipped. (A store that is down fails here too.)
+                let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
+                Ok(row::parse_rows(&rows))
             }
             Backend::Postgres(pool) => {
                 let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
@@ -245,9 +252,16 @@ impl Store {
     }
 
     /// Enables or disables the selected actions; returns how many rows changed.
-    /// Enabling an action whose expiry has passed clears the expiry (it is live again);
-    /// a future expiry is kept. With [`Selection::Ids`], an unknown id changes nothing
-    /// and is an error.
+    /// With [`Selection::Ids`], an unknown id changes nothing and is an error.
+    ///
+    /// Enabling never makes a fault outlive what was asked:
+    /// - by id, an ordinary action whose expiry has passed is live again (its expiry is
+    ///   cleared); a future expiry is kept;
+    /// - storm and exercise actions (tagged [`OWNED_TAGS`]) end with their storm or
+    ///   exercise: enabling one by id after its expiry is refused
+    ///   ([`StoreError::Invalid`], nothing written);
+    /// - bulk selections (`Target`, `All`, `Tag`) leave expired actions as they are:
+    ///   they never revive anything.
     pub async fn set_enabled(
         &self,
         selection: &Selection,
@@ -261,7 +275,10 @@ impl Store {
         self.write_selected(change, selection).await
     }
 
-    /// Enables the selected actions until `expires_at` (Unix milliseconds).
+    /// Enables the selected actions until `expires_at` (Unix milliseconds). Bulk
+    /// selections skip expired actions and keep the expiry of storm and exercise actions
+    /// (it is their owner's); by id, an expired storm or exercise action, or giving one a
+    /// new expiry, is refused ([`StoreError::Invalid`], nothing written).
     pub async fn enable_until(
         &self,
         selection: &Selection,
@@ -296,21 +313,39 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let now = now_ms();
         let actor = actor();
-        // `$1` is always the current time when the statement has a SET clause.
+        let by_id = matches!(selection, Selection::Ids(_));
+        // `$1` is always the current time when the statement has a SET clause. By id,
+        // storm and exercise actions that would be revived were refused before.
         let (statement, next_param) = match change {
-            Change::Enable { expires_at: None } => (
+            Change::Enable { expires_at: None } if by_id => (
                 "UPDATE chaos_actions SET enabled = 1, updated_at = $1, \
                  expires_at = CASE WHEN expires_at <= $1 THEN NULL ELSE expires_at END",
                 2,
             ),
+            Change::Enable { expires_at: None } => {
+                ("UPDATE chaos_actions SET enabled = 1, updated_at = $1", 2)
+            }
+            Change::Enable {
+                expires_at: Some(_),
+            } if by_id => (
+                "UPDATE chaos_actions SET enabled = 1, updated_at = $1, expires_at = $2",
+                3,
+            ),
             Change::Enable {
                 expires_at: Some(_),
             } => (
-                "UPDATE chaos_actions SET enabled = 1, updated_at = $1, expires_at = $2",
+                "UPDATE chaos_actions SET enabled = 1, updated_at = $1, expires_at = \
+                 CASE WHEN tag IN ('storm', 'exercise') THEN expires_at ELSE $2 END",
                 3,
             ),
             Change::Disable => ("UPDATE chaos_actions SET enabled = 0, updated_at = $1", 2),
             Change::Delete => ("DELETE FROM chaos_actions", 1),
+        };
+        // Bulk enables never revive an expired action.
+        let live_only = if matches!(change, Change::Enable { .. }) && !by_id {
+            " AND (expires_at IS NULL OR expires_at > $1)"
+        } else {
+            ""
         };
         let condition = match selection {
             Selection::Ids(_) => format!("id = ${next_param}"),
@@ -324,7 +359,7 @@ impl Store {
             }
             Selection::Tag(_) => format!("tag = ${next_param}"),
         };
-        let sql = format!("{statement} WHERE {condition}");
+        let sql = format!("{statement} WHERE {condition}{live_only}");
         // One statement per id so an unknown id is noticed; the whole change is one
         // transaction either way.
         let bindings: Vec<Binding<'_>> = match selection {
@@ -352,6 +387,22 @@ impl Store {
             sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
             let mut changed: u64 = 0;
             let mut missing = Vec::new();
+            if let (Change::Enable { expires_at }, true) = (change, by_id) {
+                for binding in &bindings {
+                    let Binding::Id(id) = *binding else { continue };
+                    let row: Option<(Option<String>, Option<i64>)> =
+                        sqlx::query_as("SELECT tag, expires_at FROM chaos_actions WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some((tag, expiry)) = row
+                        && let Some(refusal) =
+                            refuse_owned_enable(id, tag.as_deref(), expiry, expires_at, now)
+                    {
+                        return Ok(Err(StoreError::Invalid(InvalidAction::new(refusal))));
+                    }
+                }
+            }
             for binding in &bindings {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                 match change {
@@ -381,7 +432,7 @@ impl Store {
             }
             if !missing.is_empty() {
                 // Dropping the transaction rolls it back: nothing is half-written.
-                return Ok::<_, sqlx::Error>(Err(missing));
+                return Ok::<_, sqlx::Error>(Err(StoreError::UnknownIds(missing)));
             }
             sqlx::query(INSERT_AUDIT)
                 .bind(now)
@@ -394,7 +445,7 @@ impl Store {
             tx.commit().await?;
             Ok(Ok(changed))
         })?;
-        result.map_err(StoreError::UnknownIds)
+        result
     }
 
     /// Counts the rows of `chaos_audit`, `chaos_meta` or `_sqlx_migrations` (any other
@@ -445,6 +496,33 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await);
     }
+}
+
+/// Tags of actions that belong to a storm or an exercise and end with it.
+pub const OWNED_TAGS: [&str; 2] = ["storm", "exercise"];
+
+/// Why enabling action `id` by id would make a storm's or exercise's fault outlive it,
+/// or `None` when it may be enabled.
+fn refuse_owned_enable(
+    id: i64,
+    tag: Option<&str>,
+    expiry: Option<i64>,
+    new_expiry: Option<i64>,
+    now: i64,
+) -> Option<String> {
+    let owner = tag.filter(|t| OWNED_TAGS.contains(t))?;
+    if let Some(at) = expiry.filter(|at| *at <= now) {
+        return Some(format!(
+            "action {id} belongs to a {owner} that ended at {}: {owner} actions end with it and cannot be enabled again (start a new {owner})",
+            crate::time::format_time(at)
+        ));
+    }
+    if new_expiry.is_some() {
+        return Some(format!(
+            "action {id} belongs to a {owner}: its expiry is the {owner}'s and cannot be changed with --for or --until (enable it without them)"
+        ));
+    }
+    None
 }
 
 /// What a selected write does to each row.

@@ -156,21 +156,16 @@ where
 /// cheap; a row that does not parse becomes a [`CorruptRow`] and the rest still load.
 /// (SQLite, where the driver's per-row cost dominates: 10,000 rows read in ~25 ms this
 /// way against ~70 ms row by row; on PostgreSQL the aggregate is the slower one.)
-pub(super) fn parse_json_rows(text: Option<&str>) -> Listing {
+///
+/// Returns `None` when the text as a whole is not such an array (a value JSON cannot
+/// carry, such as an infinite number): the caller then reads row by row, so that one
+/// bad row never hides the others.
+pub(super) fn parse_json_rows(text: Option<&str>) -> Option<Listing> {
     let mut listing = Listing::default();
     let Some(text) = text else {
-        return listing;
+        return Some(listing);
     };
-    let rows: Vec<Vec<Value>> = match serde_json::from_str(text) {
-        Ok(rows) => rows,
-        Err(err) => {
-            listing.corrupt.push(CorruptRow {
-                id: None,
-                reason: format!("the table could not be read: {err}"),
-            });
-            return listing;
-        }
-    };
+    let rows: Vec<Vec<Value>> = serde_json::from_str(text).ok()?;
     for row in rows {
         let id = row.first().and_then(Value::as_i64);
         let parsed = RawRow::from_json(&row)
@@ -185,7 +180,7 @@ pub(super) fn parse_json_rows(text: Option<&str>) -> Listing {
         }
     }
     listing.actions.sort_by_key(|a| a.id);
-    listing
+    Some(listing)
 }
 
 /// Reads the columns of one row, in [`super::LIST_COLUMNS`] order, checking their types.
@@ -336,7 +331,7 @@ impl RawRow {
                 )));
             }
         };
-        Ok(Action {
+        let action = Action {
             id: self.id,
             spec: ActionSpec {
                 kind,
@@ -355,7 +350,12 @@ impl RawRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             created_by: self.created_by,
-        })
+        };
+        // Every rule `create` applies to stored values (methods, names, expiry range,
+        // ...) applies to rows edited by hand too: a filter that cannot be understood
+        // makes the row broken, never wider.
+        action.spec.validate_stored()?;
+        Ok(action)
     }
 }
 
