@@ -1,7 +1,7 @@
 //! Rendering actions for humans (aligned table, key: value lines) and scripts (JSON).
 
 use std::io::{self, Write};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use chaos_middleware::store::CorruptRow;
 use chaos_middleware::{Action, Fault, Phase};
@@ -81,14 +81,10 @@ pub fn who(names: &[String]) -> String {
     }
 }
 
-/// Unix milliseconds as an RFC 3339 UTC time.
+/// Unix milliseconds as an RFC 3339 UTC time; never panics (see
+/// [`chaos_middleware::time::format_time`]).
 pub fn timestamp(ms: i64) -> String {
-    match u64::try_from(ms) {
-        Ok(ms) => {
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
-        }
-        Err(_) => ms.to_string(),
-    }
+    chaos_middleware::time::format_time(ms)
 }
 
 /// How long ago `then_ms` was, at `now_ms`: `3s ago`, `2m 5s ago`.
@@ -127,8 +123,25 @@ pub fn action_json(action: &Action, now_ms: i64) -> Result<Value, serde_json::Er
 /// Writes a one-line warning on stderr for each row the store could not read.
 pub fn warn_corrupt(rows: &[CorruptRow]) {
     for row in rows {
-        eprintln!("warning: {row}; skipped");
+        eprintln!(
+            "warning: {row}; the apps skip it (listed as broken; `chaos-admin delete ID` removes it)"
+        );
     }
+}
+
+/// A row that cannot be read, as `list --json` and `show --json` print it:
+/// `{"id": 2, "state": "broken", "error": "..."}` (`id` is null when unreadable too).
+pub fn broken_json(row: &CorruptRow) -> serde_json::Value {
+    serde_json::json!({"id": row.id, "state": "broken", "error": row.reason})
+}
+
+/// A row that cannot be read, as `show` prints it.
+pub fn broken_lines(row: &CorruptRow) -> String {
+    let id = row.id.map_or_else(|| "?".to_owned(), |id| id.to_string());
+    format!(
+        "id:    {id}\nstate: broken (the apps skip it)\nerror: {}\nfix:   chaos-admin delete {id}",
+        row.reason
+    )
 }
 
 /// Writes `rows` under `header`, each column padded to its widest cell; the last column

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use support::{BIN, Cli};
+use support::{BIN, Cli, on_every_backend};
 
 /// Every bad input with the value its error line must name.
 const BAD_INPUT: &[(&[&str], &str)] = &[
@@ -145,6 +145,101 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
     (&["delete", "--all"], "--yes"),
     (&["delete", "--all", "response"], "--yes"),
     (&["frobnicate"], "frobnicate"),
+    // Filters that cannot be understood must never widen to "every method".
+    (
+        &["create", "return", "items", "503", "--method", "POST "],
+        "'POST '",
+    ),
+    (
+        &["create", "return", "items", "503", "--method", "PUT,PATCH"],
+        "'PUT,PATCH'",
+    ),
+    (
+        &["create", "return", "items", "503", "--method", "G\u{c9}T"],
+        "'G\u{c9}T'",
+    ),
+    (
+        &["create", "return", "items", "503", "--method", ""],
+        "--method",
+    ),
+    (
+        &["create", "return", "items", "503", "--host", ""],
+        "--host",
+    ),
+    (
+        &["create", "return", "items", "503", "--group", " ops"],
+        "\" ops\"",
+    ),
+    (
+        &["create", "return", "items", "503", "--user", "alice "],
+        "\"alice \"",
+    ),
+    // Statuses that cannot end a request, bodies that cannot be sent.
+    (&["create", "return", "items", "100"], "status 100"),
+    (&["create", "return", "items", "101"], "status 101"),
+    (&["create", "return", "items", "199"], "status 199"),
+    (
+        &["create", "return", "items", "204", "--body", "x"],
+        "status 204",
+    ),
+    (
+        &["create", "return", "items", "304", "--body", "x"],
+        "status 304",
+    ),
+    // Durations and times beyond what can be printed, times without an offset.
+    (
+        &["create", "return", "items", "503", "--for", "8000y"],
+        "'8000y'",
+    ),
+    (
+        &[
+            "create",
+            "return",
+            "items",
+            "503",
+            "--for",
+            "100000000000000000000y",
+        ],
+        "'100000000000000000000y'",
+    ),
+    (
+        &[
+            "create",
+            "return",
+            "items",
+            "503",
+            "--until",
+            "2030-01-01T09:00:00",
+        ],
+        "no offset",
+    ),
+    (
+        &[
+            "create",
+            "return",
+            "items",
+            "503",
+            "--until",
+            "10000-01-01T00:00:00Z",
+        ],
+        "'10000-01-01T00:00:00Z'",
+    ),
+    (&["enable", "--all", "--for", "8000y"], "'8000y'"),
+    (
+        &["enable", "1", "--until", "2030-01-01T09:00:00"],
+        "no offset",
+    ),
+    (&["storm", "--user", "alice", "--for", "8000y"], "'8000y'"),
+    (
+        &[
+            "storm", "--user", "alice", "--view", "items", "--for", "8000y",
+        ],
+        "'8000y'",
+    ),
+    (
+        &["exercise", "start", "--view", "items", "--for", "8000y"],
+        "'8000y'",
+    ),
 ];
 
 /// Runs every bad input against a store holding one action; nothing may change.
@@ -500,13 +595,107 @@ fn corrupt_rows_are_warned_about_and_skipped() {
             "{stderr}"
         );
     }
-    let ids: Vec<Value> = cli.list().iter().map(|a| a["id"].clone()).collect();
-    assert_eq!(ids, vec![Value::from(1), Value::from(3)]);
+    // The broken row is listed, with its id and what is wrong, so it can be deleted.
+    let listed = cli.list();
+    let ids: Vec<Value> = listed.iter().map(|a| a["id"].clone()).collect();
+    assert_eq!(ids, vec![Value::from(1), Value::from(2), Value::from(3)]);
+    assert_eq!(listed[1]["state"], "broken");
+    assert!(
+        listed[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("999")),
+        "{}",
+        listed[1]
+    );
     let table = cli.ok(&["list"]);
-    assert_eq!(table.lines().count(), 3, "{table}");
-    // Reading the broken row is the store's fault, not bad input.
-    let line = cli.fails(&["show", "2"], 1, "999");
-    assert!(line.contains("row 2"), "{line}");
+    assert_eq!(table.lines().count(), 4, "{table}");
+    let broken_line = table.lines().nth(2).expect("row 2");
+    assert!(
+        broken_line.starts_with("2 ")
+            && broken_line.contains("broken")
+            && broken_line.contains("999"),
+        "{table}"
+    );
+    let shown = cli.ok(&["show", "2"]);
+    assert!(
+        shown.contains("state: broken")
+            && shown.contains("999")
+            && shown.contains("chaos-admin delete 2"),
+        "{shown}"
+    );
+    let shown = cli.json(&["show", "2", "--json"]);
+    assert_eq!(
+        (shown["id"].as_i64(), shown["state"].as_str()),
+        (Some(2), Some("broken"))
+    );
+    assert_eq!(cli.ok(&["delete", "2"]), "deleted 1 action\n");
+    assert_eq!(cli.list().len(), 2);
+}
+
+#[test]
+fn hand_edited_rows_that_break_json_are_listed_as_broken() {
+    let cli = Cli::sqlite();
+    for status in ["500", "501", "502", "503"] {
+        cli.create(&["return", "items", status]);
+    }
+    cli.execute_sql("UPDATE chaos_actions SET note = X'00FF' WHERE id = 2");
+    cli.execute_sql("UPDATE chaos_actions SET probability = 1e999 WHERE id = 3");
+    cli.execute_sql("UPDATE chaos_actions SET target = CAST(X'69FF74' AS TEXT) WHERE id = 4");
+    let listed = cli.list();
+    let states: Vec<(i64, &str)> = listed
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_i64().unwrap_or(0),
+                a["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [(1, "enabled"), (2, "broken"), (3, "broken"), (4, "broken")]
+    );
+    assert!(
+        listed[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("note holds a BLOB"))
+    );
+    assert!(
+        listed[2]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("probability"))
+    );
+    // Row 1 stays fully manageable.
+    assert_eq!(cli.ok(&["disable", "1"]), "disabled 1 action\n");
+    assert_eq!(cli.action(1)["state"], "disabled");
+    assert_eq!(
+        cli.ok(&["delete", "1", "2", "3", "4"]),
+        "deleted 4 actions\n"
+    );
+    assert!(cli.list().is_empty());
+}
+
+#[test]
+fn until_accepts_every_rfc3339_offset() {
+    on_every_backend(|cli| {
+        for (text, ms) in [
+            ("2030-01-01T09:00:00+09:00", 1_893_456_000_000_i64),
+            ("2029-12-31T19:00:00-05:00", 1_893_456_000_000),
+            ("2030-01-01T00:00:00.5Z", 1_893_456_000_500),
+        ] {
+            let id = cli.create(&["return", "items", "503", "--until", text]);
+            assert_eq!(cli.action(id)["expires_at"], ms, "{text}");
+            let shown = cli.ok(&["show", &id.to_string()]);
+            assert!(shown.contains("2030-01-01T00:00:00Z"), "{shown}");
+        }
+        // The longest lifetime that is still printable works end to end.
+        let id = cli.create(&["return", "items", "503", "--until", "9999-12-29T00:00:00Z"]);
+        assert!(
+            cli.ok(&["show", &id.to_string()])
+                .contains("9999-12-29T00:00:00Z")
+        );
+        assert!(cli.ok(&["list"]).contains(&id.to_string()));
+    });
 }
 
 #[test]

@@ -238,3 +238,130 @@ fn exercises_hide_details_until_revealed_and_end() {
         cli.ok(&["exercise", "end"]);
     });
 }
+
+/// Polls `list --json` until every action listed is expired (a deadline, no fixed sleep).
+fn wait_all_expired(cli: &Cli) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let listed = cli.list();
+        if !listed.is_empty() && listed.iter().all(|a| a["state"] == "expired") {
+            return listed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "actions never expired: {listed:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn states(cli: &Cli) -> Vec<(i64, String)> {
+    cli.list()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_i64().unwrap_or(0),
+                a["state"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn expired_storms_and_exercises_are_never_revived_by_enable() {
+    on_every_backend(|cli| {
+        let ordinary = cli.create(&["return", "items", "503", "--for", "1s"]);
+        cli.ok(&[
+            "storm",
+            "--user",
+            "alice",
+            "--view",
+            "items",
+            "--probability",
+            "100%",
+            "--for",
+            "1s",
+            "--seed",
+            "1",
+        ]);
+        cli.ok(&[
+            "exercise", "start", "--view", "checkout", "--for", "1s", "--seed", "2",
+        ]);
+        let listed = wait_all_expired(cli);
+        let storm_id = listed
+            .iter()
+            .find(|a| a["tag"] == "storm")
+            .and_then(|a| a["id"].as_i64())
+            .expect("a storm action");
+        let exercise_id = listed
+            .iter()
+            .find(|a| a["tag"] == "exercise")
+            .and_then(|a| a["id"].as_i64())
+            .expect("an exercise action");
+        let before = states(cli);
+        // Bulk enables revive nothing: every expiry stays as it was.
+        for args in [
+            &["enable", "--all"][..],
+            &["enable", "--all", "response"][..],
+            &["enable", "response", "items"][..],
+            &["enable", "--all", "--for", "10m"][..],
+        ] {
+            assert_eq!(cli.ok(args), "enabled 0 actions\n", "{args:?}");
+            assert_eq!(states(cli), before, "{args:?} revived something");
+        }
+        // By id, a storm's or exercise's action is refused; nothing is written.
+        cli.refuses(&["enable", &storm_id.to_string()], "storm");
+        cli.refuses(&["enable", &exercise_id.to_string()], "exercise");
+        cli.refuses(
+            &["enable", &ordinary.to_string(), &storm_id.to_string()],
+            "storm",
+        );
+        // An ordinary action comes back when enabled by id, as documented.
+        assert_eq!(
+            cli.ok(&["enable", &ordinary.to_string()]),
+            "enabled 1 action\n"
+        );
+        assert_eq!(cli.action(ordinary)["state"], "enabled");
+        assert_eq!(cli.action(ordinary)["expires_at"], Value::Null);
+        let status = cli.ok(&["exercise", "status"]);
+        assert!(status.contains("expired at"), "{status}");
+    });
+}
+
+#[test]
+fn enabling_a_running_storm_keeps_its_expiry() {
+    on_every_backend(|cli| {
+        let storm = storm_json(
+            cli,
+            &[
+                "--user", "alice", "--view", "items", "--for", "10m", "--seed", "3",
+            ],
+        );
+        let expires_at = storm["expires_at"].as_i64().expect("storm expiry");
+        let ordinary = cli.create(&["return", "checkout", "503"]);
+        cli.ok(&["disable", "--all"]);
+        cli.ok(&["enable", "--all", "--for", "1h"]);
+        for action in cli.list() {
+            assert_eq!(action["state"], "enabled", "{action}");
+            if action["tag"] == "storm" {
+                assert_eq!(
+                    action["expires_at"], expires_at,
+                    "the storm's expiry is kept"
+                );
+            }
+        }
+        assert!(cli.action(ordinary)["expires_at"].as_i64() > Some(expires_at));
+        let storm_id = cli
+            .list()
+            .iter()
+            .find(|a| a["tag"] == "storm")
+            .and_then(|a| a["id"].as_i64())
+            .expect("storm action");
+        cli.refuses(&["enable", &storm_id.to_string(), "--for", "1h"], "storm");
+        // Plain enable by id of a running storm action is fine.
+        assert_eq!(
+            cli.ok(&["enable", &storm_id.to_string()]),
+            "enabled 1 action\n"
+        );
+    });
+}

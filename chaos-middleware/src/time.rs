@@ -8,15 +8,16 @@
 //!   time without an offset is refused: it would silently mean a different instant in
 //!   every time zone.
 //! - An expiry lies between the Unix epoch and [`MAX_EXPIRY_MS`]
-//!   (`9999-12-31T23:59:59.999Z`, the last instant RFC 3339's four-digit years can
-//!   write), so every expiry can be printed and read back.
+//!   (`9999-12-30T00:00:00Z`: RFC 3339 has four-digit years, and the last day of year
+//!   9999 cannot be written in every offset), so every expiry can be printed and read
+//!   back.
 
 use std::time::Duration;
 
 use crate::action::InvalidAction;
 
-/// The latest expiry an action may have, in Unix milliseconds: `9999-12-31T23:59:59.999Z`.
-pub const MAX_EXPIRY_MS: i64 = 253_402_300_799_999;
+/// The latest expiry an action may have, in Unix milliseconds: `9999-12-30T00:00:00Z`.
+pub const MAX_EXPIRY_MS: i64 = 253_402_128_000_000;
 
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -125,7 +126,8 @@ pub fn validate_expiry(at_ms: i64) -> Result<(), InvalidAction> {
 /// Never panics: a value outside what RFC 3339 can write is printed as
 /// `<ms> ms since 1970 (out of range)`.
 pub fn format_time(ms: i64) -> String {
-    match jiff::Timestamp::from_millisecond(ms.div_euclid(1000) * 1000) {
+    let whole_seconds = ms.div_euclid(1000);
+    match jiff::Timestamp::from_second(whole_seconds) {
         Ok(timestamp) => timestamp.to_string(),
         Err(_) => format!("{ms} ms since 1970 (out of range)"),
     }
@@ -192,14 +194,14 @@ mod tests {
         let years_8000 = parse_duration_ms("8000y").expect("humantime parses it");
         let err = expiry_after(NOW, years_8000, "--for", "8000y").expect_err("too far");
         assert!(err.to_string().contains("'8000y'"), "{err}");
-        assert!(err.to_string().contains("9999-12-31T23:59:59Z"), "{err}");
+        assert!(err.to_string().contains("9999-12-30T00:00:00Z"), "{err}");
         assert!(expiry_after(NOW, u64::MAX, "--for", "huge").is_err());
         assert!(expiry_after(NOW, 0, "--for", "0s").is_err());
         let last = u64::try_from(MAX_EXPIRY_MS - NOW).expect("positive");
         assert_eq!(expiry_after(NOW, last, "--for", "x"), Ok(MAX_EXPIRY_MS));
         assert!(expiry_after(NOW, last + 1, "--for", "x").is_err());
         assert!(expiry_at(NOW, "--until", "2020-01-01T00:00:00Z").is_err());
-        assert_eq!(format_time(MAX_EXPIRY_MS), "9999-12-31T23:59:59Z");
+        assert_eq!(format_time(MAX_EXPIRY_MS), "9999-12-30T00:00:00Z");
     }
 
     #[test]

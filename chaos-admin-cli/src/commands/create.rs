@@ -20,7 +20,7 @@ const USAGE: &str = "usage is `create response slow <view> <min> <max>`, \
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Forms:\n  \
     create response slow <view> <min> <max>   delay by a random duration in [min, max] (250ms, 1s, 2m)\n  \
-    create response return <view> <status>    answer with <status> (100-599) instead of the view\n  \
+    create response return <view> <status>    answer with <status> (200-599) instead of the view\n  \
     create response abort <view>              drop the connection without a response\n  \
     create response panic <view>              panic inside the service\n  \
     create point slow <name> <min> <max>      delay the fault point <name>\n  \
@@ -285,7 +285,7 @@ fn parse_status(text: &str) -> Result<u16, CliError> {
     match text.trim().parse::<i64>() {
         Ok(status) => Ok(validate_status(status)?),
         Err(_) => Err(CliError::usage(format!(
-            "invalid status '{text}': allowed is an HTTP status code 100-599"
+            "invalid status '{text}': allowed is an HTTP status code 200-599"
         ))),
     }
 }

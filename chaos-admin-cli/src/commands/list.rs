@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 
-use chaos_middleware::Store;
 use chaos_middleware::action::now_ms;
+use chaos_middleware::store::CorruptRow;
+use chaos_middleware::{Action, Listing, Store};
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -41,16 +42,17 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let now = now_ms();
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    // Rows that cannot be read are listed too, as broken, in id order.
+    let rows = merged(&listing);
     if plan.json {
-        let actions = listing
-            .actions
+        let actions = rows
             .iter()
-            .map(|action| {
-                if hidden_ids.contains(&action.id) {
+            .map(|row| match row {
+                Row::Broken(broken) => Ok(output::broken_json(broken)),
+                Row::Action(action) if hidden_ids.contains(&action.id) => {
                     Ok(hidden::json(action, now))
-                } else {
-                    output::action_json(action, now)
                 }
+                Row::Action(action) => output::action_json(action, now),
             })
             .collect::<Result<Vec<Value>, _>>()?;
         let result = serde_json::to_writer_pretty(&mut out, &actions)
@@ -59,14 +61,17 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         output::ignore_broken_pipe(result)?;
         return Ok(());
     }
-    if listing.actions.is_empty() {
+    if rows.is_empty() {
         output::ignore_broken_pipe(writeln!(out, "no chaos actions"))?;
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = listing
-        .actions
+    let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|action| {
+        .map(|row| {
+            let action = match row {
+                Row::Action(action) => action,
+                Row::Broken(broken) => return broken_cells(broken),
+            };
             if hidden_ids.contains(&action.id) {
                 return hidden::row(action, now, &HEADER);
             }
@@ -94,4 +99,38 @@ fn audience(users: &[String], groups: &[String]) -> String {
         .chain(groups.iter().map(|group| format!("group:{group}")))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// One line of the listing: an action, or a row that cannot be read.
+enum Row<'a> {
+    Action(&'a Action),
+    Broken(&'a CorruptRow),
+}
+
+/// Actions and broken rows together, by id (a row whose id is unreadable last).
+fn merged(listing: &Listing) -> Vec<Row<'_>> {
+    let mut rows: Vec<(i64, Row<'_>)> = listing
+        .actions
+        .iter()
+        .map(|a| (a.id, Row::Action(a)))
+        .chain(
+            listing
+                .corrupt
+                .iter()
+                .map(|c| (c.id.unwrap_or(i64::MAX), Row::Broken(c))),
+        )
+        .collect();
+    rows.sort_by_key(|(id, _)| *id);
+    rows.into_iter().map(|(_, row)| row).collect()
+}
+
+/// The table cells of a broken row: its id, `broken`, and what is wrong in DETAIL.
+fn broken_cells(broken: &CorruptRow) -> Vec<String> {
+    let mut cells = vec![String::new(); HEADER.len()];
+    cells[0] = broken
+        .id
+        .map_or_else(|| "?".to_owned(), |id| id.to_string());
+    cells[1] = "broken".to_owned();
+    cells[5] = broken.reason.clone();
+    cells
 }

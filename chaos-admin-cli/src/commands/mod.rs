@@ -18,7 +18,7 @@ pub mod validate;
 pub mod views;
 
 use chaos_middleware::action::{now_ms, parse_duration_ms};
-use chaos_middleware::{Kind, Selection};
+use chaos_middleware::{Kind, Selection, time};
 
 use crate::error::CliError;
 
@@ -93,41 +93,20 @@ pub fn parse_selection(command: &str, words: &[String], all: bool) -> Result<Sel
 }
 
 /// The expiry from `--for DURATION` or `--until RFC3339` (at most one is given), as Unix
-/// milliseconds; it must lie in the future.
+/// milliseconds; it must lie in the future and no later than `9999-12-31T23:59:59Z`
+/// (see [`chaos_middleware::time`]).
 pub fn parse_expiry(
     for_text: Option<&str>,
     until_text: Option<&str>,
 ) -> Result<Option<i64>, CliError> {
     if let Some(text) = for_text {
         let ms = parse_duration_ms(text)?;
-        if ms == 0 {
-            return Err(CliError::usage(format!(
-                "--for '{text}' is zero: allowed is a positive duration such as 10m"
-            )));
-        }
-        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-        return Ok(Some(now_ms().saturating_add(ms)));
+        return Ok(Some(time::expiry_after(now_ms(), ms, "--for", text)?));
     }
-    let Some(text) = until_text else {
-        return Ok(None);
-    };
-    let invalid = || {
-        CliError::usage(format!(
-            "invalid --until '{text}': allowed is a future RFC 3339 time such as 2026-11-22T18:00:00Z"
-        ))
-    };
-    let at = humantime::parse_rfc3339_weak(text.trim()).map_err(|_| invalid())?;
-    let ms = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| invalid())?
-        .as_millis();
-    let ms = i64::try_from(ms).map_err(|_| invalid())?;
-    if ms <= now_ms() {
-        return Err(CliError::usage(format!(
-            "--until '{text}' is in the past: allowed is a future RFC 3339 time"
-        )));
+    match until_text {
+        Some(text) => Ok(Some(time::expiry_at(now_ms(), "--until", text)?)),
+        None => Ok(None),
     }
-    Ok(Some(ms))
 }
 
 fn parse_kind(word: &str) -> Result<Kind, CliError> {

@@ -36,14 +36,21 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
     })
 }
 
-/// Prints the action, or fails with exit 2 if there is no such id.
+/// Prints the action, or fails with exit 2 if there is no such id. A row that cannot be
+/// read is shown as broken (id, state, what is wrong), exit 0, so it can be deleted.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
-    let action = match store.get(plan.id).await {
-        Ok(Some(action)) => action,
-        Ok(None) => return Err(StoreError::UnknownIds(vec![plan.id]).into()),
-        // The row exists but cannot be read: the store is at fault, not the input.
-        Err(StoreError::Invalid(err)) => return Err(CliError::Runtime(err.into())),
-        Err(err) => return Err(err.into()),
+    let listing = store.list().await?;
+    if let Some(broken) = listing.corrupt.iter().find(|c| c.id == Some(plan.id)) {
+        let text = if plan.json {
+            serde_json::to_string_pretty(&output::broken_json(broken))?
+        } else {
+            output::broken_lines(broken)
+        };
+        output::ignore_broken_pipe(writeln!(io::stdout().lock(), "{text}"))?;
+        return Ok(());
+    }
+    let Some(action) = listing.actions.into_iter().find(|a| a.id == plan.id) else {
+        return Err(StoreError::UnknownIds(vec![plan.id]).into());
     };
     let now = now_ms();
     let stdout = io::stdout();

@@ -166,9 +166,18 @@ const LIST_COLUMNS: [&str; 21] = [
     "created_by",
 ];
 /// The whole table as one JSON array of rows, for SQLite (one value, not one per row).
+/// Each row ends with the storage classes of its columns (`typeof`), since SQLite keeps
+/// any value in any column and the JSON functions read a BLOB as JSONB (`X'00'` would
+/// pass as `null`).
 const LIST_ACTIONS_SQLITE: &str = "SELECT json_group_array(json_array(id, kind, verb, target, \
      min_ms, max_ms, status, body, probability, phase, users, groups, hosts, methods, enabled, \
-     expires_at, tag, note, created_at, updated_at, created_by)) FROM chaos_actions";
+     expires_at, tag, note, created_at, updated_at, created_by, \
+     typeof(id) || ' ' || typeof(kind) || ' ' || typeof(verb) || ' ' || typeof(target) || ' ' || \
+     typeof(min_ms) || ' ' || typeof(max_ms) || ' ' || typeof(status) || ' ' || typeof(body) || ' ' || \
+     typeof(probability) || ' ' || typeof(phase) || ' ' || typeof(users) || ' ' || typeof(groups) || ' ' || \
+     typeof(hosts) || ' ' || typeof(methods) || ' ' || typeof(enabled) || ' ' || typeof(expires_at) || ' ' || \
+     typeof(tag) || ' ' || typeof(note) || ' ' || typeof(created_at) || ' ' || typeof(updated_at) || ' ' || \
+     typeof(created_by))) FROM chaos_actions";
 /// Row by row, for PostgreSQL (where this is faster than one aggregated value).
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
      probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \
@@ -380,7 +389,7 @@ impl Store {
             Selection::Expired { at_or_before } => vec![Binding::Time(*at_or_before)],
             Selection::Tag(tag) => vec![Binding::Tag(tag)],
         };
-        let result = with_pool!(self, |pool| {
+        with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock (and waits on
             // busy_timeout) up front instead of failing a read-to-write upgrade.
@@ -444,8 +453,7 @@ impl Store {
                 .await?;
             tx.commit().await?;
             Ok(Ok(changed))
-        })?;
-        result
+        })?
     }
 
     /// Counts the rows of `chaos_audit`, `chaos_meta` or `_sqlx_migrations` (any other

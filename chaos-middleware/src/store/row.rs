@@ -3,7 +3,7 @@
 use std::fmt;
 
 use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type, TypeInfo, ValueRef};
 
 use super::Listing;
 use crate::action::{
@@ -133,7 +133,7 @@ where
         let parsed = RawRow::from_row(row)
             .map_err(|err| CorruptRow {
                 id: row.try_get::<i64, _>("id").ok(),
-                reason: err.to_string(),
+                reason: decode_reason(&err, row),
             })
             .and_then(|raw| {
                 let id = raw.id;
@@ -148,6 +148,77 @@ where
         }
     }
     listing
+}
+
+/// Checks the SQLite storage classes (`typeof`) listed after a row's columns: each
+/// column must hold its own type (or NULL where allowed), so a BLOB or a number where
+/// text belongs makes the row broken instead of being read as something else.
+fn check_storage_classes(row: &[Value]) -> Result<(), InvalidAction> {
+    let Some(Value::String(classes)) = row.get(super::LIST_COLUMNS.len()) else {
+        return Err(InvalidAction::new("the column types are missing"));
+    };
+    for (column, class) in super::LIST_COLUMNS.iter().zip(classes.split(' ')) {
+        let allowed = match expected_type(column) {
+            "an integer" => &["integer"][..],
+            "an integer or NULL" => &["integer", "null"][..],
+            "a number from 0.0 to 1.0" => &["real", "integer"][..],
+            "UTF-8 text or NULL" => &["text", "null"][..],
+            _ => &["text"][..],
+        };
+        if !allowed.contains(&class) {
+            return Err(InvalidAction::new(format!(
+                "{column} holds a {} value that cannot be read: allowed is {}",
+                class.to_ascii_uppercase(),
+                expected_type(column)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What a column of `chaos_actions` must hold, for messages about rows that do not.
+fn expected_type(column: &str) -> &'static str {
+    match column {
+        "id" | "enabled" | "created_at" | "updated_at" => "an integer",
+        "min_ms" | "max_ms" | "status" | "expires_at" => "an integer or NULL",
+        "probability" => "a number from 0.0 to 1.0",
+        "body" | "phase" | "tag" | "note" | "created_by" => "UTF-8 text or NULL",
+        _ => "UTF-8 text",
+    }
+}
+
+/// A driver error about one row, said in the table's terms: which column, what it holds,
+/// what is allowed (`note holds a BLOB value: allowed is UTF-8 text or NULL`).
+fn decode_reason<R>(err: &sqlx::Error, row: &R) -> String
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+{
+    let sqlx::Error::ColumnDecode { index, source } = err else {
+        return err.to_string();
+    };
+    let Some(column) = super::LIST_COLUMNS
+        .iter()
+        .copied()
+        .find(|c| index.trim_matches('"') == *c)
+    else {
+        return err.to_string();
+    };
+    let found = match row.try_get_raw(column) {
+        Ok(value) if value.is_null() => "NULL".to_owned(),
+        Ok(value) => value.type_info().name().to_owned(),
+        Err(_) => "unreadable".to_owned(),
+    };
+    let detail = source.to_string();
+    let why = if detail.starts_with("mismatched types") {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
+    format!(
+        "{column} holds a {found} value that cannot be read{why}: allowed is {}",
+        expected_type(column)
+    )
 }
 
 /// Parses the whole table, read as one JSON array of rows (each row an array of the
@@ -248,6 +319,7 @@ impl ColumnReader<'_> {
 
 impl RawRow {
     fn from_json(row: &[Value]) -> Result<Self, InvalidAction> {
+        check_storage_classes(row)?;
         let mut columns = ColumnReader {
             values: row.iter(),
             names: super::LIST_COLUMNS.iter(),

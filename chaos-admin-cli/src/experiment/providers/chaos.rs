@@ -18,6 +18,7 @@
 //! output `{"count": N, "ids": [...]}`. `database_url` overrides the store of the CLI.
 
 use chaos_middleware::action::{now_ms, parse_duration_ms, parse_probability};
+use chaos_middleware::time::expiry_after;
 use chaos_middleware::{ActionSpec, Fault, Kind, Selection, Store};
 use serde_json::{Map, Value};
 
@@ -243,7 +244,8 @@ pub fn build_spec(map: &Map<String, Value>) -> Result<ActionSpec, String> {
     }
     if let Some(duration) = opt_str(map, "for")? {
         let ms = parse_duration_ms(duration).map_err(|e| e.to_string())?;
-        spec.expires_at = Some(now_ms().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
+        spec.expires_at =
+            Some(expiry_after(now_ms(), ms, "`for`", duration).map_err(|e| e.to_string())?);
     }
     spec.tag = Some(opt_str(map, "tag")?.unwrap_or(DEFAULT_TAG).to_owned());
     spec.note = opt_str(map, "note")?.map(str::to_owned);
