@@ -23,9 +23,52 @@ fn abort_drops_the_connection_without_a_status() {
         || app.request("GET", "/items", &[]).err(),
     );
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+    // HEAD (served by the GET route) is dropped the same way: a HEAD health check must
+    // not see 200 during the fault.
+    let err = app
+        .request("HEAD", "/items", &[])
+        .expect_err("HEAD /items must be dropped too");
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
     // Only that view, and the server keeps serving.
     assert_eq!(app.get("/items/1").status, 200);
     assert_eq!(app.get("/health").status, 200);
+    assert_eq!(
+        app.request("HEAD", "/health", &[]).map(|r| r.status).ok(),
+        Some(200)
+    );
+}
+
+#[test]
+fn a_get_only_return_covers_head_and_bodiless_statuses_send_no_body() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    create_and_wait(
+        store.url(),
+        &[
+            "return", "items", "503", "--method", "GET", "--body", "down",
+        ],
+        "the GET-only 503 to apply",
+        || (app.get("/items").status == 503).then_some(()),
+    );
+    let head = app.request("HEAD", "/items", &[]).expect("HEAD answers");
+    assert_eq!((head.status, head.body.as_str()), (503, ""));
+    // `create return health 204` answers 204 with no body and no length.
+    create_and_wait(
+        store.url(),
+        &["return", "health", "204"],
+        "the 204 to apply",
+        || (app.get("/health").status == 204).then_some(()),
+    );
+    let response = app.get("/health");
+    assert_eq!(response.body, "");
+    assert!(
+        !response
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length")),
+        "{:?}",
+        response.headers
+    );
 }
 
 #[test]

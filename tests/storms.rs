@@ -179,6 +179,21 @@ fn storm_ends_by_itself() {
     let listed = listed.as_array().expect("array");
     assert_eq!(listed.len(), actions.len());
     assert!(listed.iter().all(|a| a["state"] == "expired"), "{listed:?}");
+    // A bulk enable must not bring the ended storm back.
+    assert_eq!(admin_ok(url, &["enable", "--all"]), "enabled 0 actions\n");
+    let status = json(&admin_ok(url, &["status", "--json"]));
+    let generation = status["generation"].clone();
+    poll("the app to apply the enable", || {
+        let status = json(&admin_ok(url, &["status", "--json"]));
+        status["instances"]
+            .as_array()
+            .and_then(|i| i.first())
+            .is_some_and(|i| i["applied_generation"] == generation)
+            .then_some(())
+    });
+    for _ in 0..CLEAN_RUN {
+        assert!(is_clean(&app, "GET", "/items", "alice", min_delay));
+    }
 }
 
 /// The raw response head of `GET path` (empty when the connection was dropped).

@@ -218,6 +218,8 @@ pub struct HttpResponse {
     pub status: u16,
     /// Body as text.
     pub body: String,
+    /// Header fields as sent (name, value), in order.
+    pub headers: Vec<(String, String)>,
     /// Time from connecting to the end of the response.
     pub elapsed: Duration,
 }
@@ -278,9 +280,16 @@ pub fn http_request(
     } else {
         body.to_owned()
     };
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
     Ok(HttpResponse {
         status,
         body,
+        headers,
         elapsed,
     })
 }
