@@ -58,15 +58,30 @@ fn postgres_two_instances_see_a_change_and_report_it() {
             .all(|i| i["state"] == "current" || i["state"] == "loading")
     );
 
-    // One CLI change is seen by both.
-    let warned = create(url, &["return", "items", "503"]);
-    assert_eq!(warned, "", "a known view gives no warning");
+    // One CLI change is seen by both, on the very first request after `create` returns:
+    // `create` waits until every live instance applied it, and says so.
+    let said = create(url, &["return", "items", "503"]);
+    assert!(
+        !said.contains("warning"),
+        "a known view gives no warning: {said}"
+    );
+    assert!(
+        said.starts_with("applied by 2 of 2 app instances in "),
+        "{said}"
+    );
     for app in &apps {
-        let (_, took) = poll("the change on every instance", || {
-            (app.get("/items").status == 503).then_some(())
-        });
-        println!("instance on port {} applied it within {took:?}", app.port);
+        assert_eq!(
+            app.get("/items").status,
+            503,
+            "first request on port {}",
+            app.port
+        );
     }
+    let said = create(url, &["return", "itms", "503"]);
+    assert!(
+        said.contains("warning") && said.contains("'itms' (did you mean items?)"),
+        "{said}"
+    );
     // ... and `status` shows both applying the store's generation.
     let (status, _) = poll("both instances to report the new generation", || {
         let status = status_json(url);
@@ -79,10 +94,10 @@ fn postgres_two_instances_see_a_change_and_report_it() {
         all_current.then_some(status)
     });
     assert_eq!(status["backend"], "postgres");
-    assert_eq!(status["generation"], 1);
+    assert_eq!(status["generation"], 2, "two creates");
     let text = admin_ok(url, &["status"]);
     assert!(
-        text.contains("2 of 2 instances apply generation 1"),
+        text.contains("2 of 2 instances apply generation 2"),
         "{text}"
     );
 

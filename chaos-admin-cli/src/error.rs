@@ -74,9 +74,10 @@ impl From<StoreError> for CliError {
             StoreError::UnknownIds(_) | StoreError::Invalid(_) | StoreError::UnsupportedUrl(_) => {
                 CliError::Usage(err.to_string())
             }
-            StoreError::Connect { .. } | StoreError::Migrate { .. } | StoreError::Query(_) => {
-                CliError::Runtime(anyhow::Error::new(err))
-            }
+            StoreError::Connect { .. }
+            | StoreError::MissingFolder { .. }
+            | StoreError::Migrate { .. }
+            | StoreError::Query(_) => CliError::Runtime(anyhow::Error::new(err)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `chaos-admin`: create, list, enable, disable and delete chaos actions.
 
 mod commands;
+mod confirm;
 mod error;
 mod experiment;
 mod generate;
@@ -64,6 +65,21 @@ struct Cli {
         value_name = "URL"
     )]
     database_url: String,
+
+    /// Do not read `CHAOS_DATABASE_URL` (or anything else) from a `.env` file in the
+    /// current directory.
+    #[arg(long, global = true)]
+    no_dotenv: bool,
+
+    /// Writing commands: return as soon as the change is stored, without waiting for the
+    /// running app instances to apply it.
+    #[arg(long, global = true)]
+    no_wait: bool,
+
+    /// Writing commands: wait at most this long for every live app instance to apply
+    /// the change (then warn, naming the ones that lag; the change stays stored).
+    #[arg(long, global = true, value_name = "DURATION", default_value = confirm::DEFAULT_WAIT_TIMEOUT)]
+    wait_timeout: String,
 
     #[command(subcommand)]
     command: Command,
@@ -165,6 +181,19 @@ impl Command {
 }
 
 impl Plan {
+    /// Whether the command may change the actions (and so the apps' behaviour).
+    fn writes(&self) -> bool {
+        match self {
+            Plan::Create(_)
+            | Plan::Toggle(_)
+            | Plan::Delete(_)
+            | Plan::Purge(_)
+            | Plan::Storm(_)
+            | Plan::Exercise(_) => true,
+            Plan::List(_) | Plan::Show(_) | Plan::Views(_) | Plan::Status(_) => false,
+        }
+    }
+
     async fn run(self, store: &Store) -> Result<(), CliError> {
         match self {
             Plan::Create(plan) => create::run(plan, store).await,
@@ -182,6 +211,10 @@ impl Plan {
 }
 
 fn main() -> ExitCode {
+    if let Err(err) = load_dotenv() {
+        eprintln!("error: {err}");
+        return ExitCode::from(err.exit_code());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
@@ -203,7 +236,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads `.env` in the current directory (as sqlx-cli does) unless `--no-dotenv` is
+/// given; variables already set in the environment win.
+fn load_dotenv() -> Result<(), CliError> {
+    if std::env::args_os().any(|arg| arg == "--no-dotenv") {
+        return Ok(());
+    }
+    let path = std::path::Path::new(".env");
+    if !path.is_file() {
+        return Ok(());
+    }
+    dotenvy::from_path(path).map_err(|err| {
+        CliError::usage(format!(
+            "cannot read .env in the current directory ({err}): fix it, or pass --no-dotenv"
+        ))
+    })
+}
+
 fn run(cli: Cli) -> Result<u8, CliError> {
+    let wait = confirm::Wait::from_args(cli.no_wait, &cli.wait_timeout)?;
     let plan = match cli.command.plan(&cli.database_url)? {
         Next::Store(plan) => plan,
         Next::Exit(code) => return Ok(code),
@@ -213,7 +264,21 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         .build()?;
     runtime.block_on(async {
         let store = Store::connect(&cli.database_url).await?;
+        if store.created_file() {
+            eprintln!(
+                "note: created a new, empty chaos store at {} (no app has used it yet; is this the store your app uses?)",
+                store.location()
+            );
+        }
+        let before = if plan.writes() {
+            Some(store.generation().await?)
+        } else {
+            None
+        };
         let result = plan.run(&store).await;
+        if let (Ok(()), Some(before)) = (&result, before) {
+            confirm::after_write(&store, before, wait).await;
+        }
         store.close().await;
         result.map(|()| EXIT_OK)
     })

@@ -720,7 +720,10 @@ fn postgres_create_toggle_delete() {
     let before = cli.list();
     cli.fails(&["enable", "1", "99"], 2, "99");
     assert_eq!(cli.list(), before);
-    assert_eq!(cli.ok(&["enable", "--all"]), "enabled 2 actions\n");
+    assert_eq!(
+        cli.ok(&["enable", "--all"]),
+        "enabled 1 action (1 already enabled)\n"
+    );
     assert_eq!(cli.action(slow)["state"], "enabled");
     assert_eq!(cli.ok(&["delete", &ret.to_string()]), "deleted 1 action\n");
     cli.fails(&["delete", "--all"], 2, "--yes");
@@ -735,4 +738,187 @@ fn postgres_bad_input_changes_nothing() {
         return;
     };
     bad_input_changes_nothing(&cli);
+}
+
+/// Runs the binary in `dir` with no `CHAOS_DATABASE_URL` and no `--database-url`.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CHAOS_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chaos-admin");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn writes_name_the_store_nobody_uses_and_a_store_just_created() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let location = format!(
+        "sqlite://{}",
+        dir.path()
+            .canonicalize()
+            .expect("canonical")
+            .join("chaos.db")
+            .display()
+    );
+    let (code, stdout, said) = run_in(dir.path(), &["create", "return", "items", "503"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "1\n"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "note: created a new, empty chaos store at {location}"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "warning: no running app instance uses the store {location}"
+        )),
+        "{said}"
+    );
+    // The second time the file exists: no note; a read says nothing at all.
+    let (code, _, said) = run_in(dir.path(), &["disable", "1"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        !said.contains("created") && said.contains("no running app instance"),
+        "{said}"
+    );
+    let (code, _, said) = run_in(dir.path(), &["list"]);
+    assert_eq!((code, said.as_str()), (Some(0), ""));
+    // A write that changes nothing waits for nobody and warns about nothing.
+    let (code, stdout, said) = run_in(dir.path(), &["disable", "1"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(stdout, "disabled 0 actions (1 already disabled)\n");
+    assert_eq!(said, "");
+}
+
+#[test]
+fn dotenv_in_the_current_directory_chooses_the_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/shared.db", elsewhere.path().display());
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("# the team's store\nCHAOS_DATABASE_URL={url}\n"),
+    )
+    .expect("write .env");
+    let (code, stdout, said) = run_in(dir.path(), &["create", "return", "items", "503"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "1\n"), "{said}");
+    assert!(elsewhere.path().join("shared.db").exists());
+    assert!(!dir.path().join("chaos.db").exists());
+    assert_eq!(Cli::at(&url).list().len(), 1);
+    // --no-dotenv ignores it (and so uses ./chaos.db).
+    let (code, _, _) = run_in(dir.path(), &["--no-dotenv", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(dir.path().join("chaos.db").exists());
+    // A broken .env is one clear error, before anything is written.
+    std::fs::write(
+        dir.path().join(".env"),
+        "CHAOS_DATABASE_URL='unterminated\n",
+    )
+    .expect("write");
+    let (code, stdout, said) = run_in(dir.path(), &["create", "return", "items", "503"]);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""), "{said}");
+    assert!(
+        said.starts_with("error: cannot read .env") && said.contains("--no-dotenv"),
+        "{said}"
+    );
+    assert_eq!(said.lines().count(), 1, "{said}");
+}
+
+#[test]
+fn connect_errors_say_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-folder");
+    let url = format!("sqlite://{}/chaos.db", missing.display());
+    let line = Cli::at(&url).fails(&["list"], 1, "does not exist");
+    assert!(
+        line.contains(&format!("the folder {} does not exist", missing.display())),
+        "{line}"
+    );
+    assert!(!missing.exists(), "nothing created");
+    if let Some(cli) = Cli::postgres() {
+        let url = cli
+            .url
+            .rsplit_once('/')
+            .map(|(base, _)| format!("{base}/chaos_no_such_db"))
+            .expect("url");
+        let line =
+            Cli::at(&url).fails(&["list"], 1, "database \"chaos_no_such_db\" does not exist");
+        assert!(!line.contains("at line"), "{line}");
+    }
+}
+
+#[test]
+fn toggles_report_what_changed_and_nothing_matched() {
+    on_every_backend(|cli| {
+        let one = cli.create(&["return", "items", "503"]);
+        cli.create(&["slow", "items", "1s", "2s"]);
+        cli.create(&["return", "checkout", "401"]);
+        let generation = || cli.json(&["status", "--json"])["generation"].as_i64();
+        assert_eq!(
+            cli.ok(&["disable", &one.to_string()]),
+            "disabled 1 action\n"
+        );
+        let after_disable = generation();
+        assert_eq!(
+            cli.ok(&["disable", &one.to_string()]),
+            "disabled 0 actions (1 already disabled)\n"
+        );
+        assert_eq!(generation(), after_disable, "nothing written");
+        assert_eq!(
+            cli.ok(&["enable", "response", "items"]),
+            "enabled 1 action (1 already enabled)\n"
+        );
+        assert_eq!(
+            cli.ok(&["enable", "--all"]),
+            "enabled 0 actions (3 already enabled)\n"
+        );
+        assert_eq!(generation(), after_disable.map(|g| g + 1));
+        for command in ["enable", "disable", "delete"] {
+            let output = cli.run(&[command, "response", "itms"]);
+            assert!(output.status.success(), "{output:?}");
+            let said = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                said.trim_end(),
+                "nothing matched: no response action targets 'itms' (did you mean items?)",
+                "{command}"
+            );
+        }
+        assert_eq!(cli.list().len(), 3);
+    });
+}
+
+#[test]
+fn tag_selects_what_to_enable_disable_and_delete() {
+    on_every_backend(|cli| {
+        cli.create(&["return", "items", "503", "--tag", "exp-1"]);
+        cli.create(&["slow", "checkout", "1s", "2s", "--tag", "exp-1"]);
+        let other = cli.create(&["return", "health", "500"]);
+        assert_eq!(
+            cli.ok(&["disable", "--tag", "exp-1"]),
+            "disabled 2 actions\n"
+        );
+        assert_eq!(cli.action(other)["state"], "enabled");
+        assert_eq!(cli.ok(&["enable", "--tag", "exp-1"]), "enabled 2 actions\n");
+        assert_eq!(cli.ok(&["delete", "--tag", "exp-1"]), "deleted 2 actions\n");
+        assert_eq!(cli.list().len(), 1);
+        let output = cli.run(&["delete", "--tag", "exp-2"]);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "deleted 0 actions\n"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr).trim_end(),
+            "nothing matched: no action is tagged 'exp-2'"
+        );
+        cli.refuses(&["delete", "--tag", "exp-1", &other.to_string()], "--tag");
+        cli.refuses(&["disable", "--tag", "exp-1", "--all"], "--tag");
+        cli.refuses(&["delete", "--tag", ""], "--tag");
+    });
 }

@@ -306,7 +306,12 @@ fn expired_storms_and_exercises_are_never_revived_by_enable() {
             &["enable", "response", "items"][..],
             &["enable", "--all", "--for", "10m"][..],
         ] {
-            assert_eq!(cli.ok(args), "enabled 0 actions\n", "{args:?}");
+            let said = cli.ok(args);
+            assert!(said.starts_with("enabled 0 actions ("), "{args:?}: {said}");
+            assert!(
+                said.ends_with(" expired, left as they are)\n"),
+                "{args:?}: {said}"
+            );
             assert_eq!(states(cli), before, "{args:?} revived something");
         }
         // By id, a storm's or exercise's action is refused; nothing is written.
@@ -359,6 +364,7 @@ fn enabling_a_running_storm_keeps_its_expiry() {
             .expect("storm action");
         cli.refuses(&["enable", &storm_id.to_string(), "--for", "1h"], "storm");
         // Plain enable by id of a running storm action is fine.
+        cli.ok(&["disable", &storm_id.to_string()]);
         assert_eq!(
             cli.ok(&["enable", &storm_id.to_string()]),
             "enabled 1 action\n"

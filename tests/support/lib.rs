@@ -172,6 +172,11 @@ impl DemoApp {
         DemoApp { child, port }
     }
 
+    /// The app's process id (to stop and continue it with signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends one request and reads the whole response.
     pub fn request(
         &self,

@@ -4,7 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use chaos_middleware::{Selection, Store};
 
-use crate::commands::{count_actions, parse_selection};
+use crate::commands::{parse_selection, selection_outcome};
 use crate::error::CliError;
 
 /// Arguments of `delete`.
@@ -13,7 +13,8 @@ use crate::error::CliError;
     <id>...            these actions (an unknown id deletes nothing)\n  \
     response <view>    every response action aimed at <view>\n  \
     point <name>       every action on fault point <name>\n  \
-    --all [KIND]       every action (of KIND); asks first unless --yes")]
+    --all [KIND]       every action (of KIND); asks first unless --yes\n  \
+    --tag LABEL        every action tagged LABEL (e.g. an experiment's rollback)")]
 pub struct Args {
     /// Action ids, or a kind and a view.
     #[arg(value_name = "ID|KIND VIEW", allow_negative_numbers = true)]
@@ -22,6 +23,10 @@ pub struct Args {
     /// Every action (optionally of one kind).
     #[arg(long)]
     all: bool,
+
+    /// Every action with this tag (`storm`, `exercise`, `experiment`, ...).
+    #[arg(long, value_name = "LABEL")]
+    tag: Option<String>,
 
     /// Do not ask for confirmation (required for --all when stdin is not a terminal).
     #[arg(long, short = 'y')]
@@ -37,7 +42,7 @@ pub struct Plan {
 
 /// Checks the selection; `--all` without `--yes` needs a terminal to ask on.
 pub fn plan(args: Args) -> Result<Plan, CliError> {
-    let selection = parse_selection("delete", &args.words, args.all)?;
+    let selection = parse_selection("delete", &args.words, args.all, args.tag.as_deref())?;
     let confirm = matches!(selection, Selection::All { .. }) && !args.yes;
     if confirm && !io::stdin().is_terminal() {
         return Err(CliError::usage(
@@ -76,8 +81,14 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             return Ok(());
         }
     }
+    let before = store.list().await?;
     let deleted = store.delete(&plan.selection).await?;
-    println!("deleted {}", count_actions(deleted));
+    let views = super::views::live_view_names(store).await;
+    let (line, note) = selection_outcome("deleted", &plan.selection, &before, deleted, &views);
+    println!("{line}");
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 

@@ -73,6 +73,11 @@ pub struct StartArgs {
     /// Seed of the random generator (default random; shown by `reveal` and `end`).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+
+    /// Start even if a --view is not served by any live app instance (the players would
+    /// hunt for a fault nobody can see).
+    #[arg(long)]
+    force: bool,
 }
 
 /// A checked `exercise` subcommand.
@@ -86,6 +91,8 @@ pub enum Plan {
         points: Vec<String>,
         /// How many, how likely, until when, which seed.
         options: ExerciseOptions,
+        /// `--force`: start even on views no live instance serves.
+        force: bool,
     },
     /// Give the next hint.
     Hint,
@@ -129,6 +136,7 @@ pub fn plan(command: Command) -> Result<Plan, CliError> {
             expires_at,
             seed: args.seed.unwrap_or_else(rand::random::<u64>),
         },
+        force: args.force,
     })
 }
 
@@ -149,7 +157,8 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             views,
             points,
             options,
-        } => start(store, views, &points, &options).await?,
+            force,
+        } => start(store, views, &points, &options, force).await?,
         Plan::Hint => hint(store).await?,
         Plan::Reveal => reveal(store).await?,
         Plan::End => end(store).await?,
@@ -166,10 +175,18 @@ async fn start(
     views: Vec<String>,
     points: &[String],
     options: &ExerciseOptions,
+    force: bool,
 ) -> Result<String, CliError> {
     let views = if views.is_empty() {
         storm_views(store).await?
     } else {
+        let unknown = super::views::unknown_views(store, &views).await;
+        if !force && let Some((name, close)) = unknown.first() {
+            return Err(CliError::usage(format!(
+                "no live app instance serves the view {}: the players would hunt for a fault nobody can see; fix the name (see `chaos-admin views`) or pass --force",
+                super::views::describe_unknown(name, close)
+            )));
+        }
         views
     };
     let specs = generate::exercise(&views, points, options);

@@ -18,7 +18,7 @@ pub mod validate;
 pub mod views;
 
 use chaos_middleware::action::{now_ms, parse_duration_ms};
-use chaos_middleware::{Kind, Selection, time};
+use chaos_middleware::{Action, Kind, Listing, Selection, time};
 
 use crate::error::CliError;
 
@@ -44,8 +44,27 @@ pub fn parse_id(word: &str) -> Result<i64, CliError> {
 }
 
 /// Parses the words after `enable`, `disable` or `delete`:
-/// `<id>...`, `<kind> <target>`, or (with `--all`) nothing or one kind.
-pub fn parse_selection(command: &str, words: &[String], all: bool) -> Result<Selection, CliError> {
+/// `<id>...`, `<kind> <target>`, (with `--all`) nothing or one kind, or (with `--tag T`)
+/// nothing.
+pub fn parse_selection(
+    command: &str,
+    words: &[String],
+    all: bool,
+    tag: Option<&str>,
+) -> Result<Selection, CliError> {
+    if let Some(tag) = tag {
+        if all || !words.is_empty() {
+            return Err(CliError::usage(format!(
+                "--tag selects by itself: use `{command} --tag {tag}` without ids, a view or --all"
+            )));
+        }
+        if tag.trim().is_empty() {
+            return Err(CliError::usage(format!(
+                "empty --tag: give the label the actions carry, e.g. `{command} --tag experiment`"
+            )));
+        }
+        return Ok(Selection::Tag(tag.to_owned()));
+    }
     if all {
         return match words {
             [] => Ok(Selection::All { kind: None }),
@@ -113,6 +132,120 @@ fn parse_kind(word: &str) -> Result<Kind, CliError> {
     Ok(word.parse::<Kind>()?)
 }
 
+/// What a selected write did, for the operator: the line for stdout (`disabled 1 action
+/// (2 already disabled)`) and, when nothing matched at all, a note for stderr naming the
+/// targets that are close to the one typed.
+pub fn selection_outcome(
+    done: &str,
+    selection: &Selection,
+    before: &Listing,
+    changed: u64,
+    known_views: &[String],
+) -> (String, Option<String>) {
+    let now = now_ms();
+    let matched: Vec<&Action> = before
+        .actions
+        .iter()
+        .filter(|a| selects(selection, a))
+        .collect();
+    let mut line = format!("{done} {}", count_actions(changed));
+    let unchanged = u64::try_from(matched.len())
+        .unwrap_or(u64::MAX)
+        .saturating_sub(changed);
+    if unchanged > 0 && done != "deleted" {
+        let expired = matched.iter().filter(|a| a.is_expired_at(now)).count();
+        let mut reasons = Vec::new();
+        let already = usize::try_from(unchanged)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(if done == "enabled" { expired } else { 0 });
+        if already > 0 {
+            reasons.push(format!("{already} already {done}"));
+        }
+        if done == "enabled" && expired > 0 {
+            reasons.push(format!("{expired} expired, left as they are"));
+        }
+        if !reasons.is_empty() {
+            line.push_str(&format!(" ({})", reasons.join(", ")));
+        }
+    }
+    let note = match selection {
+        _ if !matched.is_empty() => None,
+        Selection::Target { kind, target } => {
+            let mut names: Vec<&str> = before
+                .actions
+                .iter()
+                .filter(|a| a.spec.kind == *kind)
+                .map(|a| a.spec.target.as_str())
+                .chain(known_views.iter().map(String::as_str))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+            let close = suggestions(target, &names);
+            let hint = if close.is_empty() {
+                String::new()
+            } else {
+                format!(" (did you mean {}?)", close.join(", "))
+            };
+            Some(format!(
+                "nothing matched: no {kind} action targets '{target}'{hint}"
+            ))
+        }
+        Selection::Tag(tag) => Some(format!("nothing matched: no action is tagged '{tag}'")),
+        Selection::All { .. } | Selection::Ids(_) | Selection::Expired { .. } => None,
+    };
+    (line, note)
+}
+
+/// Whether `selection` (other than by id) picks `action`.
+fn selects(selection: &Selection, action: &Action) -> bool {
+    match selection {
+        Selection::Ids(ids) => ids.contains(&action.id),
+        Selection::Target { kind, target } => {
+            action.spec.kind == *kind && action.spec.target == *target
+        }
+        Selection::All { kind } => kind.is_none_or(|k| action.spec.kind == k),
+        Selection::Expired { at_or_before } => {
+            action.spec.expires_at.is_some_and(|at| at <= *at_or_before)
+        }
+        Selection::Tag(tag) => action.spec.tag.as_deref() == Some(tag.as_str()),
+    }
+}
+
+/// Known names close to `typed`: route patterns when it looks like one (`/itms`), view
+/// names otherwise.
+pub fn suggestions(typed: &str, known: &[String]) -> Vec<String> {
+    let pattern_like = typed.starts_with('/');
+    let candidates: Vec<&str> = known
+        .iter()
+        .map(String::as_str)
+        .filter(|name| name.starts_with('/') == pattern_like)
+        .collect();
+    close_to(typed, &candidates)
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The names within two edits of `typed` (or that contain it, or it them), closest first.
+pub fn close_to<'a>(typed: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let typed_lower = typed.to_lowercase();
+    let mut scored: Vec<(usize, &'a str)> = names
+        .iter()
+        .filter(|name| **name != typed)
+        .filter_map(|name| {
+            let lower = name.to_lowercase();
+            let distance = strsim::levenshtein(&typed_lower, &lower);
+            let related = distance <= 2
+                || (typed_lower.len() >= 3
+                    && (lower.contains(&typed_lower) || typed_lower.contains(&lower)));
+            related.then_some((distance, *name))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().map(|(_, name)| name).take(5).collect()
+}
+
 /// `1 action`, `3 actions`.
 pub fn count_actions(count: u64) -> String {
     if count == 1 {
@@ -133,32 +266,48 @@ mod tests {
     #[test]
     fn selections_parse() {
         assert_eq!(
-            parse_selection("disable", &words("1 2 1"), false).ok(),
+            parse_selection("disable", &words("1 2 1"), false, None).ok(),
             Some(Selection::Ids(vec![1, 2]))
         );
         assert_eq!(
-            parse_selection("disable", &words("response items"), false).ok(),
+            parse_selection("disable", &words("response items"), false, None).ok(),
             Some(Selection::Target {
                 kind: Kind::Response,
                 target: "items".into()
             })
         );
         assert_eq!(
-            parse_selection("disable", &[], true).ok(),
+            parse_selection("disable", &[], true, None).ok(),
             Some(Selection::All { kind: None })
         );
         assert_eq!(
-            parse_selection("disable", &words("point"), true).ok(),
+            parse_selection("disable", &words("point"), true, None).ok(),
             Some(Selection::All {
                 kind: Some(Kind::Point)
             })
         );
         for bad in ["", "response", "widget items", "1 x", "0", "response a b"] {
             assert!(
-                parse_selection("disable", &words(bad), false).is_err(),
+                parse_selection("disable", &words(bad), false, None).is_err(),
                 "{bad}"
             );
         }
-        assert!(parse_selection("disable", &words("widget"), true).is_err());
+        assert!(parse_selection("disable", &words("widget"), true, None).is_err());
+        assert_eq!(
+            parse_selection("delete", &[], false, Some("experiment")).ok(),
+            Some(Selection::Tag("experiment".into()))
+        );
+        assert!(parse_selection("delete", &words("1"), false, Some("x")).is_err());
+        assert!(parse_selection("delete", &[], true, Some("x")).is_err());
+        assert!(parse_selection("delete", &[], false, Some(" ")).is_err());
+    }
+
+    #[test]
+    fn close_names_are_suggested() {
+        let names = ["items", "item_detail", "checkout", "health"];
+        assert_eq!(close_to("itms", &names), ["items"]);
+        assert_eq!(close_to("item", &names), ["items", "item_detail"]);
+        assert_eq!(close_to("Checkout", &names), ["checkout"]);
+        assert!(close_to("zzz", &names).is_empty());
     }
 }

@@ -182,6 +182,12 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let views = if views.is_empty() {
         storm_views(store).await?
     } else {
+        for (name, close) in super::views::unknown_views(store, &views).await {
+            eprintln!(
+                "warning: no live app instance serves the view {}; the storm covers it anyway (see `chaos-admin views`)",
+                super::views::describe_unknown(&name, &close)
+            );
+        }
         views
     };
     let specs = generate::storm(&views, &options);

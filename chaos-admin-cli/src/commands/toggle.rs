@@ -2,7 +2,7 @@
 
 use chaos_middleware::{Selection, Store};
 
-use crate::commands::{count_actions, parse_expiry, parse_selection};
+use crate::commands::{parse_expiry, parse_selection, selection_outcome};
 use crate::error::CliError;
 
 /// Arguments of `enable` and `disable`.
@@ -11,9 +11,11 @@ use crate::error::CliError;
     <id>...            these actions (an unknown id changes nothing)\n  \
     response <view>    every response action aimed at <view>\n  \
     point <name>       every action on fault point <name>\n  \
-    --all [KIND]       every action (of KIND: response or point)\n\n\
-    `enable` makes an expired action live again (its expiry is cleared) unless\n\
-    --for or --until sets a new one.")]
+    --all [KIND]       every action (of KIND: response or point)\n  \
+    --tag LABEL        every action tagged LABEL (e.g. what an experiment created)\n\n\
+    `enable <id>` makes an expired action live again (its expiry is cleared) unless\n\
+    --for or --until sets a new one. Bulk enables leave expired actions expired, and\n\
+    storm and exercise actions end with their storm or exercise.")]
 pub struct Args {
     /// Action ids, or a kind and a view.
     #[arg(value_name = "ID|KIND VIEW", allow_negative_numbers = true)]
@@ -22,6 +24,10 @@ pub struct Args {
     /// Every action (optionally of one kind).
     #[arg(long)]
     all: bool,
+
+    /// Every action with this tag (`storm`, `exercise`, `experiment`, ...).
+    #[arg(long, value_name = "LABEL")]
+    tag: Option<String>,
 
     /// `enable` only: expire the actions after this long (e.g. 10m).
     #[arg(long = "for", value_name = "DURATION", allow_hyphen_values = true)]
@@ -49,19 +55,25 @@ pub fn plan(args: Args, enabled: bool) -> Result<Plan, CliError> {
         ));
     }
     Ok(Plan {
-        selection: parse_selection(command, &args.words, args.all)?,
+        selection: parse_selection(command, &args.words, args.all, args.tag.as_deref())?,
         enabled,
         expires_at: parse_expiry(args.for_duration.as_deref(), args.until.as_deref())?,
     })
 }
 
-/// Switches the actions and says how many changed.
+/// Switches the actions and says how many changed (and why the others did not).
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
+    let before = store.list().await?;
     let changed = match plan.expires_at {
         Some(at) => store.enable_until(&plan.selection, at).await?,
         None => store.set_enabled(&plan.selection, plan.enabled).await?,
     };
     let done = if plan.enabled { "enabled" } else { "disabled" };
-    println!("{done} {}", count_actions(changed));
+    let views = super::views::live_view_names(store).await;
+    let (line, note) = selection_outcome(done, &plan.selection, &before, changed, &views);
+    println!("{line}");
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     Ok(())
 }

@@ -128,6 +128,51 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The names and route patterns of the views live app instances serve (empty when the
+/// registry cannot be read), for suggestions.
+pub async fn live_view_names(store: &Store) -> Vec<String> {
+    let now = now_ms();
+    let Ok(views) = store.registered_views().await else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = views
+        .iter()
+        .filter(|v| v.instance.is_live_at(now))
+        .flat_map(|v| [v.name.clone(), v.pattern.clone()])
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The views in `names` that no live app instance serves, each with the served names
+/// close to it. Empty when every name is served, for `*`, when no instance is live
+/// (nothing to compare with), or when the registry cannot be read.
+pub async fn unknown_views(store: &Store, names: &[String]) -> Vec<(String, Vec<String>)> {
+    let now = now_ms();
+    let Ok(instances) = store.instances().await else {
+        return Vec::new();
+    };
+    if !instances.iter().any(|i| i.is_live_at(now)) {
+        return Vec::new();
+    }
+    let served = live_view_names(store).await;
+    names
+        .iter()
+        .filter(|name| name.as_str() != "*" && !served.contains(name))
+        .map(|name| (name.clone(), super::suggestions(name, &served)))
+        .collect()
+}
+
+/// `'itms' (did you mean items?)`.
+pub fn describe_unknown(name: &str, close: &[String]) -> String {
+    if close.is_empty() {
+        format!("'{name}'")
+    } else {
+        format!("'{name}' (did you mean {}?)", close.join(", "))
+    }
+}
+
 /// After `create`: a one-line warning on stderr when live app instances are registered
 /// but none of them serves the action's view (like Django's "could not reverse"). Says
 /// nothing for `*`, for fault points, when no instance is live (nothing to compare
@@ -136,33 +181,13 @@ pub async fn warn_if_unknown(store: &Store, spec: &ActionSpec) {
     if spec.kind != Kind::Response || spec.target == "*" {
         return;
     }
-    let Ok(views) = store.registered_views().await else {
-        return;
-    };
-    let Ok(instances) = store.instances().await else {
-        return;
-    };
-    let now = now_ms();
-    if !instances.iter().any(|i| i.is_live_at(now)) {
-        return;
+    if let Some((name, close)) = unknown_views(store, std::slice::from_ref(&spec.target))
+        .await
+        .first()
+    {
+        eprintln!(
+            "warning: no live app instance serves a view named or routed {}; the action was created anyway (see `chaos-admin views`)",
+            describe_unknown(name, close)
+        );
     }
-    let live: Vec<&RegisteredView> = views
-        .iter()
-        .filter(|v| v.instance.is_live_at(now))
-        .collect();
-    let target = spec.target.as_str();
-    if live.iter().any(|v| v.name == target || v.pattern == target) {
-        return;
-    }
-    let mut known: Vec<&str> = live.iter().map(|v| v.name.as_str()).collect();
-    known.sort_unstable();
-    known.dedup();
-    let known = if known.is_empty() {
-        "none".to_owned()
-    } else {
-        known.join(", ")
-    };
-    eprintln!(
-        "warning: no live app instance serves a view named or routed '{target}' (known views: {known}); the action was created anyway (see `chaos-admin views`)"
-    );
 }

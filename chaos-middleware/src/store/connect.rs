@@ -41,11 +41,27 @@ async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
 }
 
 async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<Store, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|source| StoreError::Connect {
-            url: display_url.clone(),
-            source,
-        })?
+    let options = SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
+        url: display_url.clone(),
+        source,
+    })?;
+    let path = options.get_filename().to_owned();
+    let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+    if !in_memory {
+        // SQLite says only "unable to open database file": name the missing folder.
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if !folder.is_dir() {
+            return Err(StoreError::MissingFolder {
+                url: display_url,
+                folder: folder.display().to_string(),
+            });
+        }
+    }
+    let created_file = create && !in_memory && !path.exists();
+    let options = options
         .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
@@ -75,11 +91,17 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
         match result {
             Ok(pool) => {
                 let file = FileId::of(options.get_filename());
+                let location = match std::fs::canonicalize(&path) {
+                    Ok(absolute) => format!("sqlite://{}", absolute.display()),
+                    Err(_) => display_url.clone(),
+                };
                 return Ok(Store {
                     backend: Backend::Sqlite(pool),
                     display_url,
                     url: url.to_owned(),
                     file,
+                    location,
+                    created_file,
                 });
             }
             Err(err) if attempt < SQLITE_ATTEMPTS && is_sqlite_race(&err) => {
@@ -128,9 +150,11 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         })?;
     Ok(Store {
         backend: Backend::Postgres(pool),
+        location: display_url.clone(),
         display_url,
         url: url.to_owned(),
         file: None,
+        created_file: false,
     })
 }
 

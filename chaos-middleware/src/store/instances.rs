@@ -93,6 +93,22 @@ struct ViewRow {
     methods: String,
 }
 
+/// How far a change has reached the live app instances (see [`Store::wait_applied`]).
+#[derive(Debug, Clone)]
+pub struct Propagation {
+    /// The store generation waited for.
+    pub generation: i64,
+    /// Live instances that apply `generation` (or a later one).
+    pub applied: Vec<InstanceRow>,
+    /// Live instances that did not apply it before the timeout (empty when all did).
+    pub lagging: Vec<InstanceRow>,
+    /// How long the wait took.
+    pub waited: std::time::Duration,
+}
+
+/// How often [`Store::wait_applied`] reads the instances' rows.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 const SELECT_INSTANCES: &str = "SELECT id, host, pid, started_at, last_seen, heartbeat_ms, \
      applied_generation, applied_at FROM chaos_instances ORDER BY started_at, id";
 
@@ -198,6 +214,37 @@ impl Store {
             tx.commit().await
         })?;
         Ok(())
+    }
+
+    /// Waits until every live app instance reports that it applies `generation` (or a
+    /// later one), reading their rows every 10 ms, for at most `timeout`. Instances
+    /// report a reload at once (their heartbeat runs after every reload), so this is
+    /// how a writer confirms its change is in effect. With no live instance it returns
+    /// at once (`applied` and `lagging` empty).
+    pub async fn wait_applied(
+        &self,
+        generation: i64,
+        timeout: std::time::Duration,
+    ) -> Result<Propagation, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            let now = now_ms();
+            let (applied, lagging): (Vec<InstanceRow>, Vec<InstanceRow>) = self
+                .instances()
+                .await?
+                .into_iter()
+                .filter(|i| i.is_live_at(now))
+                .partition(|i| i.applied_generation.is_some_and(|g| g >= generation));
+            if lagging.is_empty() || started.elapsed() >= timeout {
+                return Ok(Propagation {
+                    generation,
+                    applied,
+                    lagging,
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(WAIT_POLL).await;
+        }
     }
 
     /// Every registered instance, live or not, oldest first.

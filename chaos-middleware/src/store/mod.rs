@@ -14,7 +14,7 @@ use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 
-pub use instances::{InstanceInfo, InstanceRow, RegisteredView, ViewRoute};
+pub use instances::{InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute};
 pub use notify::{CHANGE_CHANNEL, ChangeListener};
 pub use row::CorruptRow;
 
@@ -54,8 +54,19 @@ pub enum StoreError {
         "unsupported database URL '{0}': allowed are sqlite://PATH (e.g. sqlite://chaos.db) and postgres://USER@HOST:PORT/DB"
     )]
     UnsupportedUrl(String),
+    /// The SQLite file's folder does not exist (the file is never created in a folder
+    /// that is not there).
+    #[error(
+        "cannot open the chaos store at {url}: the folder {folder} does not exist (create it, or fix the URL)"
+    )]
+    MissingFolder {
+        /// The URL, password removed.
+        url: String,
+        /// The missing folder, as the URL names it.
+        folder: String,
+    },
     /// The database could not be reached or opened.
-    #[error("cannot reach the chaos store at {url}: {source}")]
+    #[error("cannot reach the chaos store at {url}: {}", describe(source))]
     Connect {
         /// The URL, password removed.
         url: String,
@@ -71,7 +82,7 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
     /// A query failed.
-    #[error("chaos store query failed: {0}")]
+    #[error("chaos store query failed: {}", describe(.0))]
     Query(#[from] sqlx::Error),
     /// Some ids given do not exist.
     #[error("unknown action id {}: no such action (see `chaos-admin list`)", join_ids(.0))]
@@ -79,6 +90,15 @@ pub enum StoreError {
     /// The action is not valid.
     #[error(transparent)]
     Invalid(#[from] InvalidAction),
+}
+
+/// A driver error for a human: the database server's own message (PostgreSQL's, without
+/// sqlx's "at line N" of the server's source file), else the driver's text.
+fn describe(err: &sqlx::Error) -> String {
+    match err.as_database_error() {
+        Some(db) => db.message().to_owned(),
+        None => err.to_string(),
+    }
 }
 
 fn join_ids(ids: &[i64]) -> String {
@@ -106,6 +126,10 @@ pub struct Store {
     url: String,
     /// SQLite: the file opened, to notice it being deleted or replaced.
     file: Option<notify::FileId>,
+    /// Where the store is, for operators: SQLite's absolute file path, else the URL.
+    location: String,
+    /// Whether opening it created a new SQLite file.
+    created_file: bool,
 }
 
 #[derive(Clone)]
@@ -196,6 +220,19 @@ impl Store {
     /// The URL with any password removed, for messages.
     pub fn display_url(&self) -> &str {
         &self.display_url
+    }
+
+    /// Where the store is, for messages that must leave no doubt which store a command
+    /// wrote to: `sqlite:///abs/path/chaos.db` (the file's absolute path), or the URL
+    /// with any password removed.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Whether opening this store created a new, empty SQLite file (a mistyped path or a
+    /// command run from another directory usually means the apps use another store).
+    pub fn created_file(&self) -> bool {
+        self.created_file
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -350,11 +387,27 @@ impl Store {
             Change::Disable => ("UPDATE chaos_actions SET enabled = 0, updated_at = $1", 2),
             Change::Delete => ("DELETE FROM chaos_actions", 1),
         };
-        // Bulk enables never revive an expired action.
-        let live_only = if matches!(change, Change::Enable { .. }) && !by_id {
-            " AND (expires_at IS NULL OR expires_at > $1)"
-        } else {
-            ""
+        // Bulk enables never revive an expired action; and a row is only written when
+        // the write changes it (an enabled action is not "enabled" again).
+        let only_changes = match change {
+            Change::Enable { expires_at: None } if by_id => {
+                " AND (enabled = 0 OR expires_at <= $1)"
+            }
+            Change::Enable { expires_at: None } => {
+                " AND enabled = 0 AND (expires_at IS NULL OR expires_at > $1)"
+            }
+            Change::Enable {
+                expires_at: Some(_),
+            } if by_id => " AND (enabled = 0 OR expires_at IS NULL OR expires_at <> $2)",
+            Change::Enable {
+                expires_at: Some(_),
+            } => {
+                " AND (expires_at IS NULL OR expires_at > $1) AND (enabled = 0 OR \
+                 (COALESCE(tag, '') NOT IN ('storm', 'exercise') \
+                 AND (expires_at IS NULL OR expires_at <> $2)))"
+            }
+            Change::Disable => " AND enabled = 1",
+            Change::Delete => "",
         };
         let condition = match selection {
             Selection::Ids(_) => format!("id = ${next_param}"),
@@ -368,7 +421,7 @@ impl Store {
             }
             Selection::Tag(_) => format!("tag = ${next_param}"),
         };
-        let sql = format!("{statement} WHERE {condition}{live_only}");
+        let sql = format!("{statement} WHERE ({condition}){only_changes}");
         // One statement per id so an unknown id is noticed; the whole change is one
         // transaction either way.
         let bindings: Vec<Binding<'_>> = match selection {
@@ -396,20 +449,39 @@ impl Store {
             sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
             let mut changed: u64 = 0;
             let mut missing = Vec::new();
-            if let (Change::Enable { expires_at }, true) = (change, by_id) {
-                for binding in &bindings {
-                    let Binding::Id(id) = *binding else { continue };
-                    let row: Option<(Option<String>, Option<i64>)> =
-                        sqlx::query_as("SELECT tag, expires_at FROM chaos_actions WHERE id = $1")
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if let Some((tag, expiry)) = row
-                        && let Some(refusal) =
-                            refuse_owned_enable(id, tag.as_deref(), expiry, expires_at, now)
-                    {
-                        return Ok(Err(StoreError::Invalid(InvalidAction::new(refusal))));
-                    }
+            // By id: every id must exist (a write that changes nothing is not "unknown"),
+            // and enabling must not revive a storm's or exercise's action.
+            for binding in &bindings {
+                let Binding::Id(id) = *binding else { continue };
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM chaos_actions WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if exists.is_none() {
+                    missing.push(id);
+                    continue;
+                }
+                let Change::Enable { expires_at } = change else {
+                    continue;
+                };
+                // Read leniently: a row edited by hand into other types is not owned.
+                let tag: Option<String> =
+                    sqlx::query_scalar("SELECT tag FROM chaos_actions WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .unwrap_or(None);
+                let expiry: Option<i64> =
+                    sqlx::query_scalar("SELECT expires_at FROM chaos_actions WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .unwrap_or(None);
+                if let Some(refusal) =
+                    refuse_owned_enable(id, tag.as_deref(), expiry, expires_at, now)
+                {
+                    return Ok(Err(StoreError::Invalid(InvalidAction::new(refusal))));
                 }
             }
             for binding in &bindings {
@@ -431,17 +503,15 @@ impl Store {
                     Binding::Tag(tag) => query.bind(tag),
                     Binding::Nothing => query,
                 };
-                let done = query.execute(&mut *tx).await?.rows_affected();
-                if let (Binding::Id(id), 0) = (binding, done)
-                    && !missing.contains(id)
-                {
-                    missing.push(*id);
-                }
-                changed += done;
+                changed += query.execute(&mut *tx).await?.rows_affected();
             }
             if !missing.is_empty() {
                 // Dropping the transaction rolls it back: nothing is half-written.
                 return Ok::<_, sqlx::Error>(Err(StoreError::UnknownIds(missing)));
+            }
+            if changed == 0 {
+                // Nothing changed: no generation bump, no audit row, no reload anywhere.
+                return Ok(Ok(0));
             }
             sqlx::query(INSERT_AUDIT)
                 .bind(now)

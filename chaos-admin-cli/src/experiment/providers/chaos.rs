@@ -16,6 +16,11 @@
 //! `enable`/`disable`/`delete` select by `id` (one or a list), `from_activity` (the id a
 //! named `create` activity of this run output), `tag`, `view`/`kind`, or `all: true`; they
 //! output `{"count": N, "ids": [...]}`. `database_url` overrides the store of the CLI.
+//!
+//! Like the CLI's writing commands, every write waits until the live app instances
+//! apply it (at most `wait_timeout`, default 5 s; `"wait": false` skips it), so a probe
+//! right after an injecting action sees the fault. The output then carries `applied`:
+//! `{"generation": G, "instances": N, "lagging": [ids], "waited_ms": MS}`.
 
 use chaos_middleware::action::{now_ms, parse_duration_ms, parse_probability};
 use chaos_middleware::time::expiry_after;
@@ -51,6 +56,8 @@ const COMMON_KEYS: &[&str] = &[
     "all",
     "min",
     "max",
+    "wait",
+    "wait_timeout",
 ];
 
 /// What a chaos provider asks for.
@@ -270,10 +277,57 @@ async fn store_for(provider: &Value, ctx: &Ctx) -> Result<Store, ActivityFailed>
     Ok(store)
 }
 
-/// Carries the request out against the store.
+/// How long a write waits for the app instances: `None` when `"wait": false`.
+fn wait_timeout(provider: &Value) -> Result<Option<std::time::Duration>, String> {
+    if provider.get("wait") == Some(&Value::Bool(false)) {
+        return Ok(None);
+    }
+    if let Some(other) = provider
+        .get("wait")
+        .filter(|v| !v.is_boolean() && !v.is_null())
+    {
+        return Err(format!("`wait` is {other}: allowed are true and false"));
+    }
+    let text = match provider.get("wait_timeout") {
+        None | Some(Value::Null) => crate::confirm::DEFAULT_WAIT_TIMEOUT,
+        Some(Value::String(text)) => text.as_str(),
+        Some(other) => {
+            return Err(format!(
+                "`wait_timeout` is {other}: allowed is a duration such as \"5s\""
+            ));
+        }
+    };
+    let ms = parse_duration_ms(text).map_err(|e| e.to_string())?;
+    Ok(Some(std::time::Duration::from_millis(ms)))
+}
+
+/// Carries the request out against the store, then waits for the apps to apply it.
 pub async fn run(provider: &Value, ctx: &Ctx) -> Result<Value, ActivityFailed> {
-    let request = parse(provider).map_err(ActivityFailed)?;
+    let timeout = wait_timeout(provider).map_err(ActivityFailed)?;
     let store = store_for(provider, ctx).await?;
+    let failed = |err: chaos_middleware::StoreError| ActivityFailed(err.to_string());
+    let before = store.generation().await.map_err(failed)?;
+    let mut output = write(provider, ctx, &store).await?;
+    let after = store.generation().await.map_err(failed)?;
+    if let (Some(timeout), true) = (timeout, after != before) {
+        let propagation = store.wait_applied(after, timeout).await.map_err(failed)?;
+        if let Value::Object(map) = &mut output {
+            map.insert(
+                "applied".to_owned(),
+                serde_json::json!({
+                    "generation": after,
+                    "instances": propagation.applied.len(),
+                    "lagging": propagation.lagging.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+                    "waited_ms": u64::try_from(propagation.waited.as_millis()).unwrap_or(u64::MAX),
+                }),
+            );
+        }
+    }
+    Ok(output)
+}
+
+async fn write(provider: &Value, ctx: &Ctx, store: &Store) -> Result<Value, ActivityFailed> {
+    let request = parse(provider).map_err(ActivityFailed)?;
     let failed = |err: chaos_middleware::StoreError| ActivityFailed(err.to_string());
     match request {
         Request::Create(spec) => {

@@ -1,0 +1,172 @@
+//! What an operator is told, end to end with the real binaries: a change is confirmed
+//! applied before the command returns (so the README's command-then-curl pairs show the
+//! fault on the first request), lagging instances are named, and typos in view names are
+//! caught.
+
+use std::process::Command;
+use std::time::Duration;
+
+use e2e::{DemoApp, TestStore, admin, admin_ok};
+use serde_json::Value;
+
+/// Runs `chaos-admin` and returns (exit code, stdout, stderr).
+fn run(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = admin(url, args);
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn readme_pairs_show_the_fault_on_the_first_request() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let app = DemoApp::start(url);
+    assert_eq!(app.get("/items").status, 200);
+    for _ in 0..3 {
+        let (code, _, said) = run(url, &["create", "response", "slow", "items", "1s", "3s"]);
+        assert_eq!(code, Some(0), "{said}");
+        assert!(
+            said.starts_with("applied by 1 of 1 app instance in "),
+            "{said}"
+        );
+        let first = app.get("/items");
+        assert_eq!(first.status, 200);
+        assert!(
+            first.elapsed >= Duration::from_secs(1),
+            "first request not slowed: {first:?}"
+        );
+        admin_ok(url, &["delete", "--all", "--yes"]);
+        assert!(
+            app.get("/items").elapsed < Duration::from_secs(1),
+            "delete applied at once"
+        );
+
+        admin_ok(
+            url,
+            &[
+                "create",
+                "return",
+                "checkout",
+                "401",
+                "--body",
+                "session expired",
+            ],
+        );
+        let first = app.post("/checkout");
+        assert_eq!(
+            (first.status, first.body.as_str()),
+            (401, "session expired")
+        );
+        admin_ok(url, &["disable", "--all", "response"]);
+        assert_eq!(app.post("/checkout").status, 200, "disable applied at once");
+        admin_ok(url, &["delete", "--all", "--yes"]);
+    }
+}
+
+#[test]
+fn a_stopped_instance_is_named_as_lagging_and_no_wait_skips_the_wait() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let running = DemoApp::start(url);
+    let stopped = DemoApp::start(url);
+    admin_ok(url, &["create", "return", "health", "418"]);
+    assert_eq!(stopped.get("/health").status, 418);
+    let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).expect("json");
+    let stopped_id = status["instances"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["pid"] == stopped.pid()))
+        .and_then(|i| i["id"].as_str())
+        .expect("the second instance is registered")
+        .to_owned();
+    let signal = |name: &str| {
+        let ok = Command::new("kill")
+            .args([name, &stopped.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {name}");
+    };
+    signal("-STOP");
+    let (code, stdout, said) = run(
+        url,
+        &[
+            "--wait-timeout",
+            "300ms",
+            "create",
+            "return",
+            "items",
+            "503",
+        ],
+    );
+    signal("-CONT");
+    assert_eq!(code, Some(0), "the write succeeded: {said}");
+    assert!(stdout.trim().parse::<i64>().is_ok(), "{stdout}");
+    assert!(
+        said.contains("warning: 1 of 2 app instances did not apply generation")
+            && said.contains("within 300ms")
+            && said.contains(&stopped_id),
+        "{said}"
+    );
+    assert_eq!(running.get("/items").status, 503);
+    // Continued, it catches up; --no-wait says nothing about applying.
+    let (code, _, said) = run(url, &["--no-wait", "disable", "--all"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(said, "", "--no-wait: {said}");
+    let (code, _, said) = run(url, &["enable", "--all"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.starts_with("applied by 2 of 2 app instances"),
+        "{said}"
+    );
+    assert_eq!(stopped.get("/items").status, 503);
+}
+
+#[test]
+fn view_typos_in_storms_and_exercises_are_caught() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let _app = DemoApp::start(url);
+    admin_ok(url, &["create", "return", "health", "200"]);
+    let (code, _, said) = run(
+        url,
+        &[
+            "storm", "--user", "alice", "--view", "itms", "--for", "1m", "--seed", "1",
+        ],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("warning: no live app instance serves the view 'itms' (did you mean items?)"),
+        "{said}"
+    );
+    admin_ok(url, &["storm", "--end"]);
+    let before = admin_ok(url, &["list", "--json"]);
+    let (code, stdout, said) = run(url, &["exercise", "start", "--view", "itms", "--for", "1m"]);
+    assert_eq!(code, Some(2), "{said}");
+    assert_eq!(stdout, "");
+    assert!(
+        said.contains("'itms' (did you mean items?)") && said.contains("--force"),
+        "{said}"
+    );
+    assert_eq!(
+        admin_ok(url, &["list", "--json"]),
+        before,
+        "nothing written"
+    );
+    let (code, _, said) = run(
+        url,
+        &[
+            "exercise", "start", "--view", "itms", "--for", "1m", "--force",
+        ],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    admin_ok(url, &["exercise", "end"]);
+    // A served view needs no --force.
+    let (code, _, said) = run(
+        url,
+        &["exercise", "start", "--view", "items", "--for", "1m"],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.starts_with("applied by 1 of 1"), "{said}");
+}
