@@ -72,6 +72,11 @@ fn a_stopped_instance_is_named_as_lagging_and_no_wait_skips_the_wait() {
     let url = store.url();
     let running = DemoApp::start(url);
     let stopped = DemoApp::start(url);
+    // Writes wait for the instances registered in the store: let both register first.
+    e2e::poll("both instances to register", || {
+        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
+        (status["instances"].as_array()?.len() == 2).then_some(())
+    });
     admin_ok(url, &["create", "return", "health", "418"]);
     assert_eq!(stopped.get("/health").status, 418);
     let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).expect("json");
@@ -169,4 +174,47 @@ fn view_typos_in_storms_and_exercises_are_caught() {
     );
     assert_eq!(code, Some(0), "{said}");
     assert!(said.starts_with("applied by 1 of 1"), "{said}");
+}
+
+#[test]
+fn a_graceful_shutdown_ends_delays_and_deregisters_at_once() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let mut app = DemoApp::start(url);
+    e2e::poll("the instance to register", || {
+        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
+        (status["instances"].as_array()?.len() == 1).then_some(())
+    });
+    admin_ok(url, &["create", "slow", "items", "25s", "25s"]);
+    let port = app.port;
+    let started = std::time::Instant::now();
+    let request = std::thread::spawn(move || e2e::http_request(port, "GET", "/items", &[]));
+    e2e::poll("the request to be held by the delay", || {
+        let metrics = app.get("/metrics").body;
+        metrics
+            .lines()
+            .any(|l| l.starts_with("chaos_active_delays ") && l.ends_with(" 1"))
+            .then_some(())
+    });
+    let ok = Command::new("kill")
+        .args(["-TERM", &app.pid().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -TERM");
+    let response = request
+        .join()
+        .expect("joins")
+        .expect("the held request is answered");
+    assert_eq!(response.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the 25 s delay ended at shutdown ({:?})",
+        started.elapsed()
+    );
+    let exit = app.wait_exit(Duration::from_secs(15));
+    assert_eq!(exit, Some(0), "the app exits cleanly");
+    // Gone from `status` at once, not after three missed heartbeats.
+    let status: Value =
+        serde_json::from_str(&admin_ok(url, &["status", "--json", "--all"])).expect("json");
+    assert_eq!(status["instances"], serde_json::json!([]), "{status}");
 }

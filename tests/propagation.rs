@@ -151,15 +151,27 @@ fn postgres_two_instances_see_a_change_and_report_it() {
         warned.starts_with("warning:") && warned.contains("'itemz'") && warned.contains("items"),
         "{warned}"
     );
-    assert_eq!(warned.trim().lines().count(), 1, "{warned}");
-    // Route patterns and `*` are known.
+    let lines: Vec<&str> = warned.trim().lines().collect();
     assert_eq!(
-        create(url, &["return", "/items/{id}", "503", "--disabled"]),
-        ""
+        lines.len(),
+        2,
+        "the warning, then the confirmation: {warned}"
     );
-    assert_eq!(create(url, &["return", "*", "503", "--disabled"]), "");
+    assert!(lines[1].starts_with("applied by 2 of 2"), "{warned}");
+    // Route patterns and `*` are known.
+    for target in ["/items/{id}", "*"] {
+        let said = create(url, &["return", target, "503", "--disabled"]);
+        assert!(
+            said.starts_with("applied by 2 of 2") && !said.contains("warning"),
+            "{said}"
+        );
+    }
     let listed = json(&admin_ok(url, &["list", "--json"]));
-    assert_eq!(listed.as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(5),
+        "items, itms, itemz, /items/{{id}}, *"
+    );
 }
 
 fn assert_no_failures(report: &LoadReport) {

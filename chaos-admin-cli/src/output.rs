@@ -29,7 +29,7 @@ pub fn detail(fault: &Fault, max_body_chars: Option<usize>) -> String {
             max_ms,
             phase,
         } => {
-            let range = format!("{}..{}", millis(*min_ms), millis(*max_ms));
+            let range = format!("{}..{}", short_millis(*min_ms), short_millis(*max_ms));
             match phase {
                 Phase::Before => range,
                 Phase::After => format!("{range} after"),
@@ -63,6 +63,53 @@ fn cut(text: &str, max: Option<usize>) -> String {
 /// A delay as humantime writes it (`250ms`, `1s 500ms`).
 pub fn millis(ms: u64) -> String {
     humantime::format_duration(Duration::from_millis(ms)).to_string()
+}
+
+/// A delay in one compact unit: `150ms`, `2s`, `2.01s`, `1m`, `1m 30.5s` (two decimals
+/// at most; `2s 10ms` reads like two delays in a range).
+pub fn short_millis(ms: u64) -> String {
+    fn decimal(value: f64) -> String {
+        let text = format!("{value:.2}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+    if ms < 1_000 {
+        return format!("{ms}ms");
+    }
+    let minutes = ms / 60_000;
+    let rest_ms = ms % 60_000;
+    if minutes == 0 {
+        return format!("{}s", decimal(rest_ms as f64 / 1000.0));
+    }
+    if rest_ms == 0 {
+        format!("{minutes}m")
+    } else {
+        format!("{minutes}m {}s", decimal(rest_ms as f64 / 1000.0))
+    }
+}
+
+/// When an action stops: `-` (never), `in 9m 59s`, or `3m ago` (expired).
+pub fn expires(expires_at: Option<i64>, now_ms: i64) -> String {
+    match expires_at {
+        None => "-".to_owned(),
+        Some(at) if at > now_ms => format!("in {}", age(at, now_ms)),
+        Some(at) => ago(now_ms, at),
+    }
+}
+
+/// Replaces each Unix-millisecond field `key` of a JSON object with its RFC 3339 time,
+/// and keeps the number as `key_ms`: one format for every `--json` timestamp.
+pub fn rfc3339_fields(value: &mut Value, keys: &[&str]) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    for key in keys {
+        let Some(current) = map.get(*key).cloned() else {
+            continue;
+        };
+        let text = current.as_i64().map(timestamp);
+        map.insert(format!("{key}_ms"), current);
+        map.insert((*key).to_owned(), text.map_or(Value::Null, Value::from));
+    }
 }
 
 /// `100%`, `25%`, `12.5%`.
@@ -117,6 +164,7 @@ pub fn action_json(action: &Action, now_ms: i64) -> Result<Value, serde_json::Er
     if let Value::Object(map) = &mut value {
         map.insert("state".to_owned(), Value::from(state(action, now_ms)));
     }
+    rfc3339_fields(&mut value, &["created_at", "updated_at", "expires_at"]);
     Ok(value)
 }
 
@@ -198,7 +246,7 @@ mod tests {
             max_ms: 1500,
             phase: Phase::Before,
         };
-        assert_eq!(detail(&slow, None), "200ms..1s 500ms");
+        assert_eq!(detail(&slow, None), "200ms..1.5s");
         let after = Fault::Slow {
             min_ms: 2000,
             max_ms: 2000,

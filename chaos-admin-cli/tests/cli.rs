@@ -256,7 +256,7 @@ fn bad_input_changes_nothing(cli: &Cli) {
 #[test]
 fn create_forms_are_listed() {
     let cli = Cli::sqlite();
-    assert_eq!(cli.ok(&["list"]), "no chaos actions\n");
+    assert_eq!(cli.table(), "no chaos actions\n");
     assert_eq!(cli.ok(&["list", "--json"]).trim(), "[]");
 
     let slow = cli.create(&["response", "slow", "items", "200ms", "1s"]);
@@ -288,11 +288,12 @@ fn create_forms_are_listed() {
     assert_eq!(short["status"], 503);
     assert!(short.get("body").is_none(), "{short}");
 
-    let table = cli.ok(&["list"]);
+    let table = cli.table();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
     for column in [
-        "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "USERS",
+        "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "WHO", "METHODS", "HOSTS",
+        "EXPIRES",
     ] {
         assert!(lines[0].contains(column), "{table}");
     }
@@ -352,7 +353,7 @@ fn create_options_are_stored() {
     // processes), so the action reads as expired without any sleep.
     assert_eq!(cli.action(expired)["state"], "expired");
 
-    let table = cli.ok(&["list"]);
+    let table = cli.table();
     let row = |id: i64| {
         table
             .lines()
@@ -439,7 +440,7 @@ fn fault_vocabulary_is_stored() {
     assert_eq!(wildcard["target"], "*");
     assert_eq!(wildcard["groups"], serde_json::json!(["staff"]));
     assert_eq!(wildcard["hosts"], serde_json::json!(["web-*"]));
-    let table = cli.ok(&["list"]);
+    let table = cli.table();
     assert!(table.contains("1s..2s after"), "{table}");
     assert!(table.contains("\"db gone\""), "{table}");
     assert!(
@@ -452,7 +453,7 @@ fn fault_vocabulary_is_stored() {
 fn expiry_can_be_set_cleared_and_purged() {
     let cli = Cli::sqlite();
     let until = cli.create(&["return", "items", "500", "--until", "2999-01-01T00:00:00Z"]);
-    assert_eq!(cli.action(until)["expires_at"], 32_472_144_000_000_i64);
+    assert_eq!(cli.action(until)["expires_at_ms"], 32_472_144_000_000_i64);
     // `--for 1ms` is in the past by the time the next process reads it: no sleep needed.
     let expired = cli.create(&["return", "checkout", "401", "--for", "1ms"]);
     let also_expired = cli.create(&["slow", "items", "1s", "2s", "--for", "1ms"]);
@@ -465,7 +466,7 @@ fn expiry_can_be_set_cleared_and_purged() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as i64;
-    let expires_at = renewed["expires_at"].as_i64().expect("expiry set");
+    let expires_at = renewed["expires_at_ms"].as_i64().expect("expiry set");
     assert!(
         expires_at > now_ms + 9 * 60_000 && expires_at <= now_ms + 10 * 60_000,
         "{expires_at}"
@@ -474,7 +475,7 @@ fn expiry_can_be_set_cleared_and_purged() {
     cli.ok(&["enable", &also_expired.to_string(), &until.to_string()]);
     assert_eq!(cli.action(also_expired)["expires_at"], Value::Null);
     assert_eq!(cli.action(also_expired)["state"], "enabled");
-    assert_eq!(cli.action(until)["expires_at"], 32_472_144_000_000_i64);
+    assert_eq!(cli.action(until)["expires_at_ms"], 32_472_144_000_000_i64);
     // purge removes only what has expired.
     let gone = cli.create(&["abort", "items", "--for", "1ms"]);
     assert_eq!(cli.ok(&["purge", "--expired"]).trim(), "purged 1 action");
@@ -526,7 +527,7 @@ fn delete_by_id_and_all() {
 
     assert_eq!(cli.ok(&["delete", "--all", "--yes"]), "deleted 2 actions\n");
     assert!(cli.list().is_empty());
-    assert_eq!(cli.ok(&["list"]), "no chaos actions\n");
+    assert_eq!(cli.table(), "no chaos actions\n");
 }
 
 #[test]
@@ -607,7 +608,7 @@ fn corrupt_rows_are_warned_about_and_skipped() {
         "{}",
         listed[1]
     );
-    let table = cli.ok(&["list"]);
+    let table = cli.table();
     assert_eq!(table.lines().count(), 4, "{table}");
     let broken_line = table.lines().nth(2).expect("row 2");
     assert!(
@@ -684,7 +685,12 @@ fn until_accepts_every_rfc3339_offset() {
             ("2030-01-01T00:00:00.5Z", 1_893_456_000_500),
         ] {
             let id = cli.create(&["return", "items", "503", "--until", text]);
-            assert_eq!(cli.action(id)["expires_at"], ms, "{text}");
+            assert_eq!(cli.action(id)["expires_at_ms"], ms, "{text}");
+            assert_eq!(
+                cli.action(id)["expires_at"],
+                "2030-01-01T00:00:00Z",
+                "{text}"
+            );
             let shown = cli.ok(&["show", &id.to_string()]);
             assert!(shown.contains("2030-01-01T00:00:00Z"), "{shown}");
         }
@@ -694,7 +700,7 @@ fn until_accepts_every_rfc3339_offset() {
             cli.ok(&["show", &id.to_string()])
                 .contains("9999-12-29T00:00:00Z")
         );
-        assert!(cli.ok(&["list"]).contains(&id.to_string()));
+        assert!(cli.table().contains(&id.to_string()));
     });
 }
 
@@ -921,4 +927,40 @@ fn tag_selects_what_to_enable_disable_and_delete() {
         cli.refuses(&["disable", "--tag", "exp-1", "--all"], "--tag");
         cli.refuses(&["delete", "--tag", ""], "--tag");
     });
+}
+
+#[test]
+fn list_shows_every_filter_time_left_and_one_time_format() {
+    let cli = Cli::sqlite();
+    cli.create(&[
+        "return", "checkout", "503", "--method", "POST", "--host", "web-*", "--group", "staff",
+        "--for", "10m",
+    ]);
+    cli.create(&["slow", "items", "150ms", "2010ms"]);
+    let table = cli.table();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    let first = lines[1];
+    for cell in ["POST", "web-*", "group:staff", "in 9m"] {
+        assert!(first.contains(cell), "{cell} missing: {table}");
+    }
+    // An action limited to nothing shows `*` for every filter, and no expiry.
+    assert!(lines[2].contains("150ms..2.01s"), "{table}");
+    let listed = cli.list();
+    for action in &listed {
+        for key in ["created_at", "updated_at"] {
+            let text = action[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key}: {action}"));
+            assert!(text.ends_with('Z') && text.len() == 20, "{key}: {text}");
+            assert!(action[format!("{key}_ms")].as_i64().is_some(), "{action}");
+        }
+    }
+    assert!(
+        listed[0]["expires_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(listed[1]["expires_at"], Value::Null);
+    assert_eq!(listed[1]["expires_at_ms"], Value::Null);
 }

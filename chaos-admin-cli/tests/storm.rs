@@ -62,7 +62,16 @@ fn faults(storm: &Value) -> Vec<Value> {
         .iter()
         .map(|a| {
             let mut a = a.clone();
-            for key in ["id", "created_at", "updated_at", "expires_at", "created_by"] {
+            for key in [
+                "id",
+                "created_at",
+                "updated_at",
+                "expires_at",
+                "created_at_ms",
+                "updated_at_ms",
+                "expires_at_ms",
+                "created_by",
+            ] {
                 a.as_object_mut().expect("object").remove(key);
             }
             a
@@ -85,7 +94,7 @@ fn storms_target_only_their_users_are_tagged_and_end() {
             assert_eq!(action["users"], serde_json::json!(["alice"]), "{action}");
             assert_eq!(action["groups"], serde_json::json!([]), "{action}");
             assert_eq!(action["tag"], "storm");
-            assert!(action["expires_at"].as_i64().is_some(), "{action}");
+            assert!(action["expires_at_ms"].as_i64().is_some(), "{action}");
             assert_eq!(action["probability"], 0.03);
             assert!(["items", "checkout"].contains(&action["target"].as_str().unwrap_or("")));
         }
@@ -116,7 +125,7 @@ fn storms_target_only_their_users_are_tagged_and_end() {
         let table = cli.ok(&["storm", "--user", "bob", "--intensity", "low"]);
         assert!(table.contains("--seed "), "{table}");
         assert!(table.contains("user bob"), "{table}");
-        let list = cli.ok(&["list"]);
+        let list = cli.table();
         let header = list.lines().next().expect("header");
         assert!(header.contains("TAG"), "{list}");
         let storm_rows = list.lines().filter(|l| l.contains(" storm ")).count();
@@ -155,7 +164,7 @@ fn exercises_hide_details_until_revealed_and_end() {
         assert_eq!(listed.len(), 1);
         let id = listed[0]["id"].as_i64().expect("id");
         let hidden_outputs = [
-            cli.ok(&["list"]),
+            cli.table(),
             cli.ok(&["list", "--json"]),
             cli.ok(&["show", &id.to_string()]),
             cli.ok(&["show", &id.to_string(), "--json"]),
@@ -342,7 +351,7 @@ fn enabling_a_running_storm_keeps_its_expiry() {
                 "--user", "alice", "--view", "items", "--for", "10m", "--seed", "3",
             ],
         );
-        let expires_at = storm["expires_at"].as_i64().expect("storm expiry");
+        let expires_at = storm["expires_at_ms"].as_i64().expect("storm expiry");
         let ordinary = cli.create(&["return", "checkout", "503"]);
         cli.ok(&["disable", "--all"]);
         cli.ok(&["enable", "--all", "--for", "1h"]);
@@ -350,12 +359,12 @@ fn enabling_a_running_storm_keeps_its_expiry() {
             assert_eq!(action["state"], "enabled", "{action}");
             if action["tag"] == "storm" {
                 assert_eq!(
-                    action["expires_at"], expires_at,
+                    action["expires_at_ms"], expires_at,
                     "the storm's expiry is kept"
                 );
             }
         }
-        assert!(cli.action(ordinary)["expires_at"].as_i64() > Some(expires_at));
+        assert!(cli.action(ordinary)["expires_at_ms"].as_i64() > Some(expires_at));
         let storm_id = cli
             .list()
             .iter()

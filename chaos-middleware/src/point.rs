@@ -69,12 +69,17 @@ pub(crate) struct PointOutcome {
     delay_ms: u64,
     hold: Option<ActiveDelay>,
     error: Option<ChaosPointError>,
+    shared: Arc<Shared>,
 }
 
 impl PointOutcome {
     pub(crate) async fn apply(self) -> Result<(), ChaosPointError> {
         if self.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(self.delay_ms)).await;
+            // A graceful shutdown ends the delay at once.
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(self.delay_ms)) => {}
+                () = self.shared.shutdown.stopped() => {}
+            }
         }
         drop(self.hold);
         match self.error {
@@ -127,5 +132,6 @@ pub(crate) fn point_outcome(
         delay_ms,
         hold,
         error,
+        shared: Arc::clone(shared),
     })
 }

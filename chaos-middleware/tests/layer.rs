@@ -1031,3 +1031,45 @@ async fn views_named_in_a_nested_router_match_their_full_pattern() {
     assert_eq!(get_path(&app, "/assets/other.css").await.0, StatusCode::OK);
     assert_eq!(get_path(&app, "/nowhere").await.0, StatusCode::GONE);
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_delays_in_flight_and_stops_injecting() {
+    let app = app(&[
+        slow(1, "items", 10_000, 10_000),
+        slow_after(2, "checkout", 10_000),
+        ret(3, "item_detail", 503, None),
+    ]);
+    let started = tokio::time::Instant::now();
+    let before = tokio::spawn(
+        app.router
+            .clone()
+            .oneshot(request(Method::GET, "/items", None)),
+    );
+    let after = tokio::spawn(
+        app.router
+            .clone()
+            .oneshot(request(Method::GET, "/checkout", None)),
+    );
+    while app.handle.stats().active_delays < 2 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    app.handle.shutdown().await;
+    for task in [before, after] {
+        let response = task.await.expect("joins").expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        started.elapsed().as_millis(),
+        100,
+        "the 10 s delays ended at shutdown"
+    );
+    assert_eq!(app.handle.stats().active_delays, 0);
+    assert_eq!(app.calls.load(Ordering::SeqCst), 2, "both handlers ran");
+    // No more faults, and a reload cannot bring them back.
+    assert_eq!(get_path(&app, "/items/1").await.0, StatusCode::OK);
+    app.handle
+        .apply(Some(9), &[ret(3, "item_detail", 503, None)]);
+    assert_eq!(get_path(&app, "/items/1").await.0, StatusCode::OK);
+    assert_eq!(app.handle.stats().rules, 0);
+}

@@ -49,11 +49,16 @@ async fn main() -> anyhow::Result<()> {
         .flush()
         .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
+    let handle = chaos.handle();
     axum::serve(
         listener,
         demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Injected delays end at once and this instance leaves `chaos-admin status`.
+        handle.shutdown().await;
+    })
     .await
     .context("server failed")?;
     Ok(())

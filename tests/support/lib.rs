@@ -172,6 +172,19 @@ impl DemoApp {
         DemoApp { child, port }
     }
 
+    /// Waits up to `deadline` for the app to exit (after a signal); its exit code, or
+    /// `None` when it is still running or was killed by a signal.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The app's process id (to stop and continue it with signals).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -29,8 +29,9 @@ pub fn plan(args: Args) -> Plan {
     Plan { json: args.json }
 }
 
-const HEADER: [&str; 10] = [
-    "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "USERS", "TAG", "NOTE",
+const HEADER: [&str; 13] = [
+    "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "WHO", "METHODS", "HOSTS",
+    "EXPIRES", "TAG", "NOTE",
 ];
 
 /// Prints the listing; rows the store cannot read are warned about on stderr.
@@ -61,6 +62,8 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         output::ignore_broken_pipe(result)?;
         return Ok(());
     }
+    // The table names the store it lists, so a wrong store shows at once.
+    output::ignore_broken_pipe(writeln!(out, "store: {}", store.location()))?;
     if rows.is_empty() {
         output::ignore_broken_pipe(writeln!(out, "no chaos actions"))?;
         return Ok(());
@@ -78,6 +81,9 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             let mut cells = output::action_cells(action, now);
             cells.extend([
                 audience(&action.spec.users, &action.spec.groups),
+                output::who(&action.spec.methods),
+                output::who(&action.spec.hosts),
+                output::expires(action.spec.expires_at, now),
                 action.spec.tag.clone().unwrap_or_default(),
                 action.spec.note.clone().unwrap_or_default(),
             ]);
@@ -88,7 +94,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The USERS cell: `*` for everyone, else the users and `group:NAME` for each group.
+/// The WHO cell: `*` for everyone, else the users and `group:NAME` for each group.
 fn audience(users: &[String], groups: &[String]) -> String {
     if groups.is_empty() {
         return output::who(users);

@@ -63,21 +63,24 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         let items: Vec<Value> = instances
             .iter()
             .map(|i| {
-                json!({
+                let mut item = json!({
                     "id": i.id,
                     "host": i.host,
                     "pid": i.pid,
-                    "started_at": output::timestamp(i.started_at),
-                    "last_seen": output::timestamp(i.last_seen),
+                    "started_at": i.started_at,
+                    "last_seen": i.last_seen,
                     "heartbeat_ms": i.heartbeat_ms,
                     "applied_generation": i.applied_generation,
+                    "applied_at": i.applied_at,
                     "snapshot_age_ms": i.applied_at.map(|at| now.saturating_sub(at)),
                     "state": state(i, generation, now),
-                })
+                });
+                output::rfc3339_fields(&mut item, &["started_at", "last_seen", "applied_at"]);
+                item
             })
             .collect();
         let document = json!({
-            "store": store.display_url(),
+            "store": store.location(),
             "backend": store.backend_name(),
             "generation": generation,
             "instances": items,
@@ -90,7 +93,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     }
     let mut text = format!(
         "store: {} ({}), generation {generation}\n",
-        store.display_url(),
+        store.location(),
         store.backend_name()
     );
     if instances.is_empty() {

@@ -206,12 +206,13 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             .iter()
             .map(|action| output::action_json(action, now))
             .collect::<Result<Vec<Value>, _>>()?;
-        let value = json!({
+        let mut value = json!({
             "seed": options.seed,
             "intensity": options.intensity.as_str(),
             "expires_at": options.expires_at,
             "actions": actions,
         });
+        output::rfc3339_fields(&mut value, &["expires_at"]);
         let text = serde_json::to_string_pretty(&value)?;
         output::ignore_broken_pipe(writeln!(out, "{text}"))?;
         return Ok(());

@@ -74,12 +74,16 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                     "name": s.name,
                     "route": s.pattern,
                     "methods": s.methods,
-                    "instances": s.instances.iter().map(|v| json!({
-                        "id": v.instance.id,
-                        "host": v.instance.host,
-                        "last_seen": output::timestamp(v.instance.last_seen),
-                        "live": v.instance.is_live_at(now),
-                    })).collect::<Vec<_>>(),
+                    "instances": s.instances.iter().map(|v| {
+                        let mut item = json!({
+                            "id": v.instance.id,
+                            "host": v.instance.host,
+                            "last_seen": v.instance.last_seen,
+                            "live": v.instance.is_live_at(now),
+                        });
+                        output::rfc3339_fields(&mut item, &["last_seen"]);
+                        item
+                    }).collect::<Vec<_>>(),
                 })
             })
             .collect();

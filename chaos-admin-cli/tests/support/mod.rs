@@ -109,6 +109,17 @@ impl Cli {
             .unwrap_or_else(|_| panic!("create printed {stdout:?}, not just an id"))
     }
 
+    /// `list` as a table, without its first line (which must name the store).
+    pub fn table(&self) -> String {
+        let text = self.ok(&["list"]);
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        assert!(
+            first.starts_with("store: "),
+            "list names its store first: {text}"
+        );
+        rest.to_owned()
+    }
+
     pub fn list(&self) -> Vec<Value> {
         match self.json(&["list", "--json"]) {
             Value::Array(actions) => actions,

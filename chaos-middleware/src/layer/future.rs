@@ -55,8 +55,13 @@ pin_project! {
         active: Option<ActiveDelay>,
         // Takes the slot for the `after` delay.
         shared: Option<Arc<Shared>>,
+        // Resolves on the layer's graceful shutdown: the delays end at once.
+        stop: Option<StopSignal>,
     }
 }
+
+/// The layer's graceful-shutdown signal, watched by delayed requests.
+pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The faults to apply to one request.
 pub(crate) struct Faults<F> {
@@ -69,6 +74,8 @@ pub(crate) struct Faults<F> {
     pub active: Option<ActiveDelay>,
     /// Where to take a slot for the `after` delay (present when `after_ms > 0`).
     pub shared: Option<Arc<Shared>>,
+    /// The shutdown signal (present when the request has a delay).
+    pub stop: Option<StopSignal>,
 }
 
 fn sleep_for(ms: u64) -> Option<Sleep> {
@@ -94,6 +101,7 @@ impl<F> ResponseFuture<F> {
                     response: faults.response,
                     active: faults.active,
                     shared: faults.shared,
+                    stop: faults.stop,
                 }),
             },
         }
@@ -139,6 +147,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        if let Some(stop) = this.stop.as_mut()
+            && stop.as_mut().poll(cx).is_ready()
+        {
+            // Graceful shutdown: chaos delays are not work; let the request finish now.
+            *this.stop = None;
+            this.before.set(None);
+            this.after.set(None);
+            *this.after_ms = 0;
+            *this.active = None;
+        }
         if let Some(sleep) = this.before.as_mut().as_pin_mut() {
             ready!(sleep.poll(cx));
             this.before.set(None);

@@ -229,6 +229,7 @@ impl ChaosLayerBuilder {
                 max_delay: self.max_delay.unwrap_or(DEFAULT_MAX_DELAY),
                 max_active_delays: self.max_active_delays.unwrap_or(DEFAULT_MAX_ACTIVE_DELAYS),
             },
+            shutdown: state::Shutdown::new(),
         });
         if enabled {
             // `chaos_point` consults the last enabled layer built in the process.
@@ -353,15 +354,46 @@ impl ChaosHandle {
     }
 
     /// Replaces the rule set with `actions` (what the store watcher does on a change).
-    /// Ignored when the layer is disabled.
+    /// Ignored when the layer is disabled or shut down.
     pub fn apply(&self, generation: Option<i64>, actions: &[Action]) {
         self.shared.apply(generation, actions);
     }
+
+    /// Graceful shutdown, for the app's shutdown signal (e.g. inside axum's
+    /// `with_graceful_shutdown`): the layer stops injecting, delays in flight end at once
+    /// (they are chaos, not work, so the server drains quickly), the background tasks
+    /// stop, and this instance's registration is removed from the store so
+    /// `chaos-admin status` stops counting it at once. Waits at most 2 s for the store.
+    ///
+    /// ```no_run
+    /// # async fn run(listener: tokio::net::TcpListener, app: axum::Router, chaos: chaos_middleware::ChaosLayer) -> std::io::Result<()> {
+    /// let handle = chaos.handle();
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(async move {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         handle.shutdown().await;
+    ///     })
+    ///     .await
+    /// # }
+    /// ```
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.snapshot.store(Arc::new(Snapshot::empty()));
+        shared.has_response_rules.store(false, Ordering::Relaxed);
+        let deregistered = shared.shutdown.deregistered.notified();
+        shared.shutdown.stop.send_replace(true);
+        if shared.shutdown.registers.load(Ordering::Acquire) {
+            let _ = tokio::time::timeout(SHUTDOWN_DEREGISTER_TIMEOUT, deregistered).await;
+        }
+    }
 }
+
+/// How long [`ChaosHandle::shutdown`] waits for the instance's row to be removed.
+const SHUTDOWN_DEREGISTER_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Shared {
     pub(crate) fn apply(&self, generation: Option<i64>, actions: &[Action]) {
-        if !self.enabled {
+        if !self.enabled || *self.shutdown.stop.borrow() {
             return;
         }
         let snapshot = Snapshot::compile(generation, actions, &self.views, &self.host);

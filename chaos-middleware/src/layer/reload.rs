@@ -87,10 +87,24 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         StoreSource::Open(store) => (store.display_url().to_owned(), Connection::Given(store)),
     };
     let (published, watching) = watch::channel(Published::default());
+    let Some(stopped) = shared.upgrade().map(|layer| layer.shutdown.stopped()) else {
+        return;
+    };
+    tokio::pin!(stopped);
     if let (Some(every), Some(layer)) = (config.heartbeat, shared.upgrade()) {
         // Not aborted with the reloader: it ends by itself (deregistering the instance)
-        // when `published` is dropped.
-        tokio::spawn(heartbeat(watching, instance_info(&layer, every), every));
+        // when `published` is dropped or the layer shuts down.
+        layer
+            .shutdown
+            .registers
+            .store(true, std::sync::atomic::Ordering::Release);
+        let task = heartbeat(
+            watching,
+            instance_info(&layer, every),
+            every,
+            Arc::downgrade(&layer),
+        );
+        tokio::spawn(task);
     }
     let wake = Arc::new(Notify::new());
     let mut listener: Option<AbortOnDrop> = None;
@@ -102,6 +116,8 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = wake.notified() => {}
+            // Graceful shutdown: stop watching (the heartbeat deregisters).
+            () = &mut stopped => return,
         }
         // The layer is gone (the app dropped its router): stop watching.
         let Some(layer) = shared.upgrade() else {
@@ -258,6 +274,11 @@ async fn listen(store: Store, wake: Arc<Notify>, url: String) {
     }
 }
 
+/// Whether the layer is shutting down (its heartbeat then deregisters and reports it).
+fn stopped_now(layer: &Weak<Shared>) -> bool {
+    layer.upgrade().is_some_and(|l| *l.shutdown.stop.borrow())
+}
+
 fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
     let pid = std::process::id();
     let suffix: u32 = rand::random();
@@ -280,8 +301,18 @@ fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
 }
 
 /// Registers the instance once the store is reachable, then refreshes it every
-/// `every` and after every reload. Failures are logged and never reach requests.
-async fn heartbeat(mut published: watch::Receiver<Published>, info: InstanceInfo, every: Duration) {
+/// `every` and after every reload. Failures are logged and never reach requests. On the
+/// layer's graceful shutdown it removes the registration and says so.
+async fn heartbeat(
+    mut published: watch::Receiver<Published>,
+    info: InstanceInfo,
+    every: Duration,
+    layer: Weak<Shared>,
+) {
+    let Some(stopped) = layer.upgrade().map(|l| l.shutdown.stopped()) else {
+        return;
+    };
+    tokio::pin!(stopped);
     let mut registered = false;
     let mut failing = false;
     let mut last_store: Option<Store> = None;
@@ -325,7 +356,7 @@ async fn heartbeat(mut published: watch::Receiver<Published>, info: InstanceInfo
         }
         tokio::select! {
             changed = published.changed() => {
-                if changed.is_err() {
+                if changed.is_err() && !stopped_now(&layer) {
                     // The reloader stopped (the layer is gone): say so in the store.
                     if let Some(store) = last_store {
                         let _ = store.deregister_instance(&info.id).await;
@@ -334,6 +365,15 @@ async fn heartbeat(mut published: watch::Receiver<Published>, info: InstanceInfo
                 }
             }
             () = tokio::time::sleep(every) => {}
+            () = &mut stopped => {
+                if let Some(store) = last_store {
+                    let _ = store.deregister_instance(&info.id).await;
+                }
+                if let Some(layer) = layer.upgrade() {
+                    layer.shutdown.deregistered.notify_one();
+                }
+                return;
+            }
         }
     }
 }

@@ -105,6 +105,8 @@ where
             response: None,
             active,
             shared: (after_ms > 0).then(|| Arc::clone(&self.shared)),
+            stop: (before_ms + after_ms > 0)
+                .then(|| Box::pin(self.shared.shutdown.stopped()) as super::future::StopSignal),
         };
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body })) => {

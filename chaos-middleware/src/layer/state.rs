@@ -24,6 +24,37 @@ pub(crate) struct Shared {
     /// False when built disabled or switched off by `CHAOS_DISABLED`.
     pub enabled: bool,
     pub limits: Limits,
+    /// Graceful shutdown: stop injecting, end delays in flight, deregister.
+    pub shutdown: Shutdown,
+}
+
+/// The graceful-shutdown signal shared by the request path and the background tasks.
+#[derive(Debug)]
+pub(crate) struct Shutdown {
+    /// `true` once [`crate::ChaosHandle::shutdown`] ran; delays in flight watch it.
+    pub stop: tokio::sync::watch::Sender<bool>,
+    /// Whether a heartbeat task registers this instance (and so must deregister it).
+    pub registers: AtomicBool,
+    /// Notified by the heartbeat task once the instance's row is gone.
+    pub deregistered: tokio::sync::Notify,
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self {
+            stop: tokio::sync::watch::Sender::new(false),
+            registers: AtomicBool::new(false),
+            deregistered: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Resolves once shutdown has begun (at once if it has).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut watching = self.stop.subscribe();
+        async move {
+            let _ = watching.wait_for(|stopped| *stopped).await;
+        }
+    }
 }
 
 /// Safety caps.
