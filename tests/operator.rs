@@ -218,3 +218,98 @@ fn a_graceful_shutdown_ends_delays_and_deregisters_at_once() {
         serde_json::from_str(&admin_ok(url, &["status", "--json", "--all"])).expect("json");
     assert_eq!(status["instances"], serde_json::json!([]), "{status}");
 }
+
+#[test]
+fn init_writes_an_experiment_that_tests_the_view_it_names() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let app = DemoApp::start(url);
+    e2e::poll("the instance to register", || {
+        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
+        (status["instances"].as_array()?.len() == 1).then_some(())
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = format!("http://127.0.0.1:{}", app.port);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    // `discover` reads the views from the store's registry, with their methods.
+    admin_ok(
+        url,
+        &["discover", "--url", &base, "-o", &path("discovery.json")],
+    );
+    let discovery: Value =
+        serde_json::from_str(&std::fs::read_to_string(path("discovery.json")).expect("read"))
+            .expect("json");
+    let checkout = discovery["discovery"]["views"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["name"] == "checkout"))
+        .cloned()
+        .expect("checkout discovered");
+    assert_eq!(checkout["methods"], serde_json::json!(["POST"]));
+    // `init` probes a POST-only view with POST, and the run finds the weakness.
+    admin_ok(
+        url,
+        &[
+            "init",
+            "--view",
+            "checkout",
+            "--url",
+            &base,
+            "--discovery",
+            &path("discovery.json"),
+            "-o",
+            &path("checkout.json"),
+        ],
+    );
+    let experiment: Value =
+        serde_json::from_str(&std::fs::read_to_string(path("checkout.json")).expect("read"))
+            .expect("json");
+    let probe = &experiment["steady-state-hypothesis"]["probes"][0];
+    assert_eq!(probe["provider"]["method"], "POST");
+    assert_eq!(probe["tolerance"], 200);
+    let (code, _, said) = run(
+        url,
+        &[
+            "run",
+            &path("checkout.json"),
+            "--journal-path",
+            &path("j.json"),
+        ],
+    );
+    assert_eq!(
+        code,
+        Some(1),
+        "the forced 503 makes the run deviate: {said}"
+    );
+    assert!(said.contains("deviated"), "{said}");
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(path("j.json")).expect("read"))
+            .expect("json");
+    assert_eq!(journal["steady_states"]["before"]["steady_state_met"], true);
+    assert_eq!(
+        admin_ok(url, &["list", "--json"]).trim(),
+        "[]",
+        "rolled back"
+    );
+    // A steady state that does not hold now is refused: it would skip the method.
+    admin_ok(url, &["create", "return", "checkout", "401"]);
+    let (code, _, said) = run(
+        url,
+        &[
+            "init",
+            "--view",
+            "checkout",
+            "--url",
+            &base,
+            "--discovery",
+            &path("none.json"),
+            "-o",
+            &path("bad.json"),
+        ],
+    );
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("answered 401") && said.contains("--no-check"),
+        "{said}"
+    );
+    assert!(!std::path::Path::new(&path("bad.json")).exists());
+}

@@ -174,7 +174,7 @@ impl Command {
             Command::Discover(args) => {
                 return discover::main(args, database_url).map(Next::Exit);
             }
-            Command::Init(args) => return init::main(args).map(Next::Exit),
+            Command::Init(args) => return init::main(args, database_url).map(Next::Exit),
             Command::Report(args) => return report::main(args).map(Next::Exit),
         }))
     }

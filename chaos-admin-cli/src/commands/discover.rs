@@ -13,7 +13,9 @@ use crate::experiment::runner::iso_now;
 /// Arguments of `discover`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A running app's base URL; its index (`GET /`) lists its views. Repeatable.
+    /// A running app's base URL, probed for reachability (repeatable). Views come from
+    /// the store's registry (what `chaos-admin views` lists); when no live instance has
+    /// registered any, from the app's `GET /` listing (the demo's convention).
     #[arg(
         long = "url",
         value_name = "URL",
@@ -53,6 +55,66 @@ pub fn app_views(url: &str) -> Result<Vec<Value>, String> {
         .unwrap_or_default())
 }
 
+/// One view a live app instance registered: `{"name", "route", "methods", "instances"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownView {
+    /// View name.
+    pub name: String,
+    /// Route pattern.
+    pub route: String,
+    /// HTTP methods (empty: not known).
+    pub methods: Vec<String>,
+}
+
+impl KnownView {
+    fn json(&self, instances: &[String]) -> Value {
+        json!({"name": self.name, "route": self.route, "methods": self.methods, "instances": instances})
+    }
+
+    /// From a discovery or index entry (`{"name", "route", "methods"?}`).
+    pub fn from_json(value: &Value) -> Option<Self> {
+        Some(Self {
+            name: value.get("name")?.as_str()?.to_owned(),
+            route: value.get("route")?.as_str()?.to_owned(),
+            methods: value
+                .get("methods")
+                .and_then(Value::as_array)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The views the live app instances registered in the store, each with the instances
+/// that serve it, by name and route.
+pub async fn registry_views(store: &Store) -> Result<Vec<(KnownView, Vec<String>)>, CliError> {
+    let now = now_ms();
+    let mut views: Vec<(KnownView, Vec<String>)> = Vec::new();
+    for view in store.registered_views().await? {
+        if !view.instance.is_live_at(now) {
+            continue;
+        }
+        let known = KnownView {
+            name: view.name,
+            route: view.pattern,
+            methods: view.methods,
+        };
+        match views
+            .iter_mut()
+            .find(|(k, _)| k.name == known.name && k.route == known.route)
+        {
+            Some((_, instances)) => instances.push(view.instance.id),
+            None => views.push((known, vec![view.instance.id])),
+        }
+    }
+    Ok(views)
+}
+
 /// Discovers and writes the file; returns the exit code.
 pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
     let mut apps = Vec::new();
@@ -74,11 +136,36 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
     let store = runtime.block_on(async {
         let store = Store::connect(database_url).await?;
         let listing = store.list().await;
+        let views = registry_views(&store).await;
         store.close().await;
-        Ok::<_, CliError>(listing?)
+        Ok::<_, CliError>((listing?, views?))
     });
+    let mut views: Vec<Value> = Vec::new();
     let store = match store {
-        Ok(listing) => {
+        Ok((listing, registered)) => {
+            views = registered
+                .iter()
+                .map(|(v, instances)| v.json(instances))
+                .collect();
+            if views.is_empty() {
+                // No live instance registered: the apps' own listings, if any.
+                views = apps
+                    .iter()
+                    .filter_map(|a| a.get("views").and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(KnownView::from_json)
+                    .map(|v| v.json(&[]))
+                    .collect();
+            }
+            eprintln!(
+                "{} views ({})",
+                views.len(),
+                if registered.is_empty() {
+                    "from the apps' listings: no live instance registered in the store"
+                } else {
+                    "registered by live app instances"
+                }
+            );
             let now = now_ms();
             let actions: Vec<Value> = listing
                 .actions
@@ -97,6 +184,7 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
         "chaos-admin-version": env!("CARGO_PKG_VERSION"),
         "date": iso_now(),
         "discovery": {
+            "views": views,
             "apps": apps,
             "store": store,
             "kinds": ["response", "point"],
