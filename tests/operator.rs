@@ -19,6 +19,14 @@ fn run(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// Polls `status` until `count` instances are registered.
+fn wait_registered(url: &str, count: usize) {
+    e2e::poll("the instances to register", || {
+        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
+        (status["instances"].as_array()?.len() == count).then_some(())
+    });
+}
+
 #[test]
 fn readme_pairs_show_the_fault_on_the_first_request() {
     let store = TestStore::sqlite();
@@ -73,10 +81,7 @@ fn a_stopped_instance_is_named_as_lagging_and_no_wait_skips_the_wait() {
     let running = DemoApp::start(url);
     let stopped = DemoApp::start(url);
     // Writes wait for the instances registered in the store: let both register first.
-    e2e::poll("both instances to register", || {
-        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
-        (status["instances"].as_array()?.len() == 2).then_some(())
-    });
+    wait_registered(url, 2);
     admin_ok(url, &["create", "return", "health", "418"]);
     assert_eq!(stopped.get("/health").status, 418);
     let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).expect("json");
@@ -181,10 +186,7 @@ fn a_graceful_shutdown_ends_delays_and_deregisters_at_once() {
     let store = TestStore::sqlite();
     let url = store.url();
     let mut app = DemoApp::start(url);
-    e2e::poll("the instance to register", || {
-        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
-        (status["instances"].as_array()?.len() == 1).then_some(())
-    });
+    wait_registered(url, 1);
     admin_ok(url, &["create", "slow", "items", "25s", "25s"]);
     let port = app.port;
     let started = std::time::Instant::now();
@@ -224,10 +226,7 @@ fn init_writes_an_experiment_that_tests_the_view_it_names() {
     let store = TestStore::sqlite();
     let url = store.url();
     let app = DemoApp::start(url);
-    e2e::poll("the instance to register", || {
-        let status: Value = serde_json::from_str(&admin_ok(url, &["status", "--json"])).ok()?;
-        (status["instances"].as_array()?.len() == 1).then_some(())
-    });
+    wait_registered(url, 1);
     let dir = tempfile::tempdir().expect("temp dir");
     let base = format!("http://127.0.0.1:{}", app.port);
     let path = |name: &str| dir.path().join(name).display().to_string();

@@ -865,8 +865,9 @@ async fn bodiless_statuses_go_out_without_body_or_length() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_delay_slot_is_held_only_during_the_delay() {
+/// A layer with one delay slot over `/busy` (its handler waits until `release` is
+/// notified) and `/quick`.
+fn one_slot_busy_and_quick() -> (Router, ChaosHandle, Arc<tokio::sync::Notify>) {
     let layer = ChaosLayer::builder()
         .enabled(true)
         .max_active_delays(1)
@@ -887,6 +888,12 @@ async fn a_delay_slot_is_held_only_during_the_delay() {
         )
         .route("/quick", get(|| async { "quick" }))
         .layer(layer);
+    (router, handle, release)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_slot_is_held_only_during_the_delay() {
+    let (router, handle, release) = one_slot_busy_and_quick();
     handle.apply(
         Some(1),
         &[
@@ -928,26 +935,7 @@ async fn a_delay_slot_is_held_only_during_the_delay() {
 
 #[tokio::test(start_paused = true)]
 async fn an_after_delay_takes_its_slot_only_when_the_handler_answered() {
-    let layer = ChaosLayer::builder()
-        .enabled(true)
-        .max_active_delays(1)
-        .build()
-        .expect("builds");
-    let handle = layer.handle();
-    let release = Arc::new(tokio::sync::Notify::new());
-    let router = Router::new()
-        .route(
-            "/busy",
-            get({
-                let release = Arc::clone(&release);
-                move || async move {
-                    release.notified().await;
-                    "busy"
-                }
-            }),
-        )
-        .route("/quick", get(|| async { "quick" }))
-        .layer(layer);
+    let (router, handle, release) = one_slot_busy_and_quick();
     handle.apply(
         Some(1),
         &[slow_after(1, "/busy", 100), slow(2, "/quick", 50, 50)],

@@ -466,18 +466,12 @@ impl Store {
                     continue;
                 };
                 // Read leniently: a row edited by hand into other types is not owned.
-                let tag: Option<String> =
-                    sqlx::query_scalar("SELECT tag FROM chaos_actions WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .unwrap_or(None);
-                let expiry: Option<i64> =
-                    sqlx::query_scalar("SELECT expires_at FROM chaos_actions WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .unwrap_or(None);
+                let row = sqlx::query("SELECT tag, expires_at FROM chaos_actions WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let tag: Option<String> = row.try_get("tag").unwrap_or(None);
+                let expiry: Option<i64> = row.try_get("expires_at").unwrap_or(None);
                 if let Some(refusal) =
                     refuse_owned_enable(id, tag.as_deref(), expiry, expires_at, now)
                 {
