@@ -188,13 +188,41 @@ pub fn broken_lines(row: &CorruptRow) -> String {
     let id = row.id.map_or_else(|| "?".to_owned(), |id| id.to_string());
     format!(
         "id:    {id}\nstate: broken (the apps skip it)\nerror: {}\nfix:   chaos-admin delete {id}",
-        row.reason
+        printable(&row.reason)
     )
 }
 
+/// `text` safe for a terminal: control characters (escape sequences that would retitle or
+/// repaint the operator's terminal, newlines that would break a table row) are shown
+/// escaped (`\u{1b}`) instead of sent raw.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<String>()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Writes `rows` under `header`, each column padded to its widest cell; the last column
-/// is not padded.
+/// is not padded. Cells go through [`printable`].
 pub fn write_table<W: Write>(out: &mut W, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| printable(cell).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

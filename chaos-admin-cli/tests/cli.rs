@@ -141,11 +141,15 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
     (&["disable", "1", "x"], "'x'"),
     (&["disable", "--all", "widget"], "'widget'"),
     (&["delete", "1", "99"], "99"),
-    (&["delete", "0"], "'0'"),
+    (&["delete", "0"], "unknown action id 0"),
     (&["delete", "--all"], "--yes"),
     (&["delete", "--all", "response"], "--yes"),
     (&["frobnicate"], "frobnicate"),
     // Filters that cannot be understood must never widen to "every method".
+    (
+        &["create", "return", "items", "503", "--method", "*"],
+        "'*'",
+    ),
     (
         &["create", "return", "items", "503", "--method", "POST "],
         "'POST '",
@@ -963,4 +967,95 @@ fn list_shows_every_filter_time_left_and_one_time_format() {
     );
     assert_eq!(listed[1]["expires_at"], Value::Null);
     assert_eq!(listed[1]["expires_at_ms"], Value::Null);
+}
+
+#[test]
+fn hostile_rows_and_values_found_in_review_are_handled() {
+    let cli = Cli::sqlite();
+    // A note with a terminal escape sequence is shown escaped, never sent raw.
+    let noted = cli.create(&["return", "items", "503", "--note", "\u{1b}]0;pwn\u{7}"]);
+    for text in [cli.table(), cli.ok(&["show", &noted.to_string()])] {
+        assert!(
+            !text.contains('\u{1b}') && text.contains("\\u{1b}"),
+            "{text:?}"
+        );
+    }
+    // RFC 3339 allows any number of fraction digits.
+    let id = cli.create(&[
+        "return",
+        "items",
+        "503",
+        "--until",
+        "2030-01-01T00:00:00.5000000000000Z",
+    ]);
+    assert_eq!(cli.action(id)["expires_at_ms"], 1_893_456_000_500_i64);
+    // A row whose id was edited to 0 or below stays addressable.
+    cli.execute_sql(&format!("UPDATE chaos_actions SET id = -5 WHERE id = {id}"));
+    assert!(cli.ok(&["show", "-5"]).contains("id:"));
+    assert_eq!(cli.ok(&["disable", "-5"]), "disabled 1 action\n");
+    assert_eq!(cli.ok(&["delete", "-5"]), "deleted 1 action\n");
+    // A return row holding a slow-only column is broken, not applied.
+    let ret = cli.create(&["return", "checkout", "503"]);
+    cli.execute_sql(&format!(
+        "UPDATE chaos_actions SET phase = 'after' WHERE id = {ret}"
+    ));
+    let listed = cli.action(ret);
+    assert_eq!(listed["state"], "broken");
+    assert!(
+        listed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("phase")),
+        "{listed}"
+    );
+    // An instance row edited by hand does not break `status` or `views`.
+    cli.execute_sql(
+        "INSERT INTO chaos_instances (id, host, pid, started_at, last_seen, heartbeat_ms) \
+         VALUES ('bad', X'00', 1, 0, 'x', 10000)",
+    );
+    cli.ok(&["status", "--all"]);
+    cli.ok(&["views", "--all"]);
+}
+
+#[test]
+fn exercise_times_out_of_range_never_panic() {
+    let cli = Cli::sqlite();
+    cli.ok(&["exercise", "start", "--for", "1h", "--seed", "1"]);
+    for at in [i64::MIN, -1, i64::MAX] {
+        cli.execute_sql(&format!(
+            "UPDATE chaos_exercises SET expires_at = {at}, started_at = {at}"
+        ));
+        for args in [&["exercise", "status"][..], &["exercise", "hint"][..]] {
+            let output = cli.run(args);
+            assert!(output.status.success(), "{args:?} with {at}: {output:?}");
+        }
+    }
+    assert!(cli.run(&["exercise", "reveal"]).status.success());
+    assert!(cli.run(&["exercise", "end"]).status.success());
+}
+
+#[test]
+fn the_chaos_provider_never_revives_expired_actions_in_bulk() {
+    let cli = Cli::sqlite();
+    let expired = cli.create(&["return", "items", "503", "--for", "1ms", "--tag", "x"]);
+    let live = cli.create(&["return", "checkout", "503", "--tag", "x", "--disabled"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let experiment = dir.path().join("e.json");
+    std::fs::write(
+        &experiment,
+        r#"{"title": "t", "description": "d", "method": [
+            {"type": "action", "name": "by-tag", "provider": {"type": "chaos", "action": "enable", "tag": "x"}},
+            {"type": "action", "name": "by-view", "provider": {"type": "chaos", "action": "enable", "view": "items"}}
+        ]}"#,
+    )
+    .expect("write");
+    let journal = dir.path().join("j.json");
+    let output = cli.run(&[
+        "run",
+        &experiment.display().to_string(),
+        "--journal-path",
+        &journal.display().to_string(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(cli.action(expired)["state"], "expired");
+    assert_eq!(cli.action(live)["state"], "enabled");
 }

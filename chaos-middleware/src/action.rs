@@ -388,6 +388,11 @@ pub fn status_allows_body(status: u16) -> bool {
 /// upper-cased). `POST ` (a space), `PUT,PATCH` (a list) and non-ASCII names are refused.
 pub fn validate_method(method: &str) -> Result<(), InvalidAction> {
     let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if method == "*" {
+        return Err(InvalidAction::new(
+            "invalid method '*': leave --method out to match every method (a list of methods limits the action to them)",
+        ));
+    }
     if !method.is_empty() && method.bytes().all(is_tchar) {
         return Ok(());
     }
@@ -549,6 +554,7 @@ mod tests {
             assert_eq!(validate_method(good), Ok(()), "{good}");
         }
         for bad in [
+            "*",
             "POST ",
             " GET",
             "PUT,PATCH",

@@ -73,7 +73,8 @@ pub fn expiry_after(
 /// `2030-01-01T09:00:00+09:00`) into Unix milliseconds. `option` names the value in
 /// errors. A time without an offset is refused with the allowed forms.
 pub fn parse_time(option: &str, text: &str) -> Result<i64, InvalidAction> {
-    let trimmed = text.trim();
+    let trimmed = at_most_nine_fraction_digits(text.trim());
+    let trimmed = trimmed.as_str();
     let allowed = "allowed are RFC 3339 times with an offset, such as 2030-01-01T09:00:00Z or 2030-01-01T09:00:00+09:00";
     let timestamp: jiff::Timestamp = match trimmed.parse() {
         Ok(timestamp) => timestamp,
@@ -96,6 +97,22 @@ pub fn parse_time(option: &str, text: &str) -> Result<i64, InvalidAction> {
         )));
     }
     Ok(ms)
+}
+
+/// RFC 3339 allows any number of fraction digits (`time-secfrac = "." 1*DIGIT`); jiff
+/// reads nine (nanoseconds), and we keep milliseconds: drop the digits beyond nine.
+fn at_most_nine_fraction_digits(text: &str) -> String {
+    let Some(dot) = text.find('.') else {
+        return text.to_owned();
+    };
+    let digits = text[dot + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if digits <= 9 {
+        return text.to_owned();
+    }
+    format!("{}{}", &text[..dot + 1 + 9], &text[dot + 1 + digits..])
 }
 
 /// The expiry given by `--until TIME`: a time that must lie after `now_ms`.
@@ -156,6 +173,8 @@ mod tests {
             "2030-01-01t00:00:00z",
             "2030-01-01 00:00:00Z",
             "2030-01-01T05:30:00+05:30",
+            "2030-01-01T00:00:00.000000000000000Z",
+            "2030-01-01T09:00:00.0000000000001+09:00",
         ] {
             assert_eq!(parse_time("--until", text), Ok(utc), "{text}");
         }

@@ -122,19 +122,43 @@ impl ChaosViews {
     }
 }
 
-/// The pattern requests to `pattern` carry once its router is nested under `prefix`, as
-/// axum joins them: `/api` + `/users` = `/api/users`, and `/api` + `/` = `/api`.
+/// The pattern requests to `pattern` carry once its router is nested under `prefix`,
+/// joined exactly as axum 0.8 joins them (`path_for_nested_route`): `/api` + `/users` =
+/// `/api/users`, `/api` + `/` = `/api`, `/api/` + `/` = `/api/`, `/api/` + `/users` =
+/// `/api/users`.
 fn nested_pattern(prefix: &str, pattern: &str) -> String {
-    let prefix = prefix.trim_end_matches('/');
-    match pattern {
-        "/" | "" => {
-            if prefix.is_empty() {
-                "/".to_owned()
-            } else {
-                prefix.to_owned()
-            }
+    let pattern = if pattern.starts_with('/') {
+        pattern.to_owned()
+    } else {
+        format!("/{pattern}")
+    };
+    if prefix.ends_with('/') {
+        format!("{prefix}{}", pattern.trim_start_matches('/'))
+    } else if pattern == "/" {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}{pattern}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nested_pattern;
+
+    #[test]
+    fn nested_patterns_join_as_axum_joins_them() {
+        for (prefix, pattern, joined) in [
+            ("/api", "/users/{id}", "/api/users/{id}"),
+            ("/api", "/", "/api"),
+            ("/api/", "/", "/api/"),
+            ("/api/", "/users", "/api/users"),
+            ("/a/b", "/c", "/a/b/c"),
+        ] {
+            assert_eq!(
+                nested_pattern(prefix, pattern),
+                joined,
+                "{prefix} + {pattern}"
+            );
         }
-        _ if pattern.starts_with('/') => format!("{prefix}{pattern}"),
-        _ => format!("{prefix}/{pattern}"),
     }
 }

@@ -837,19 +837,21 @@ async fn bodiless_statuses_go_out_without_body_or_length() {
         ret(3, "item_detail", 503, Some("down")),
     ]);
     let addr = serve(app.router.clone()).await;
-    for (path, status) in [
-        ("/items", "204 No Content"),
-        ("/checkout", "304 Not Modified"),
+    for (method, path, status) in [
+        ("GET", "/items", "204 No Content"),
+        ("HEAD", "/items", "204 No Content"),
+        ("GET", "/checkout", "304 Not Modified"),
+        ("HEAD", "/checkout", "304 Not Modified"),
     ] {
-        let answer = raw_exchange(addr, "GET", path).await;
+        let answer = raw_exchange(addr, method, path).await;
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status}\r\n")),
             "{answer}"
         );
         let lower = answer.to_ascii_lowercase();
         assert!(
-            !lower.contains("content-length: 1") && !lower.contains("content-length: 2"),
-            "{answer}"
+            !lower.contains("content-length"),
+            "{method} {path}: {answer}"
         );
         assert!(!lower.contains("content-type"), "{answer}");
         assert!(
@@ -857,6 +859,23 @@ async fn bodiless_statuses_go_out_without_body_or_length() {
             "no body after the head: {answer:?}"
         );
     }
+    // 205 Reset Content: no body, and `Content-Length: 0` as RFC 9110 asks.
+    app.handle
+        .apply(Some(2), &[ret(1, "items", 205, Some("x"))]);
+    for method in ["GET", "HEAD"] {
+        let answer = raw_exchange(addr, method, "/items").await;
+        assert!(
+            answer.starts_with("HTTP/1.1 205 Reset Content\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("content-length: 0"),
+            "{answer}"
+        );
+        assert!(answer.ends_with("\r\n\r\n"), "{answer:?}");
+    }
+    app.handle
+        .apply(Some(3), &[ret(3, "item_detail", 503, Some("down"))]);
     let answer = raw_exchange(addr, "GET", "/items/1").await;
     assert!(answer.ends_with("\r\n\r\ndown"), "{answer}");
     assert!(
@@ -1060,4 +1079,37 @@ async fn shutdown_ends_delays_in_flight_and_stops_injecting() {
         .apply(Some(9), &[ret(3, "item_detail", 503, None)]);
     assert_eq!(get_path(&app, "/items/1").await.0, StatusCode::OK);
     assert_eq!(app.handle.stats().rules, 0);
+}
+
+#[tokio::test]
+async fn views_nested_under_a_prefix_with_a_trailing_slash_match() {
+    let mut api_views = ChaosViews::new();
+    let api = Router::new()
+        .route(api_views.name("api_root", "/"), get(|| async { "root" }))
+        .route(
+            api_views.name("user", "/users/{id}"),
+            get(|| async { "user" }),
+        );
+    let mut views = ChaosViews::new();
+    let outer = Router::new().nest("/api/", api);
+    views.nest("/api/", api_views);
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(views)
+        .build()
+        .expect("builds");
+    let app = App {
+        handle: layer.handle(),
+        router: outer.layer(layer),
+        calls: Arc::new(AtomicUsize::new(0)),
+    };
+    app.handle.apply(
+        Some(1),
+        &[ret(1, "api_root", 502, None), ret(2, "user", 503, None)],
+    );
+    assert_eq!(get_path(&app, "/api/").await.0, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        get_path(&app, "/api/users/3").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }

@@ -323,7 +323,7 @@ async fn end(store: &Store) -> Result<String, CliError> {
     let left = if exercise.expires_at > now {
         format!(
             "had {} left until its end at {}",
-            span(exercise.expires_at - now),
+            span(exercise.expires_at.saturating_sub(now)),
             output::timestamp(exercise.expires_at)
         )
     } else {
@@ -383,13 +383,13 @@ fn remaining(exercise: &Exercise, now: i64) -> String {
         format!(
             "runs until {} ({} left)",
             output::timestamp(exercise.expires_at),
-            span(exercise.expires_at - now)
+            span(exercise.expires_at.saturating_sub(now))
         )
     } else {
         format!(
             "expired at {} ({} ago)",
             output::timestamp(exercise.expires_at),
-            span(now - exercise.expires_at)
+            span(now.saturating_sub(exercise.expires_at))
         )
     }
 }

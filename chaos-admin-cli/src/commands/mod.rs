@@ -33,14 +33,14 @@ pub struct RegistryArgs {
     pub all: bool,
 }
 
-/// Parses one action id (a positive integer).
+/// Parses one action id: an integer. The store hands out 1, 2, 3, ..., but a row edited
+/// by hand may carry 0 or a negative id, and must stay addressable (to delete it).
 pub fn parse_id(word: &str) -> Result<i64, CliError> {
-    match word.trim().parse::<i64>() {
-        Ok(id) if id > 0 => Ok(id),
-        _ => Err(CliError::usage(format!(
-            "invalid action id '{word}': allowed are positive integers such as 3 (see `chaos-admin list`)"
-        ))),
-    }
+    word.trim().parse::<i64>().map_err(|_| {
+        CliError::usage(format!(
+            "invalid action id '{word}': allowed are integers such as 3 (see `chaos-admin list`)"
+        ))
+    })
 }
 
 /// Parses the words after `enable`, `disable` or `delete`:
@@ -286,7 +286,11 @@ mod tests {
                 kind: Some(Kind::Point)
             })
         );
-        for bad in ["", "response", "widget items", "1 x", "0", "response a b"] {
+        assert_eq!(
+            parse_selection("delete", &words("0 -5"), false, None).ok(),
+            Some(Selection::Ids(vec![0, -5]))
+        );
+        for bad in ["", "response", "widget items", "1 x", "1.5", "response a b"] {
             assert!(
                 parse_selection("disable", &words(bad), false, None).is_err(),
                 "{bad}"

@@ -126,7 +126,7 @@ fn render(action: &Action, now: i64) -> String {
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     lines
         .iter()
-        .map(|(key, value)| format!("{:<width$} {value}", format!("{key}:")))
+        .map(|(key, value)| format!("{:<width$} {}", format!("{key}:"), output::printable(value)))
         .collect::<Vec<_>>()
         .join("\n")
 }

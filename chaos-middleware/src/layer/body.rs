@@ -48,6 +48,28 @@ impl Body for AbortBody {
     }
 }
 
+/// The empty body of a 204 or 304 response: it is over before it starts, but says no
+/// exact size, so axum adds no `Content-Length: 0` (RFC 9110 §8.6 forbids the field on
+/// 204, and on 304 it would claim the resource is empty), for GET and HEAD alike.
+#[derive(Debug)]
+pub(crate) struct NoContent;
+
+impl Body for NoContent {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        true
+    }
+}
+
 /// The response that makes the server drop the connection (see the module docs).
 pub(crate) fn abort_response(action_id: i64) -> Response<axum::body::Body> {
     let mut response = Response::new(axum::body::Body::new(AbortBody { action_id }));

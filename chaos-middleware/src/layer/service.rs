@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{Request, Response, header};
 use tower::Service;
 
-use super::body::{BoxError, abort_response};
+use super::body::{BoxError, NoContent, abort_response};
 use super::future::{Faults, ResponseFuture};
 use super::state::Shared;
 use crate::snapshot::{Decision, Effect, decide};
@@ -110,10 +110,18 @@ where
         };
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body })) => {
-                // Bodiless statuses (204, 205, 304) were compiled with an empty body.
-                let mut response = Response::new(Body::from(body.clone()));
+                // Bodiless statuses (204, 205, 304) were compiled with an empty body;
+                // 204 and 304 also go out without `Content-Length` (205 keeps its `0`,
+                // as RFC 9110 §15.3.6 asks).
+                let has_content = !body.is_empty();
+                let body = if matches!(status.as_u16(), 204 | 304) {
+                    Body::new(NoContent)
+                } else {
+                    Body::from(body.clone())
+                };
+                let mut response = Response::new(body);
                 *response.status_mut() = *status;
-                if !body.is_empty() {
+                if has_content {
                     response.headers_mut().insert(
                         header::CONTENT_TYPE,
                         http::HeaderValue::from_static("text/plain; charset=utf-8"),

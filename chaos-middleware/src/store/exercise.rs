@@ -4,7 +4,7 @@
 //! revealed or ended. At most one exercise runs at a time.
 
 use serde::Serialize;
-use sqlx::FromRow;
+use sqlx::{FromRow, Row};
 
 use crate::action::{ActionSpec, now_ms};
 
@@ -72,6 +72,19 @@ struct ExerciseRow {
     hints_given: i64,
     action_ids: String,
     started_by: Option<String>,
+}
+
+/// A row of `chaos_exercises` that does not decode (edited by hand), said plainly: which
+/// column, and how to get rid of it.
+fn unreadable_exercise(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::ColumnDecode { index, source } => {
+            StoreError::Invalid(crate::action::InvalidAction::new(format!(
+                "an exercise row cannot be read: column {index} holds an unexpected value ({source}); fix it or delete the row from chaos_exercises (its actions are tagged exercise: `chaos-admin delete --tag exercise`)"
+            )))
+        }
+        other => StoreError::Query(other),
+    }
 }
 
 impl ExerciseRow {
@@ -179,7 +192,8 @@ impl Store {
                 .await?;
             tx.commit().await?;
             Ok(Ok((id, ids, closed)))
-        })?;
+        })
+        .map_err(unreadable_exercise)?;
         match outcome {
             Err(running) => Ok(ExerciseStart::AlreadyRunning(running.into_exercise()?)),
             Ok((id, action_ids, closed)) => Ok(ExerciseStart::Started {
@@ -209,7 +223,8 @@ impl Store {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .fetch_optional(pool)
                 .await
-        })?;
+        })
+        .map_err(unreadable_exercise)?;
         row.map(ExerciseRow::into_exercise).transpose()
     }
 
@@ -221,7 +236,8 @@ impl Store {
                 .bind(id)
                 .fetch_optional(pool)
                 .await
-        })?;
+        })
+        .map_err(unreadable_exercise)?;
         row.map(ExerciseRow::into_exercise).transpose()
     }
 
@@ -230,10 +246,16 @@ impl Store {
     pub async fn hidden_action_ids(&self) -> Result<Vec<i64>, StoreError> {
         let sql = "SELECT action_ids FROM chaos_exercises \
              WHERE ended_at IS NULL AND revealed_at IS NULL";
-        let lists: Vec<String> =
-            with_pool!(self, |pool| sqlx::query_scalar(sql).fetch_all(pool).await)?;
+        let lists: Vec<Option<String>> = with_pool!(self, |pool| {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>(
+                rows.iter()
+                    .map(|row| row.try_get::<String, _>(0).ok())
+                    .collect(),
+            )
+        })?;
         let mut ids = Vec::new();
-        for list in lists {
+        for list in lists.into_iter().flatten() {
             // An unreadable list hides nothing rather than failing every `list`.
             let parsed: Vec<i64> = serde_json::from_str(&list).unwrap_or_default();
             ids.extend(parsed);

@@ -109,6 +109,23 @@ pub struct Propagation {
 /// How often [`Store::wait_applied`] reads the instances' rows.
 const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// Decodes each row as `T`, skipping (with a warning naming `table`) the ones that do not.
+fn decode_leniently<T, R>(rows: &[R], table: &str) -> Vec<T>
+where
+    R: sqlx::Row,
+    for<'r> T: FromRow<'r, R>,
+{
+    rows.iter()
+        .filter_map(|row| match T::from_row(row) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                tracing::warn!(target: "chaos", table, error = %err, "skipping a row that cannot be read");
+                None
+            }
+        })
+        .collect()
+}
+
 const SELECT_INSTANCES: &str = "SELECT id, host, pid, started_at, last_seen, heartbeat_ms, \
      applied_generation, applied_at FROM chaos_instances ORDER BY started_at, id";
 
@@ -248,11 +265,12 @@ impl Store {
     }
 
     /// Every registered instance, live or not, oldest first.
+    /// A row edited by hand into something that does not decode is skipped (with a
+    /// warning), so it never breaks `status`, `views` or a write's confirmation.
     pub async fn instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
         let rows = with_pool!(self, |pool| {
-            sqlx::query_as::<_, InstanceRow>(SELECT_INSTANCES)
-                .fetch_all(pool)
-                .await
+            let rows = sqlx::query(SELECT_INSTANCES).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>(decode_leniently::<InstanceRow, _>(&rows, "chaos_instances"))
         })?;
         Ok(rows)
     }
@@ -263,7 +281,8 @@ impl Store {
         let instances = self.instances().await?;
         let sql = "SELECT instance_id, name, pattern, methods FROM chaos_views";
         let rows = with_pool!(self, |pool| {
-            sqlx::query_as::<_, ViewRow>(sql).fetch_all(pool).await
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>(decode_leniently::<ViewRow, _>(&rows, "chaos_views"))
         })?;
         let mut views = Vec::new();
         for row in rows {

@@ -583,15 +583,20 @@ fn refuse_owned_enable(
     now: i64,
 ) -> Option<String> {
     let owner = tag.filter(|t| OWNED_TAGS.contains(t))?;
+    let article = if owner.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     if let Some(at) = expiry.filter(|at| *at <= now) {
         return Some(format!(
-            "action {id} belongs to a {owner} that ended at {}: {owner} actions end with it and cannot be enabled again (start a new {owner})",
+            "action {id} belongs to {article} {owner} that ended at {}: {owner} actions end with it and cannot be enabled again (start a new {owner})",
             crate::time::format_time(at)
         ));
     }
     if new_expiry.is_some() {
         return Some(format!(
-            "action {id} belongs to a {owner}: its expiry is the {owner}'s and cannot be changed with --for or --until (enable it without them)"
+            "action {id} belongs to {article} {owner}: its expiry is the {owner}'s and cannot be changed with --for or --until (enable it without them)"
         ));
     }
     None

@@ -351,6 +351,23 @@ impl RawRow {
 
     fn into_action(self) -> Result<Action, InvalidAction> {
         let kind: Kind = self.kind.parse()?;
+        // Columns another verb uses must be empty: a value there means the row was edited
+        // into something no action is (the CLI refuses e.g. --phase on `return`).
+        let verb = self.verb.as_str();
+        for (column, used_by, filled) in [
+            ("min_ms", &["slow"][..], self.min_ms.is_some()),
+            ("max_ms", &["slow"][..], self.max_ms.is_some()),
+            ("phase", &["slow"][..], self.phase.is_some()),
+            ("status", &["return"][..], self.status.is_some()),
+            ("body", &["return", "error"][..], self.body.is_some()),
+        ] {
+            if filled && VERBS.split(", ").any(|v| v == verb) && !used_by.contains(&verb) {
+                return Err(InvalidAction::new(format!(
+                    "{column} is set on a '{verb}' action: allowed is NULL ({column} belongs to {})",
+                    used_by.join(", ")
+                )));
+            }
+        }
         let fault = match self.verb.as_str() {
             "slow" => {
                 let min_ms = non_negative("min_ms", self.min_ms)?;

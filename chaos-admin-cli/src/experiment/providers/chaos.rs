@@ -357,9 +357,12 @@ async fn write(provider: &Value, ctx: &Ctx, store: &Store) -> Result<Value, Acti
                 }
                 Select::Filter { tag, view, kind } => {
                     let listing = store.list().await.map_err(failed)?;
+                    let now = now_ms();
                     let ids = listing
                         .actions
                         .iter()
+                        // A bulk enable never revives an expired action (as the CLI's).
+                        .filter(|a| enabled != Some(true) || !a.is_expired_at(now))
                         .filter(|a| tag.is_none() || a.spec.tag == tag)
                         .filter(|a| view.as_ref().is_none_or(|v| &a.spec.target == v))
                         .filter(|a| kind.is_none_or(|k| a.spec.kind == k))
