@@ -89,9 +89,25 @@ pub fn load_checked(
                 .iter()
                 .map(ToString::to_string),
         );
+        // Chaos Toolkit validates the file's configuration and secrets before `--var`
+        // and var-file values apply: an env entry whose variable is unset is invalid
+        // even when `--var` gives it (only `--no-validation` runs it).
+        let file_only = config::Overrides {
+            env: overrides.env.clone(),
+            ..config::Overrides::default()
+        };
+        if let Err(found) = config::load(&experiment, &file_only) {
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|(at, message)| format!("{at}: {message}")),
+            );
+        }
     }
     let vars = match config::load(&experiment, overrides) {
         Ok(vars) => Some(vars),
+        // Already reported by the validation above.
+        Err(_) if !problems.is_empty() => None,
         Err(found) => {
             problems.extend(
                 found

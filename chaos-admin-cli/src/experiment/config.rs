@@ -154,8 +154,18 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
         }
     }
     let mut secrets = Map::new();
-    if let Some(Value::Object(scopes)) = experiment.get("secrets") {
-        for (scope, entries) in scopes {
+    // A var file's secret scope replaces the experiment's scope of that name whole (as
+    // chaoslib updates the secrets mapping): keys it leaves out are gone, not merged.
+    let mut scopes = experiment
+        .get("secrets")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (scope, entries) in &overrides.secrets {
+        scopes.insert(scope.clone(), entries.clone());
+    }
+    {
+        for (scope, entries) in &scopes {
             let Value::Object(entries) = entries else {
                 problems.push((
                     format!("secrets.{scope}"),
@@ -163,11 +173,9 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
                 ));
                 continue;
             };
-            let scope_overrides = overrides.secrets.get(scope).and_then(Value::as_object);
             let mut resolved = Map::new();
             for (key, value) in entries {
-                let value = scope_overrides.and_then(|o| o.get(key)).unwrap_or(value);
-                match resolve_entry(value, overrides, key) {
+                match resolve_secret(value, overrides) {
                     Ok(value) => {
                         resolved.insert(key.clone(), value);
                     }
@@ -184,6 +192,31 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
         })
     } else {
         Err(problems)
+    }
+}
+
+/// A secret: plain values as they are; `{"type": "env", "key": K}` is the variable's raw
+/// string. Unlike configuration, `default` and `env_var_type` do not apply to secrets
+/// (chaoslib), so an unset variable is an error whatever the default says.
+fn resolve_secret(value: &Value, overrides: &Overrides) -> Result<Value, String> {
+    let Value::Object(map) = value else {
+        return Ok(value.clone());
+    };
+    match map.get("type").and_then(Value::as_str) {
+        Some("env") => {
+            let Some(env_key) = map.get("key").and_then(Value::as_str) else {
+                return Err("an env entry needs a `key` naming the environment variable".to_owned());
+            };
+            overrides.env_var(env_key).map(Value::String).ok_or_else(|| {
+                format!(
+                    "Secrets make reference to an environment key that does not exist: {env_key} (a secret's `default` is not used, as in Chaos Toolkit)"
+                )
+            })
+        }
+        Some(other @ ("vault" | "probe" | "action")) => Err(format!(
+            "secrets of type '{other}' are not supported by chaos-admin: allowed are plain values and {{\"type\": \"env\", \"key\": ...}}"
+        )),
+        _ => Ok(value.clone()),
     }
 }
 

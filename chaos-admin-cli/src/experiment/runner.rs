@@ -257,8 +257,6 @@ pub struct Ctx {
     named: HashMap<String, Value>,
     /// Set by fail-fast during the method.
     failed_fast: std::sync::atomic::AtomicBool,
-    /// Wakes a method pause when fail-fast ends the run.
-    fail_fast_signal: tokio::sync::Notify,
     /// Set when an activity crashed (an unexpected error, not an activity failure).
     aborted: std::sync::atomic::AtomicBool,
 }
@@ -457,7 +455,6 @@ pub async fn run(setup: Setup) -> Journal {
         log,
         dry: options.dry,
         failed_fast: Default::default(),
-        fail_fast_signal: tokio::sync::Notify::new(),
         aborted: Default::default(),
     });
     let experiment = Arc::new(experiment);
@@ -521,17 +518,16 @@ pub async fn run(setup: Setup) -> Journal {
         }
         let failed_fast = ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst);
         if failed_fast {
-            // The hypothesis deviated during the method and --fail-fast ended the run:
-            // failed, and deviated (it did), with no "after" check.
+            // The hypothesis deviated during the method and --fail-fast stopped the
+            // method after the activity that was running: the run is failed unless the
+            // "after" check below deviates (then completed + deviated, as chaoslib).
             journal.status = Status::Failed;
-            journal.deviated = true;
         }
         if ctx.aborted.load(std::sync::atomic::Ordering::SeqCst) {
             journal.status = Status::Aborted;
             log.critical("Experiment ran into an unexpected fatal error, aborting now.");
         }
         if journal.status != Status::Aborted
-            && !failed_fast
             && !ctx.interrupt.is_set()
             && with_ssh
             && options.hypothesis.after()
@@ -573,6 +569,9 @@ pub async fn run(setup: Setup) -> Journal {
         // fail-fast does not.
         ctx.interrupt.rebase();
         ctx.failed_fast
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        // An aborted method (its status is kept) does not stop the rollbacks either.
+        ctx.aborted
             .store(false, std::sync::atomic::Ordering::SeqCst);
         if rollbacks.is_empty() {
             log.info("No declared rollbacks, let's move on.");
@@ -661,7 +660,6 @@ fn spawn_continuous(
                     ));
                     ctx.failed_fast
                         .store(true, std::sync::atomic::Ordering::SeqCst);
-                    ctx.fail_fast_signal.notify_waiters();
                     break;
                 }
             }
@@ -695,7 +693,10 @@ async fn run_activities(activities: &[Value], ctx: &Arc<Ctx>, label: &str) -> (V
     let mut runs = Vec::new();
     let mut background = tokio::task::JoinSet::new();
     for activity in activities {
-        if ctx.interrupt.is_set() || ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst) {
+        if ctx.interrupt.is_set()
+            || ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst)
+            || ctx.aborted.load(std::sync::atomic::Ordering::SeqCst)
+        {
             break;
         }
         if !label.is_empty() {
@@ -724,22 +725,30 @@ async fn run_activities(activities: &[Value], ctx: &Arc<Ctx>, label: &str) -> (V
     (runs, ctx.interrupt.is_set())
 }
 
+/// Whether a pause is a number. A pause of another type (a string, even one that came
+/// from `--var wait=1`) makes chaoslib's `time.sleep` raise: the run is aborted (no
+/// "after" check; rollbacks still play). Returns false after marking the abort.
+fn pause_number(seconds: &Value, ctx: &Ctx) -> bool {
+    if seconds.is_number() {
+        return true;
+    }
+    ctx.log.critical(&format!(
+        "pause {seconds} is not a number of seconds: aborting the experiment"
+    ));
+    ctx.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+    false
+}
+
 /// Sleeps unless interrupted; returns false when interrupted.
 async fn pause(seconds: &Value, ctx: &Ctx) -> bool {
     let Some(secs) = seconds.as_f64().filter(|s| s.is_finite() && *s > 0.0) else {
         return !ctx.interrupt.is_set();
     };
-    // Registered before the flag is read, so a fail-fast in between still wakes it.
-    let fail_fast = ctx.fail_fast_signal.notified();
-    tokio::pin!(fail_fast);
-    fail_fast.as_mut().enable();
-    if ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst) {
-        return false;
-    }
+    // A fail-fast does not cut a pause short: chaoslib stops the method only after the
+    // activity (pauses included) that was running.
     tokio::select! {
         () = tokio::time::sleep(Duration::from_secs_f64(secs)) => true,
         () = ctx.interrupt.wait() => false,
-        () = fail_fast => false,
     }
 }
 
@@ -793,6 +802,9 @@ async fn execute(activity: &Value, ctx: &Ctx) -> Option<Run> {
     if let Some(before) = pauses.get("before").filter(|p| !p.is_null()) {
         ctx.log
             .info(&format!("Pausing before next activity for {before}s..."));
+        if !skip_pauses && !pause_number(before, ctx) {
+            return None;
+        }
         if !skip_pauses && !pause(before, ctx).await {
             return None;
         }
@@ -855,7 +867,7 @@ async fn execute(activity: &Value, ctx: &Ctx) -> Option<Run> {
     if let Some(after) = pauses.get("after").filter(|p| !p.is_null()) {
         ctx.log
             .info(&format!("Pausing after activity for {after}s..."));
-        if !skip_pauses {
+        if !skip_pauses && pause_number(after, ctx) {
             pause(after, ctx).await;
         }
     }
@@ -907,9 +919,11 @@ async fn run_hypothesis(experiment: &Value, ctx: &Ctx) -> State {
             state.probes.push(run);
             continue;
         }
-        let tolerance = resolve(probe, ctx)
-            .ok()
-            .and_then(|p| p.get("tolerance"))
+        // A `ref` entry's own tolerance wins over the referenced activity's (chaoslib
+        // reads the tolerance from the hypothesis entry).
+        let tolerance = probe
+            .get("tolerance")
+            .or_else(|| resolve(probe, ctx).ok().and_then(|p| p.get("tolerance")))
             .cloned()
             .unwrap_or(Value::Null);
         let met = match within_tolerance(&tolerance, &run.output, &ctx.vars) {

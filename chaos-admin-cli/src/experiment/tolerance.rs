@@ -24,10 +24,14 @@ pub enum Check {
 pub fn within_tolerance(tolerance: &Value, output: &Value, vars: &Vars) -> Check {
     match tolerance {
         Value::Bool(_) => Check::Met(py_eq(output, tolerance)),
-        Value::String(text) => {
-            // The string tolerance is substituted before the comparison.
-            let text = Value::String(substitute_text(text, vars));
-            Check::Met(py_eq(output, &text))
+        Value::String(_) => {
+            // A string tolerance is substituted first, typed: one that is exactly
+            // `${name}` takes the value's type and is then checked as that type (an int
+            // is a status tolerance). Lists and mappings are not substituted (chaoslib).
+            match substitute(tolerance, vars) {
+                text @ Value::String(_) => Check::Met(py_eq(output, &text)),
+                typed => within_tolerance(&typed, output, vars),
+            }
         }
         Value::Number(_) => Check::Met(match output {
             Value::Object(map) if map.contains_key("status") => py_eq(&map["status"], tolerance),
@@ -82,32 +86,193 @@ fn object_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> Ch
         Some("regex") => {
             let pattern = map.get("pattern").and_then(Value::as_str).unwrap_or("");
             let pattern = substitute_text(pattern, vars);
-            let Ok(regex) = regex::Regex::new(&pattern) else {
-                return Check::Met(false);
-            };
             Check::Met(match targeted(map, output) {
-                Value::String(text) => regex.is_match(text),
+                Value::String(text) => python_search(&pattern, text),
                 _ => false,
             })
         }
         Some("jsonpath") => Check::Met(jsonpath_tolerance(map, output, vars)),
         Some("range") => {
+            // Python's `Decimal(value)`: a string is its exact decimal value, a float
+            // its exact binary value (so "0.1" is below the bound 0.1).
             let value = match targeted(map, output) {
-                Value::Number(n) => n.as_f64(),
-                Value::Bool(b) => Some(f64::from(u8::from(*b))),
-                Value::String(text) => text.trim().parse::<f64>().ok(),
+                Value::Number(n) => n.as_f64().map(|f| format!("{f:.1100}")),
+                Value::Bool(b) => Some(u8::from(*b).to_string()),
+                Value::String(text) => Some(text.trim().to_owned()),
                 _ => None,
             };
             let bounds = map.get("range").and_then(Value::as_array);
             Check::Met(match (value, bounds.map(Vec::as_slice)) {
                 (Some(value), Some([low, high])) => match (low.as_f64(), high.as_f64()) {
-                    (Some(low), Some(high)) => low <= value && value <= high,
+                    (Some(low), Some(high)) => {
+                        let at_least = matches!(
+                            decimal_cmp(&value, low),
+                            Some(Ordering::Greater | Ordering::Equal)
+                        );
+                        let at_most = matches!(
+                            decimal_cmp(&value, high),
+                            Some(Ordering::Less | Ordering::Equal)
+                        );
+                        at_least && at_most
+                    }
                     _ => false,
                 },
                 _ => false,
             })
         }
         _ => Check::Met(false),
+    }
+}
+
+/// Python's `re.search(pattern, text)` in Rust's regex syntax, with the differences that
+/// matter for command output translated: `\Z` is the very end (Rust's `\z`), and `$`
+/// (without the multi-line flag) also matches before a final newline, as Python's does.
+/// A pattern Rust cannot compile is not met.
+pub fn python_search(pattern: &str, text: &str) -> bool {
+    let Ok(regex) = compile_python_regex(pattern) else {
+        return false;
+    };
+    if regex.is_match(text) {
+        return true;
+    }
+    // `$` before a final newline: the same search on the text without it.
+    has_dollar(pattern)
+        && text
+            .strip_suffix('\n')
+            .is_some_and(|shorter| regex.is_match(shorter))
+}
+
+/// Compiles a Python `re` pattern as [`python_search`] runs it (the error for `validate`).
+pub fn compile_python_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&translate_python_regex(pattern))
+}
+
+/// `\Z` → `\z` outside character classes; everything else as written.
+fn translate_python_regex(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if !in_class => out.push_str("\\z"),
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether the pattern has an unescaped `$` outside a character class.
+fn has_dollar(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '$' if !in_class => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Compares a decimal literal (`0.1`, `-2.5e3`) with the exact binary value of `bound`,
+/// as Python's `Decimal(text)` compares with `Decimal(bound)`; `None` when `text` is no
+/// number.
+pub fn decimal_cmp(text: &str, bound: f64) -> Option<Ordering> {
+    let approx: f64 = text.parse().ok()?;
+    match approx.partial_cmp(&bound)? {
+        // Rounding is monotonic: the exact values are ordered the same way.
+        Ordering::Less => Some(Ordering::Less),
+        Ordering::Greater => Some(Ordering::Greater),
+        Ordering::Equal if !bound.is_finite() => Some(Ordering::Equal),
+        // Same nearest double: compare the exact decimal expansions.
+        Ordering::Equal => {
+            let exact = format!("{bound:.1100}");
+            Some(cmp_plain(&plain_decimal(text)?, &plain_decimal(&exact)?))
+        }
+    }
+}
+
+/// A decimal number as (negative, integer digits, fraction digits), without exponent,
+/// leading integer zeros or trailing fraction zeros.
+fn plain_decimal(text: &str) -> Option<(bool, String, String)> {
+    let text = text.trim();
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || (int.is_empty() && frac.is_empty())
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    // The decimal point sits after `point` digits.
+    let point = i64::try_from(int.len()).ok()? + exponent;
+    if !(-4000..=4000).contains(&point) {
+        return None;
+    }
+    let (int, frac) = if point <= 0 {
+        (
+            String::new(),
+            format!("{}{digits}", "0".repeat(usize::try_from(-point).ok()?)),
+        )
+    } else {
+        let point = usize::try_from(point).ok()?;
+        if point >= digits.len() {
+            (
+                format!("{digits}{}", "0".repeat(point - digits.len())),
+                String::new(),
+            )
+        } else {
+            (digits[..point].to_owned(), digits[point..].to_owned())
+        }
+    };
+    let int = int.trim_start_matches('0').to_owned();
+    let frac = frac.trim_end_matches('0').to_owned();
+    let zero = int.is_empty() && frac.is_empty();
+    Some((negative && !zero, int, frac))
+}
+
+fn cmp_plain(a: &(bool, String, String), b: &(bool, String, String)) -> Ordering {
+    let magnitude = |x: &(bool, String, String), y: &(bool, String, String)| {
+        x.1.len()
+            .cmp(&y.1.len())
+            .then_with(|| x.1.cmp(&y.1))
+            .then_with(|| {
+                let width = x.2.len().max(y.2.len());
+                format!("{:0<width$}", x.2).cmp(&format!("{:0<width$}", y.2))
+            })
+    };
+    match (a.0, b.0) {
+        (false, true) => Ordering::Greater,
+        (true, false) => Ordering::Less,
+        (false, false) => magnitude(a, b),
+        (true, true) => magnitude(b, a),
     }
 }
 
@@ -212,6 +377,47 @@ pub fn truthy(value: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn decimals_compare_exactly_as_python_does() {
+        use Ordering::*;
+        // Decimal("0.1") < Decimal(0.1) = 0.1000000000000000055511151231257827...
+        assert_eq!(decimal_cmp("0.1", 0.1), Some(Less));
+        // Decimal("0.3") > Decimal(0.3) = 0.299999999999999988897769753748...
+        assert_eq!(decimal_cmp("0.3", 0.3), Some(Greater));
+        assert_eq!(decimal_cmp("0.5", 0.5), Some(Equal));
+        assert_eq!(decimal_cmp("1", 1.0), Some(Equal));
+        assert_eq!(decimal_cmp("1e-1", 0.1), Some(Less));
+        assert_eq!(decimal_cmp("-0.1", -0.1), Some(Greater));
+        assert_eq!(decimal_cmp("2", 1.0), Some(Greater));
+        assert_eq!(decimal_cmp("-0", 0.0), Some(Equal));
+        assert_eq!(
+            decimal_cmp(
+                "0.1000000000000000055511151231257827021181583404541015625",
+                0.1
+            ),
+            Some(Equal)
+        );
+        assert_eq!(decimal_cmp("abc", 1.0), None);
+        assert_eq!(decimal_cmp("", 1.0), None);
+    }
+
+    #[test]
+    fn regexes_search_as_python_re_does() {
+        assert!(python_search("full$", "disk full\n"));
+        assert!(python_search("full$", "disk full"));
+        assert!(!python_search("full$", "disk full\n\n"));
+        assert!(!python_search("full\\Z", "disk full\n"));
+        assert!(python_search("full\\Z", "disk full"));
+        assert!(python_search("[$]", "costs $3"));
+        assert!(!python_search("x[$]", "x\n"));
+        assert!(
+            python_search("\\d+", "\u{0663}"),
+            "\\d is Unicode in Python 3"
+        );
+        assert!(!python_search("(", "anything"), "a bad pattern is not met");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -321,7 +321,7 @@ fn check_tolerance(
                 None => c.add(at, "hypothesis regex probe tolerance must have a `pattern` key"),
                 Some(Value::String(pattern)) => {
                     if !pattern.contains('$')
-                        && let Err(err) = regex::Regex::new(pattern)
+                        && let Err(err) = crate::experiment::tolerance::compile_python_regex(pattern)
                     {
                         c.add(
                             format!("{at}.pattern"),
