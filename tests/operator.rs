@@ -171,6 +171,10 @@ fn view_typos_in_storms_and_exercises_are_caught() {
         ],
     );
     assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("warning: no live app instance serves the view 'itms'"),
+        "{said}"
+    );
     admin_ok(url, &["exercise", "end"]);
     // A served view needs no --force.
     let (code, _, said) = run(
@@ -311,4 +315,33 @@ fn init_writes_an_experiment_that_tests_the_view_it_names() {
         "{said}"
     );
     assert!(!std::path::Path::new(&path("bad.json")).exists());
+}
+
+#[test]
+fn a_crashed_instance_on_this_host_is_not_waited_for() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let mut app = DemoApp::start(url);
+    wait_registered(url, 1);
+    let ok = Command::new("kill")
+        .args(["-KILL", &app.pid().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -KILL");
+    assert_eq!(
+        app.wait_exit(Duration::from_secs(15)),
+        None,
+        "killed by a signal"
+    );
+    // Its row still looks live for three heartbeats, but its process is gone.
+    let (code, _, said) = run(
+        url,
+        &["--wait-timeout", "20s", "create", "return", "items", "503"],
+    );
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("warning: no running app instance uses the store"),
+        "{said}"
+    );
+    assert!(!said.contains("did not apply"), "{said}");
 }

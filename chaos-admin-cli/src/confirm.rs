@@ -61,7 +61,8 @@ pub async fn after_write(store: &Store, before: i64, wait: Wait) {
         );
         return;
     }
-    let waited = output::millis(u64::try_from(propagation.waited.as_millis()).unwrap_or(u64::MAX));
+    let waited =
+        output::short_millis(u64::try_from(propagation.waited.as_millis()).unwrap_or(u64::MAX));
     if propagation.lagging.is_empty() {
         eprintln!(
             "applied by {live} of {} in {waited} (generation {after})",

@@ -156,7 +156,7 @@ enum Plan {
 impl Command {
     /// Checks every argument without touching the store (experiment commands run here,
     /// as a whole).
-    fn plan(self, database_url: &str) -> Result<Next, CliError> {
+    fn plan(self, database_url: &str, wait: confirm::Wait) -> Result<Next, CliError> {
         Ok(Next::Store(match self {
             Command::Create(args) => Plan::Create(create::plan(args)?),
             Command::List(args) => Plan::List(list::plan(args)),
@@ -169,7 +169,9 @@ impl Command {
             Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
             Command::Views(args) => Plan::Views(views::plan(args)),
             Command::Status(args) => Plan::Status(status::plan(args)),
-            Command::Run(args) => return commands::run::main(args, database_url).map(Next::Exit),
+            Command::Run(args) => {
+                return commands::run::main(args, database_url, wait).map(Next::Exit);
+            }
             Command::Validate(args) => return validate::main(args).map(Next::Exit),
             Command::Discover(args) => {
                 return discover::main(args, database_url).map(Next::Exit);
@@ -255,7 +257,7 @@ fn load_dotenv() -> Result<(), CliError> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     let wait = confirm::Wait::from_args(cli.no_wait, &cli.wait_timeout)?;
-    let plan = match cli.command.plan(&cli.database_url)? {
+    let plan = match cli.command.plan(&cli.database_url, wait)? {
         Next::Store(plan) => plan,
         Next::Exit(code) => return Ok(code),
     };
@@ -263,7 +265,18 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = Store::connect(&cli.database_url).await?;
+        // A command that only reads never creates a store file where none is.
+        let store = if plan.writes() {
+            Store::connect(&cli.database_url).await?
+        } else {
+            Store::connect_for_reading(&cli.database_url).await?
+        };
+        if store.missing_file() {
+            eprintln!(
+                "note: there is no chaos store at {} (nothing was created; is your app's store elsewhere? see --database-url, CHAOS_DATABASE_URL, .env)",
+                store.location()
+            );
+        }
         if store.created_file() {
             eprintln!(
                 "note: created a new, empty chaos store at {} (no app has used it yet; is this the store your app uses?)",

@@ -139,10 +139,12 @@ pub fn ago(now_ms: i64, then_ms: i64) -> String {
     format!("{} ago", age(now_ms, then_ms))
 }
 
-/// The time from `then_ms` to `now_ms`, to the second (`0s` when in the future).
+/// The time from `then_ms` to `now_ms`, to the second, in its two largest units (`2m 5s`,
+/// `3years 1month`; `0s` when in the future).
 pub fn age(now_ms: i64, then_ms: i64) -> String {
     let seconds = u64::try_from(now_ms.saturating_sub(then_ms) / 1000).unwrap_or(0);
-    humantime::format_duration(Duration::from_secs(seconds)).to_string()
+    let full = humantime::format_duration(Duration::from_secs(seconds)).to_string();
+    full.split(' ').take(2).collect::<Vec<_>>().join(" ")
 }
 
 /// The cells every action table starts with: ID, STATE, KIND, VERB, TARGET, DETAIL, PROB.

@@ -823,9 +823,16 @@ fn dotenv_in_the_current_directory_chooses_the_store() {
     assert!(!dir.path().join("chaos.db").exists());
     assert_eq!(Cli::at(&url).list().len(), 1);
     // --no-dotenv ignores it (and so uses ./chaos.db).
-    let (code, _, _) = run_in(dir.path(), &["--no-dotenv", "list"]);
+    let (code, _, said) = run_in(dir.path(), &["--no-dotenv", "list"]);
     assert_eq!(code, Some(0));
-    assert!(dir.path().join("chaos.db").exists());
+    assert!(
+        said.contains("note: there is no chaos store at sqlite://"),
+        "{said}"
+    );
+    assert!(
+        !dir.path().join("chaos.db").exists(),
+        "a read creates no store"
+    );
     // A broken .env is one clear error, before anything is written.
     std::fs::write(
         dir.path().join(".env"),
@@ -846,7 +853,7 @@ fn connect_errors_say_what_is_wrong() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("no-such-folder");
     let url = format!("sqlite://{}/chaos.db", missing.display());
-    let line = Cli::at(&url).fails(&["list"], 1, "does not exist");
+    let line = Cli::at(&url).fails(&["create", "return", "items", "503"], 1, "does not exist");
     assert!(
         line.contains(&format!("the folder {} does not exist", missing.display())),
         "{line}"
@@ -1058,4 +1065,55 @@ fn the_chaos_provider_never_revives_expired_actions_in_bulk() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(cli.action(expired)["state"], "expired");
     assert_eq!(cli.action(live)["state"], "enabled");
+}
+
+#[test]
+fn the_chaos_provider_waits_as_the_cli_does_and_hints_cross_kind() {
+    let cli = Cli::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let experiment = dir.path().join("e.json");
+    std::fs::write(
+        &experiment,
+        r#"{"title": "t", "description": "d", "method": [
+            {"type": "action", "name": "inject", "provider": {"type": "chaos", "action": "create", "verb": "return", "view": "items", "status": 503, "tag": "e1"}}
+        ]}"#,
+    )
+    .expect("write");
+    let journal = dir.path().join("j.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "run",
+            experiment.to_str().expect("utf-8"),
+            "--journal-path",
+            journal.to_str().expect("utf-8"),
+        ]);
+        let output = cli.run(&args);
+        assert!(output.status.success(), "{output:?}");
+        let journal: Value =
+            serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal"))
+                .expect("json");
+        (
+            journal["run"][0]["output"].clone(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // No app: the write is confirmed against nobody, and the console says so.
+    let (output, said) = run(&[]);
+    assert_eq!(output["applied"]["instances"], 0, "{output}");
+    assert!(
+        said.contains("no running app instance uses the store"),
+        "{said}"
+    );
+    // --no-wait: no waiting, no `applied`.
+    let (output, _) = run(&["--no-wait"]);
+    assert!(output.get("applied").is_none(), "{output}");
+    // A point action is named when a response selection misses it.
+    cli.create(&["point", "error", "db.items"]);
+    let output = cli.run(&["disable", "response", "db.items"]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("use `point db.items`"),
+        "{output:?}"
+    );
 }

@@ -32,6 +32,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // `.env` in the current directory, as `chaos-admin` reads it, so both use the same
+    // CHAOS_DATABASE_URL (variables already set win).
+    if std::path::Path::new(".env").is_file() {
+        dotenvy::from_path(".env").context("cannot read .env in the current directory")?;
+    }
     let args = Args::parse();
     let chaos = ChaosLayer::builder()
         .enabled(true)

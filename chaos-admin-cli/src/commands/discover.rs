@@ -76,16 +76,16 @@ impl KnownView {
         Some(Self {
             name: value.get("name")?.as_str()?.to_owned(),
             route: value.get("route")?.as_str()?.to_owned(),
-            methods: value
-                .get("methods")
-                .and_then(Value::as_array)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            // `methods` (the registry, discovery files) or one `method` (an app index).
+            methods: match (value.get("methods"), value.get("method")) {
+                (Some(Value::Array(methods)), _) => methods
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                (_, Some(Value::String(method))) => vec![method.clone()],
+                _ => Vec::new(),
+            },
         })
     }
 }

@@ -181,11 +181,16 @@ async fn start(
         storm_views(store).await?
     } else {
         let unknown = super::views::unknown_views(store, &views).await;
-        if !force && let Some((name, close)) = unknown.first() {
-            return Err(CliError::usage(format!(
-                "no live app instance serves the view {}: the players would hunt for a fault nobody can see; fix the name (see `chaos-admin views`) or pass --force",
-                super::views::describe_unknown(name, close)
-            )));
+        if let Some((name, close)) = unknown.first() {
+            let described = super::views::describe_unknown(name, close);
+            if !force {
+                return Err(CliError::usage(format!(
+                    "no live app instance serves the view {described}: the players would hunt for a fault nobody can see; fix the name (see `chaos-admin views`) or pass --force"
+                )));
+            }
+            eprintln!(
+                "warning: no live app instance serves the view {described}; started anyway (--force)"
+            );
         }
         views
     };

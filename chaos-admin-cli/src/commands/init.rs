@@ -145,14 +145,30 @@ pub fn experiment(
         "method": [{
             "type": "action",
             "name": format!("{view}-returns-{status}"),
-            "provider": {"type": "chaos", "action": "create", "verb": "return", "view": view, "status": status}
+            "provider": {"type": "chaos", "action": "create", "verb": "return", "view": view, "status": status, "tag": experiment_tag(view)}
         }],
         "rollbacks": [{
             "type": "action",
             "name": "remove-experiment-actions",
-            "provider": {"type": "chaos", "action": "delete", "tag": "experiment"}
+            "provider": {"type": "chaos", "action": "delete", "tag": experiment_tag(view)}
         }]
     })
+}
+
+/// The tag the experiment's actions carry, so its rollback deletes exactly those (not
+/// the actions of other experiments sharing the store): `experiment-<view>`.
+fn experiment_tag(view: &str) -> String {
+    let slug: String = view
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("experiment-{}", slug.trim_matches('-'))
 }
 
 /// Sends the steady-state request once: `Ok(status)` when the app answered, `Err` when

@@ -187,6 +187,18 @@ pub fn selection_outcome(
             } else {
                 format!(" (did you mean {}?)", close.join(", "))
             };
+            // The same name under the other kind (`response db.items` for a point).
+            let other_kind = before
+                .actions
+                .iter()
+                .find(|a| a.spec.kind != *kind && a.spec.target == *target)
+                .map(|a| a.spec.kind);
+            let hint = match other_kind {
+                Some(other) => {
+                    format!(" ({other} actions target '{target}': use `{other} {target}`)")
+                }
+                None => hint,
+            };
             Some(format!(
                 "nothing matched: no {kind} action targets '{target}'{hint}"
             ))

@@ -136,7 +136,7 @@ pub fn load_checked(
 }
 
 /// Runs the experiment; returns the exit code.
-pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
+pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Result<u8, CliError> {
     let log = Logger::new(args.verbose);
     let overrides = overrides(&args.vars, &args.var_files)?;
     if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency > 0.0) {
@@ -188,6 +188,7 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
             vars,
             env: overrides.env.clone(),
             database_url: database_url.to_owned(),
+            wait_timeout: wait.timeout,
             options,
             interrupt,
             log,

@@ -86,8 +86,8 @@ fn render(action: &Action, now: i64) -> String {
             max_ms,
             phase,
         } => {
-            lines.push(("min", output::millis(*min_ms)));
-            lines.push(("max", output::millis(*max_ms)));
+            lines.push(("min", output::short_millis(*min_ms)));
+            lines.push(("max", output::short_millis(*max_ms)));
             lines.push(("phase", phase.as_str().to_owned()));
         }
         Fault::Error { message } => {

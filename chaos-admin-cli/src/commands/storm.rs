@@ -169,7 +169,11 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let (views, options, random_seed, json) = match plan {
         Plan::End => {
             let removed = store.delete(&Selection::Tag(STORM_TAG.to_owned())).await?;
-            println!("storm ended: removed {}", count_actions(removed));
+            if removed == 0 {
+                println!("no storm to end: no storm actions are stored");
+            } else {
+                println!("storm ended: removed {}", count_actions(removed));
+            }
             return Ok(());
         }
         Plan::Start {
@@ -206,8 +210,10 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             .iter()
             .map(|action| output::action_json(action, now))
             .collect::<Result<Vec<Value>, _>>()?;
+        // The seed as a string: u64 seeds above 2^53 do not survive JSON readers
+        // that use doubles (jq, JavaScript), and the seed must replay exactly.
         let mut value = json!({
-            "seed": options.seed,
+            "seed": options.seed.to_string(),
             "intensity": options.intensity.as_str(),
             "expires_at": options.expires_at,
             "actions": actions,

@@ -244,6 +244,8 @@ pub struct Ctx {
     pub env: BTreeMap<String, String>,
     /// The store of the CLI (`--database-url`).
     pub database_url: String,
+    /// The default wait of `chaos` writes for the apps (`None`: `--no-wait`).
+    pub wait_timeout: Option<Duration>,
     /// Connections by URL.
     pub stores: Mutex<HashMap<String, Store>>,
     /// Last output of each named activity (for `from_activity`).
@@ -403,6 +405,9 @@ pub struct Setup {
     pub env: BTreeMap<String, String>,
     /// The CLI's store URL.
     pub database_url: String,
+    /// How long a `chaos` write waits for the apps by default (`--wait-timeout`;
+    /// `None`: `--no-wait`).
+    pub wait_timeout: Option<Duration>,
     /// Strategies and dry mode.
     pub options: Options,
     /// Ctrl-C.
@@ -418,6 +423,7 @@ pub async fn run(setup: Setup) -> Journal {
         vars,
         env,
         database_url,
+        wait_timeout,
         options,
         interrupt,
         log,
@@ -449,6 +455,7 @@ pub async fn run(setup: Setup) -> Journal {
         vars,
         env,
         database_url,
+        wait_timeout,
         stores: Mutex::default(),
         outputs: Mutex::default(),
         interrupt,

@@ -272,7 +272,7 @@ fn disabled_by_env() -> bool {
         .unwrap_or(false)
 }
 
-fn local_host_name() -> String {
+pub(crate) fn local_host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_owned())

@@ -24,6 +24,35 @@ pub(super) async fn connect(url: &str) -> Result<Store, StoreError> {
     open(url, true).await
 }
 
+/// For commands that only read: a SQLite file that does not exist is not created; an
+/// empty in-memory store stands in for it (its location still names the file, and
+/// [`Store::missing_file`] says so).
+pub(super) async fn connect_for_reading(url: &str) -> Result<Store, StoreError> {
+    if url.starts_with("sqlite:") && !url.contains(":memory:") {
+        let options =
+            SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        let path = options.get_filename().to_owned();
+        // A missing folder stays an error (see `connect_sqlite`); a missing file in an
+        // existing folder reads as an empty store.
+        let folder_exists = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.is_dir(),
+            _ => true,
+        };
+        if !path.as_os_str().is_empty() && folder_exists && !path.exists() {
+            let mut store = open("sqlite::memory:", true).await?;
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            store.location = format!("sqlite://{}", absolute.display());
+            store.display_url = redact(url);
+            store.missing_file = true;
+            return Ok(store);
+        }
+    }
+    open(url, true).await
+}
+
 /// Like [`connect`], but a missing SQLite file is an error instead of being created.
 pub(super) async fn connect_existing(url: &str) -> Result<Store, StoreError> {
     open(url, false).await
@@ -46,17 +75,22 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
         source,
     })?;
     let path = options.get_filename().to_owned();
-    let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+    let in_memory = path.as_os_str() == ":memory:" || url.contains(":memory:");
+    if path.as_os_str().is_empty() && !in_memory {
+        return Err(StoreError::UnsupportedUrl(display_url));
+    }
     if !in_memory {
-        // SQLite says only "unable to open database file": name the missing folder.
+        // SQLite says only "unable to open database file": name the missing folder, in
+        // full (a relative one is relative to the current directory).
         let folder = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
             _ => std::path::PathBuf::from("."),
         };
         if !folder.is_dir() {
+            let shown = std::path::absolute(&folder).unwrap_or(folder);
             return Err(StoreError::MissingFolder {
                 url: display_url,
-                folder: folder.display().to_string(),
+                folder: shown.display().to_string(),
             });
         }
     }
@@ -69,8 +103,15 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
     let mut attempt = 1;
     loop {
         let result = async {
+            // An in-memory database lives in one connection: keep exactly one.
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(if in_memory { 1 } else { 4 })
+                .min_connections(u32::from(in_memory))
+                .idle_timeout(if in_memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(600))
+                })
                 .acquire_timeout(CONNECT_TIMEOUT)
                 .connect_with(options.clone())
                 .await
@@ -102,6 +143,7 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
                     file,
                     location,
                     created_file,
+                    missing_file: false,
                 });
             }
             Err(err) if attempt < SQLITE_ATTEMPTS && is_sqlite_race(&err) => {
@@ -155,6 +197,7 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         url: url.to_owned(),
         file: None,
         created_file: false,
+        missing_file: false,
     })
 }
 

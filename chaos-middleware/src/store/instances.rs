@@ -106,6 +106,15 @@ pub struct Propagation {
     pub waited: std::time::Duration,
 }
 
+/// Whether `instance` provably stopped although its row still looks live: it ran on this
+/// host and its process is gone (a crashed app, until its heartbeats are missed).
+fn is_gone_here(instance: &InstanceRow, here: &str) -> bool {
+    let proc = std::path::Path::new("/proc");
+    instance.host == here
+        && proc.join("self").exists()
+        && !proc.join(instance.pid.to_string()).exists()
+}
+
 /// How often [`Store::wait_applied`] reads the instances' rows.
 const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
@@ -246,11 +255,12 @@ impl Store {
         let started = std::time::Instant::now();
         loop {
             let now = now_ms();
+            let here = crate::layer::local_host_name();
             let (applied, lagging): (Vec<InstanceRow>, Vec<InstanceRow>) = self
                 .instances()
                 .await?
                 .into_iter()
-                .filter(|i| i.is_live_at(now))
+                .filter(|i| i.is_live_at(now) && !is_gone_here(i, &here))
                 .partition(|i| i.applied_generation.is_some_and(|g| g >= generation));
             if lagging.is_empty() || started.elapsed() >= timeout {
                 return Ok(Propagation {

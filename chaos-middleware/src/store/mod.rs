@@ -74,7 +74,10 @@ pub enum StoreError {
         source: sqlx::Error,
     },
     /// The schema could not be brought up to date.
-    #[error("cannot prepare the chaos store at {url}: {source}")]
+    #[error(
+        "cannot prepare the chaos store at {url}: {}",
+        describe_migrate(source)
+    )]
     Migrate {
         /// The URL, password removed.
         url: String,
@@ -98,6 +101,15 @@ fn describe(err: &sqlx::Error) -> String {
     match err.as_database_error() {
         Some(db) => db.message().to_owned(),
         None => err.to_string(),
+    }
+}
+
+/// A migration error for a human: the server's own message for a failed statement.
+fn describe_migrate(err: &sqlx::migrate::MigrateError) -> String {
+    match err {
+        sqlx::migrate::MigrateError::Execute(source)
+        | sqlx::migrate::MigrateError::ExecuteMigration(source, _) => describe(source),
+        other => other.to_string(),
     }
 }
 
@@ -130,6 +142,8 @@ pub struct Store {
     location: String,
     /// Whether opening it created a new SQLite file.
     created_file: bool,
+    /// Whether the SQLite file does not exist (a read-only open stands in empty).
+    missing_file: bool,
 }
 
 #[derive(Clone)]
@@ -233,6 +247,19 @@ impl Store {
     /// command run from another directory usually means the apps use another store).
     pub fn created_file(&self) -> bool {
         self.created_file
+    }
+
+    /// Opens the store for a command that only reads: like [`Store::connect`], except
+    /// that a SQLite file that does not exist is not created; an empty store stands in
+    /// for it and [`Store::missing_file`] is true.
+    pub async fn connect_for_reading(url: &str) -> Result<Self, StoreError> {
+        connect::connect_for_reading(url).await
+    }
+
+    /// Whether the SQLite file this store names does not exist (see
+    /// [`Store::connect_for_reading`]).
+    pub fn missing_file(&self) -> bool {
+        self.missing_file
     }
 
     /// `"sqlite"` or `"postgres"`.

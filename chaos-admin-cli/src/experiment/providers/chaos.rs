@@ -277,8 +277,12 @@ async fn store_for(provider: &Value, ctx: &Ctx) -> Result<Store, ActivityFailed>
     Ok(store)
 }
 
-/// How long a write waits for the app instances: `None` when `"wait": false`.
-fn wait_timeout(provider: &Value) -> Result<Option<std::time::Duration>, String> {
+/// How long a write waits for the app instances: the provider's `wait_timeout`, else the
+/// run's `--wait-timeout`; `None` when `"wait": false` or `--no-wait`.
+fn wait_timeout(
+    provider: &Value,
+    default: Option<std::time::Duration>,
+) -> Result<Option<std::time::Duration>, String> {
     if provider.get("wait") == Some(&Value::Bool(false)) {
         return Ok(None);
     }
@@ -289,7 +293,7 @@ fn wait_timeout(provider: &Value) -> Result<Option<std::time::Duration>, String>
         return Err(format!("`wait` is {other}: allowed are true and false"));
     }
     let text = match provider.get("wait_timeout") {
-        None | Some(Value::Null) => crate::confirm::DEFAULT_WAIT_TIMEOUT,
+        None | Some(Value::Null) => return Ok(default),
         Some(Value::String(text)) => text.as_str(),
         Some(other) => {
             return Err(format!(
@@ -303,7 +307,7 @@ fn wait_timeout(provider: &Value) -> Result<Option<std::time::Duration>, String>
 
 /// Carries the request out against the store, then waits for the apps to apply it.
 pub async fn run(provider: &Value, ctx: &Ctx) -> Result<Value, ActivityFailed> {
-    let timeout = wait_timeout(provider).map_err(ActivityFailed)?;
+    let timeout = wait_timeout(provider, ctx.wait_timeout).map_err(ActivityFailed)?;
     let store = store_for(provider, ctx).await?;
     let failed = |err: chaos_middleware::StoreError| ActivityFailed(err.to_string());
     let before = store.generation().await.map_err(failed)?;
@@ -311,6 +315,19 @@ pub async fn run(provider: &Value, ctx: &Ctx) -> Result<Value, ActivityFailed> {
     let after = store.generation().await.map_err(failed)?;
     if let (Some(timeout), true) = (timeout, after != before) {
         let propagation = store.wait_applied(after, timeout).await.map_err(failed)?;
+        if propagation.applied.is_empty() && propagation.lagging.is_empty() {
+            ctx.log.warning(&format!(
+                "no running app instance uses the store {}: nothing applies this change",
+                store.location()
+            ));
+        } else if !propagation.lagging.is_empty() {
+            let ids: Vec<&str> = propagation.lagging.iter().map(|i| i.id.as_str()).collect();
+            ctx.log.warning(&format!(
+                "{} app instance(s) did not apply generation {after} in time: {}",
+                ids.len(),
+                ids.join(", ")
+            ));
+        }
         if let Value::Object(map) = &mut output {
             map.insert(
                 "applied".to_owned(),
