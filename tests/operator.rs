@@ -32,6 +32,7 @@ fn readme_pairs_show_the_fault_on_the_first_request() {
     let store = TestStore::sqlite();
     let url = store.url();
     let app = DemoApp::start(url);
+    wait_registered(url, 1);
     assert_eq!(app.get("/items").status, 200);
     for _ in 0..3 {
         let (code, _, said) = run(url, &["create", "response", "slow", "items", "1s", "3s"]);
@@ -138,6 +139,7 @@ fn view_typos_in_storms_and_exercises_are_caught() {
     let store = TestStore::sqlite();
     let url = store.url();
     let _app = DemoApp::start(url);
+    wait_registered(url, 1);
     admin_ok(url, &["create", "return", "health", "200"]);
     let (code, _, said) = run(
         url,

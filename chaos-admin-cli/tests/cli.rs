@@ -1117,3 +1117,35 @@ fn the_chaos_provider_waits_as_the_cli_does_and_hints_cross_kind() {
         "{output:?}"
     );
 }
+
+#[test]
+fn a_probe_tolerance_records_its_input_in_the_journal() {
+    let cli = Cli::sqlite();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let experiment = dir.path().join("e.json");
+    std::fs::write(
+        &experiment,
+        r#"{"title": "t", "description": "d",
+            "steady-state-hypothesis": {"title": "h", "probes": [
+              {"type": "probe", "name": "echo", "provider": {"type": "process", "path": "echo", "arguments": ["hi"]},
+               "tolerance": {"type": "probe", "name": "check", "provider": {"type": "process", "path": "true"}}}]},
+            "method": []}"#,
+    )
+    .expect("write");
+    let journal = dir.path().join("j.json");
+    let output = cli.run(&[
+        "run",
+        experiment.to_str().expect("utf-8"),
+        "--journal-path",
+        journal.to_str().expect("utf-8"),
+    ]);
+    assert!(output.status.code().is_some(), "{output:?}");
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(&journal).expect("journal")).expect("json");
+    let recorded = &journal["experiment"]["steady-state-hypothesis"]["probes"][0]["tolerance"]["provider"]
+        ["arguments"]["value"];
+    assert_eq!(recorded["stdout"], "hi\n", "{journal}");
+    let in_activity = &journal["steady_states"]["before"]["probes"][0]["activity"]["tolerance"]["provider"]
+        ["arguments"]["value"];
+    assert_eq!(in_activity["stdout"], "hi\n", "{journal}");
+}

@@ -160,13 +160,15 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
                 .and_then(HypothesisStrategy::parse)
         })
         .unwrap_or(HypothesisStrategy::Default);
+    // An unknown strategy in the file plays no rollbacks (chaoslib matches none of its
+    // cases); `validate` accepts it, as Chaos Toolkit does.
     let rollback = args
         .rollback_strategy
         .or_else(|| {
             runtime
                 .and_then(|r| r.pointer("/rollbacks/strategy"))
                 .and_then(Value::as_str)
-                .and_then(RollbackStrategy::parse)
+                .map(|name| RollbackStrategy::parse(name).unwrap_or(RollbackStrategy::Never))
         })
         .unwrap_or(RollbackStrategy::Default);
     let options = Options {

@@ -261,6 +261,8 @@ pub struct Ctx {
     failed_fast: std::sync::atomic::AtomicBool,
     /// Set when an activity crashed (an unexpected error, not an activity failure).
     aborted: std::sync::atomic::AtomicBool,
+    /// Probe tolerances as last run (with `arguments.value`), by hypothesis probe index.
+    tolerance_inputs: Mutex<HashMap<usize, Value>>,
 }
 
 /// One activity's record in the journal.
@@ -463,6 +465,7 @@ pub async fn run(setup: Setup) -> Journal {
         dry: options.dry,
         failed_fast: Default::default(),
         aborted: Default::default(),
+        tolerance_inputs: Mutex::default(),
     });
     let experiment = Arc::new(experiment);
     let title = experiment
@@ -595,6 +598,15 @@ pub async fn run(setup: Setup) -> Journal {
         }
     }
 
+    for (index, tolerance) in ctx.tolerance_inputs.lock().await.drain() {
+        if let Some(probe) = journal
+            .experiment
+            .pointer_mut(&format!("/steady-state-hypothesis/probes/{index}"))
+            .and_then(Value::as_object_mut)
+        {
+            probe.insert("tolerance".to_owned(), tolerance);
+        }
+    }
     journal.end = iso_now();
     journal.duration = started.elapsed().as_secs_f64();
     let shown = if journal.deviated {
@@ -908,7 +920,7 @@ async fn run_hypothesis(experiment: &Value, ctx: &Ctx) -> State {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    for probe in &probes {
+    for (index, probe) in probes.iter().enumerate() {
         let Some(mut run) = execute(probe, ctx).await else {
             state.steady_state_met = Some(false);
             return state;
@@ -936,6 +948,16 @@ async fn run_hypothesis(experiment: &Value, ctx: &Ctx) -> State {
         let met = match within_tolerance(&tolerance, &run.output, &ctx.vars) {
             Check::Met(met) => met,
             Check::RunProbe(tolerance_probe) => {
+                // As chaoslib (which sets the value in place), the journal shows the
+                // input in `tolerance.provider.arguments.value`, in the activity and in
+                // the experiment.
+                if let Value::Object(activity) = &mut run.activity {
+                    activity.insert("tolerance".to_owned(), tolerance_probe.clone());
+                }
+                ctx.tolerance_inputs
+                    .lock()
+                    .await
+                    .insert(index, tolerance_probe.clone());
                 matches!(providers::run(&tolerance_probe, ctx).await, Ok(output) if truthy(&output))
             }
         };

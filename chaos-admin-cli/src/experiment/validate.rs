@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::providers::{chaos, process};
-use super::runner::{HypothesisStrategy, RollbackStrategy, named_activities};
+use super::runner::{HypothesisStrategy, named_activities};
 
 /// One problem and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +101,8 @@ pub fn validate(experiment: &Value) -> Vec<Problem> {
                     for (i, probe) in probes.iter().enumerate() {
                         let at = format!("steady-state-hypothesis.probes[{i}]");
                         check_activity(&mut c, &at, probe, &named);
-                        if probe.get("ref").is_some() {
-                            continue;
-                        }
+                        // A `ref` entry needs its own tolerance too (chaoslib reads the
+                        // tolerance from the hypothesis entry, not the referenced one).
                         match probe.get("tolerance") {
                             None => c.add(&at, "hypothesis probe must have a tolerance entry"),
                             Some(tolerance) => check_tolerance(
@@ -129,8 +128,15 @@ pub fn validate(experiment: &Value) -> Vec<Problem> {
             "an experiment requires a method, which can be empty for only checking the steady state hypothesis",
         ),
         Some(Value::Array(method)) => {
+            // A method `ref` may name a hypothesis probe or a method activity, not an
+            // activity that exists only in the rollbacks (chaoslib).
+            let mut before_rollbacks = experiment.clone();
+            if let Value::Object(map) = &mut before_rollbacks {
+                map.remove("rollbacks");
+            }
+            let named_in_method = named_activities(&before_rollbacks);
             for (i, activity) in method.iter().enumerate() {
-                check_activity(&mut c, &format!("method[{i}]"), activity, &named);
+                check_activity(&mut c, &format!("method[{i}]"), activity, &named_in_method);
             }
         }
         Some(_) => c.add("method", "the method must be a list of activities"),
@@ -156,21 +162,41 @@ pub fn validate(experiment: &Value) -> Vec<Problem> {
                     format!("unknown strategy {strategy}: allowed are default, before-method-only, after-method-only, during-method-only, continuously"),
                 );
         }
+        // An unknown rollback strategy is accepted (and plays no rollbacks), as in
+        // Chaos Toolkit; only a non-string is refused.
         if let Some(strategy) = runtime.pointer("/rollbacks/strategy")
-            && strategy
-                .as_str()
-                .and_then(RollbackStrategy::parse)
-                .is_none()
+            && !strategy.is_string()
         {
             c.add(
                 "runtime.rollbacks.strategy",
                 format!(
-                    "unknown strategy {strategy}: allowed are default, always, never, deviated"
+                    "strategy {strategy} is not a name: allowed are default, always, never, deviated"
                 ),
             );
         }
     }
+    check_named_list(&mut c, root.get("controls"), "controls", "provider");
+    check_named_list(&mut c, root.get("extensions"), "extensions", "name");
     c.problems
+}
+
+/// `controls` and `extensions`: lists of mappings, each with `required` (chaoslib refuses
+/// a control without `provider` and an extension without `name`); otherwise ignored.
+fn check_named_list(c: &mut Checker, list: Option<&Value>, key: &str, required: &str) {
+    match list {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if item.get(required).is_none_or(Value::is_null) {
+                    c.add(
+                        format!("{key}[{i}]"),
+                        format!("each of {key} needs a `{required}`"),
+                    );
+                }
+            }
+        }
+        Some(_) => c.add(key, format!("{key} must be a list")),
+    }
 }
 
 fn is_pause(value: &Value) -> bool {
@@ -407,7 +433,7 @@ mod tests {
                  "provider": {"type": "http", "url": "http://x"}},
                 {"type": "probe", "name": "q", "tolerance": {"type": "jsonpath", "path": "$.a[*]", "count": 1},
                  "provider": {"type": "process", "path": "sh", "arguments": ["-c", "echo {}"]}},
-                {"ref": "p"}
+                {"ref": "p", "tolerance": 200}
             ]},
             "method": [{"type": "action", "name": "a", "pauses": {"after": "${wait}"},
                         "provider": {"type": "chaos", "action": "create", "verb": "return", "view": "v", "status": 503}}],
@@ -433,7 +459,7 @@ mod tests {
                 {"ref": "nowhere"},
                 {"type": "action", "name": "x", "pauses": {"before": "soon"}, "background": "yes"}
             ],
-            "runtime": {"rollbacks": {"strategy": "sometimes"}}
+            "runtime": {"rollbacks": {"strategy": 5}}
         });
         assert_eq!(
             locations(experiment),
@@ -458,6 +484,30 @@ mod tests {
                 "method[2].background",
                 "method[2].provider",
                 "runtime.rollbacks.strategy",
+            ]
+        );
+    }
+
+    #[test]
+    fn references_controls_and_extensions_as_chaos_toolkit_checks_them() {
+        let experiment = json!({
+            "title": "t", "description": "d",
+            "steady-state-hypothesis": {"title": "h", "probes": [{"ref": "m"}]},
+            "method": [{"type": "probe", "name": "m", "provider": {"type": "http", "url": "u"}},
+                       {"ref": "undo"}],
+            "rollbacks": [{"type": "action", "name": "undo", "provider": {"type": "http", "url": "u"}},
+                          {"ref": "m"}],
+            "controls": [{"name": "c"}],
+            "extensions": [{"data": 1}, {"name": "ok"}],
+            "runtime": {"rollbacks": {"strategy": "sometimes"}}
+        });
+        assert_eq!(
+            locations(experiment),
+            vec![
+                "steady-state-hypothesis.probes[0]",
+                "method[1].ref",
+                "controls[0]",
+                "extensions[0]",
             ]
         );
     }
