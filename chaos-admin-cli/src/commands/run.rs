@@ -1,16 +1,13 @@
 //! `run`: runs a Chaos Toolkit experiment and writes its journal.
 
-use std::path::{Path, PathBuf};
-
-use serde_json::Value;
+use std::path::PathBuf;
 
 use crate::error::CliError;
-use crate::experiment::config::{self, Overrides};
 use crate::experiment::log::Logger;
 use crate::experiment::runner::{
-    self, Dry, HypothesisStrategy, Interrupt, Options, RollbackStrategy, Setup,
+    self, Dry, HypothesisStrategy, Interrupt, RollbackStrategy, Setup,
 };
-use crate::experiment::{load_file, validate};
+use crate::experiment::{load_checked, overrides};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -54,91 +51,10 @@ pub struct Args {
     pub verbose: bool,
 }
 
-/// `--var` and `--var-file` into overrides (a `--var` wins over a file).
-pub fn overrides(vars: &[String], files: &[PathBuf]) -> Result<Overrides, CliError> {
-    let mut overrides = Overrides::default();
-    for file in files {
-        config::load_var_file(file, &mut overrides).map_err(CliError::usage)?;
-    }
-    for var in vars {
-        let (key, value) = config::parse_var(var).map_err(CliError::usage)?;
-        overrides.configuration.insert(key, value);
-    }
-    Ok(overrides)
-}
-
-/// Loads and checks an experiment; logs every problem. `None` when it cannot run.
-pub fn load_checked(
-    path: &Path,
-    overrides: &Overrides,
-    validate_it: bool,
-    log: &Logger,
-) -> Option<(Value, crate::experiment::subst::Vars)> {
-    let experiment = match load_file(path) {
-        Ok(experiment) => experiment,
-        Err(message) => {
-            log.error(&message);
-            return None;
-        }
-    };
-    let mut problems: Vec<String> = Vec::new();
-    if validate_it {
-        log.info("Validating the experiment's syntax");
-        problems.extend(
-            validate::validate(&experiment)
-                .iter()
-                .map(ToString::to_string),
-        );
-        // Chaos Toolkit validates the file's configuration and secrets before `--var`
-        // and var-file values apply: an env entry whose variable is unset is invalid
-        // even when `--var` gives it (only `--no-validation` runs it).
-        let file_only = config::Overrides {
-            env: overrides.env.clone(),
-            ..config::Overrides::default()
-        };
-        if let Err(found) = config::load(&experiment, &file_only) {
-            problems.extend(
-                found
-                    .into_iter()
-                    .map(|(at, message)| format!("{at}: {message}")),
-            );
-        }
-    }
-    let vars = match config::load(&experiment, overrides) {
-        Ok(vars) => Some(vars),
-        // Already reported by the validation above.
-        Err(_) if !problems.is_empty() => None,
-        Err(found) => {
-            problems.extend(
-                found
-                    .into_iter()
-                    .map(|(at, message)| format!("{at}: {message}")),
-            );
-            None
-        }
-    };
-    if !problems.is_empty() {
-        for problem in &problems {
-            log.error(&format!("{}: {problem}", path.display()));
-        }
-        log.error(&format!(
-            "{}: the experiment is invalid ({} problem{})",
-            path.display(),
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        ));
-        return None;
-    }
-    if validate_it {
-        log.info("Experiment looks valid");
-    }
-    vars.map(|vars| (experiment, vars))
-}
-
 /// Runs the experiment; returns the exit code.
 pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Result<u8, CliError> {
     let log = Logger::new(args.verbose);
-    let overrides = overrides(&args.vars, &args.var_files)?;
+    let overrides = overrides(&args.vars, &args.var_files).map_err(CliError::usage)?;
     if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency > 0.0) {
         return Err(CliError::usage(format!(
             "invalid --hypothesis-frequency {}: allowed are positive numbers of seconds",
@@ -150,34 +66,14 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
     else {
         return Ok(1);
     };
-    let runtime = experiment.get("runtime");
-    let hypothesis = args
-        .hypothesis_strategy
-        .or_else(|| {
-            runtime
-                .and_then(|r| r.pointer("/hypothesis/strategy"))
-                .and_then(Value::as_str)
-                .and_then(HypothesisStrategy::parse)
-        })
-        .unwrap_or(HypothesisStrategy::Default);
-    // An unknown strategy in the file plays no rollbacks (chaoslib matches none of its
-    // cases); `validate` accepts it, as Chaos Toolkit does.
-    let rollback = args
-        .rollback_strategy
-        .or_else(|| {
-            runtime
-                .and_then(|r| r.pointer("/rollbacks/strategy"))
-                .and_then(Value::as_str)
-                .map(|name| RollbackStrategy::parse(name).unwrap_or(RollbackStrategy::Never))
-        })
-        .unwrap_or(RollbackStrategy::Default);
-    let options = Options {
-        rollback,
-        hypothesis,
-        frequency: args.hypothesis_frequency,
-        fail_fast: args.fail_fast,
-        dry: args.dry,
-    };
+    let options = runner::options(
+        &experiment,
+        args.rollback_strategy,
+        args.hypothesis_strategy,
+        args.hypothesis_frequency,
+        args.fail_fast,
+        args.dry,
+    );
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::commands::run::{load_checked, overrides};
 use crate::error::CliError;
 use crate::experiment::log::Logger;
+use crate::experiment::{load_checked, overrides};
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,7 @@ pub struct Args {
 /// Validates; returns the exit code.
 pub fn main(args: Args) -> Result<u8, CliError> {
     let log = Logger::new(false);
-    let overrides = overrides(&args.vars, &args.var_files)?;
+    let overrides = overrides(&args.vars, &args.var_files).map_err(CliError::usage)?;
     Ok(
         match load_checked(&args.experiment, &overrides, true, &log) {
             Some(_) => 0,

@@ -338,6 +338,11 @@ pub struct Journal {
     pub duration: f64,
 }
 
+/// The journal's `chaoslib-version`: valid semver (Chaos Toolkit's reporting picks its
+/// template from it) naming the chaoslib release we reproduce, with build metadata that
+/// says the journal is ours: `1.44.0+chaos-admin.0.1.0`.
+pub const CHAOSLIB_VERSION: &str = concat!("1.44.0+chaos-admin.", env!("CARGO_PKG_VERSION"));
+
 /// Python's `datetime.now(timezone.utc).isoformat()`.
 pub fn iso_now() -> String {
     iso(SystemTime::now())
@@ -396,6 +401,43 @@ pub fn named_activities(experiment: &Value) -> HashMap<String, Value> {
     named
 }
 
+/// The run's options: strategies from the command line, else the experiment's
+/// `runtime`, else `default`. An unknown rollback strategy in the file plays no rollbacks
+/// (chaoslib matches none of its cases); `validate` accepts it, as Chaos Toolkit does.
+pub fn options(
+    experiment: &Value,
+    rollback: Option<RollbackStrategy>,
+    hypothesis: Option<HypothesisStrategy>,
+    frequency: f64,
+    fail_fast: bool,
+    dry: Option<Dry>,
+) -> Options {
+    let runtime = experiment.get("runtime");
+    let hypothesis = hypothesis
+        .or_else(|| {
+            runtime
+                .and_then(|r| r.pointer("/hypothesis/strategy"))
+                .and_then(Value::as_str)
+                .and_then(HypothesisStrategy::parse)
+        })
+        .unwrap_or(HypothesisStrategy::Default);
+    let rollback = rollback
+        .or_else(|| {
+            runtime
+                .and_then(|r| r.pointer("/rollbacks/strategy"))
+                .and_then(Value::as_str)
+                .map(|name| RollbackStrategy::parse(name).unwrap_or(RollbackStrategy::Never))
+        })
+        .unwrap_or(RollbackStrategy::Default);
+    Options {
+        rollback,
+        hypothesis,
+        frequency,
+        fail_fast,
+        dry,
+    }
+}
+
 /// Everything a run needs.
 #[derive(Debug)]
 pub struct Setup {
@@ -439,7 +481,7 @@ pub async fn run(setup: Setup) -> Journal {
         );
     }
     let mut journal = Journal {
-        chaoslib_version: format!("chaos-admin {}", env!("CARGO_PKG_VERSION")),
+        chaoslib_version: CHAOSLIB_VERSION.to_owned(),
         platform: platform(),
         node: node(),
         experiment: journal_experiment,
@@ -1022,5 +1064,25 @@ mod tests {
     fn iso_times_look_like_python() {
         let text = iso(std::time::UNIX_EPOCH + Duration::from_micros(1_500_000));
         assert_eq!(text, "1970-01-01T00:00:01.500000+00:00");
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_journal_version_is_valid_semver_with_build_metadata() {
+        let version = super::CHAOSLIB_VERSION;
+        let (core, build) = version.split_once('+').expect("build metadata");
+        let parts: Vec<&str> = core.split('.').collect();
+        assert_eq!(parts.len(), 3, "{version}");
+        assert!(parts.iter().all(|p| p.parse::<u64>().is_ok()), "{version}");
+        assert!(
+            build
+                .split('.')
+                .all(|id| !id.is_empty()
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')),
+            "{version}"
+        );
+        assert!(build.starts_with("chaos-admin."), "{version}");
     }
 }

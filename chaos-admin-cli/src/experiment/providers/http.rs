@@ -142,7 +142,8 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
             .any(|(k, v)| k == "Content-Type" && v == "application/json");
         let body: Vec<u8> = match (&request.arguments, json) {
             (Some(arguments), true) => serde_json::to_vec(arguments).unwrap_or_default(),
-            (None, true) => b"null".to_vec(),
+            // `requests` sends no body for `json=None`.
+            (None, true) => Vec::new(),
             (Some(arguments), false) => {
                 let encoded = form_encode(&pairs(arguments));
                 if !encoded.is_empty()
