@@ -347,3 +347,24 @@ fn a_crashed_instance_on_this_host_is_not_waited_for() {
     );
     assert!(!said.contains("did not apply"), "{said}");
 }
+
+#[test]
+fn a_view_is_selected_by_its_name_and_its_route_alike() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let app = DemoApp::start(url);
+    wait_registered(url, 1);
+    for (created, selected) in [("/items", "items"), ("items", "/items")] {
+        admin_ok(url, &["create", "return", created, "503"]);
+        assert_eq!(app.get("/items").status, 503, "created on {created}");
+        let (code, said, _) = run(url, &["disable", "response", selected]);
+        assert_eq!(code, Some(0));
+        assert_eq!(
+            said, "disabled 1 action\n",
+            "{created} selected by {selected}"
+        );
+        assert_eq!(app.get("/items").status, 200, "the fault is off");
+        let (_, said, _) = run(url, &["delete", "response", selected]);
+        assert_eq!(said, "deleted 1 action\n");
+    }
+}

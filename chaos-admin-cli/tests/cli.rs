@@ -1149,3 +1149,22 @@ fn a_probe_tolerance_records_its_input_in_the_journal() {
         ["arguments"]["value"];
     assert_eq!(in_activity["stdout"], "hi\n", "{journal}");
 }
+
+#[test]
+fn exercise_hints_and_reveals_reload_no_app() {
+    let cli = Cli::sqlite();
+    cli.ok(&["exercise", "start", "--for", "1h", "--seed", "1"]);
+    let generation = || cli.json(&["status", "--json"])["generation"].as_i64();
+    let started = generation();
+    for args in [&["exercise", "hint"][..], &["exercise", "reveal"][..]] {
+        let output = cli.run(args);
+        assert!(output.status.success(), "{output:?}");
+        assert!(
+            !String::from_utf8_lossy(&output.stderr).contains("applied by"),
+            "{output:?}"
+        );
+    }
+    assert_eq!(generation(), started, "hints and reveals change no action");
+    cli.ok(&["exercise", "end"]);
+    assert!(generation() > started);
+}

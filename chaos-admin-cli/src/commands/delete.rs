@@ -4,7 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use chaos_middleware::{Selection, Store};
 
-use crate::commands::{parse_selection, selection_outcome};
+use crate::commands::{parse_selection, selection_outcome, with_view_aliases};
 use crate::error::CliError;
 
 /// Arguments of `delete`.
@@ -82,9 +82,10 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         }
     }
     let before = store.list().await?;
-    let deleted = store.delete(&plan.selection).await?;
+    let selection = with_view_aliases(store, plan.selection).await;
+    let deleted = store.delete(&selection).await?;
     let views = super::views::live_view_names(store).await;
-    let (line, note) = selection_outcome("deleted", &plan.selection, &before, deleted, &views);
+    let (line, note) = selection_outcome("deleted", &selection, &before, deleted, &views);
     println!("{line}");
     if let Some(note) = note {
         eprintln!("{note}");

@@ -18,7 +18,7 @@ pub mod validate;
 pub mod views;
 
 use chaos_middleware::action::{now_ms, parse_duration_ms};
-use chaos_middleware::{Action, Kind, Listing, Selection, time};
+use chaos_middleware::{Action, Kind, Listing, Selection, Store, time};
 
 use crate::error::CliError;
 
@@ -168,9 +168,15 @@ pub fn selection_outcome(
             line.push_str(&format!(" ({})", reasons.join(", ")));
         }
     }
-    let note = match selection {
+    let typed = match selection {
+        Selection::Targets { kind, targets } => targets.first().map(|t| (*kind, t)),
+        Selection::Target { kind, target } => Some((*kind, target)),
+        _ => None,
+    };
+    let note = match (selection, typed) {
         _ if !matched.is_empty() => None,
-        Selection::Target { kind, target } => {
+        (Selection::Target { .. } | Selection::Targets { .. }, Some((kind, target))) => {
+            let kind = &kind;
             let mut names: Vec<&str> = before
                 .actions
                 .iter()
@@ -203,8 +209,8 @@ pub fn selection_outcome(
                 "nothing matched: no {kind} action targets '{target}'{hint}"
             ))
         }
-        Selection::Tag(tag) => Some(format!("nothing matched: no action is tagged '{tag}'")),
-        Selection::All { .. } | Selection::Ids(_) | Selection::Expired { .. } => None,
+        (Selection::Tag(tag), _) => Some(format!("nothing matched: no action is tagged '{tag}'")),
+        _ => None,
     };
     (line, note)
 }
@@ -221,6 +227,47 @@ fn selects(selection: &Selection, action: &Action) -> bool {
             action.spec.expires_at.is_some_and(|at| at <= *at_or_before)
         }
         Selection::Tag(tag) => action.spec.tag.as_deref() == Some(tag.as_str()),
+        Selection::Targets { kind, targets } => {
+            action.spec.kind == *kind && targets.contains(&action.spec.target)
+        }
+    }
+}
+
+/// `response <view>` selects the view by every name it has: when app instances
+/// registered the view under a name and route pattern(s), actions stored against any of
+/// them are selected (`disable response items` also stops an action on `/items`), in
+/// one transaction. Other selections are returned as they are.
+pub async fn with_view_aliases(store: &Store, selection: Selection) -> Selection {
+    let Selection::Target {
+        kind: Kind::Response,
+        target,
+    } = &selection
+    else {
+        return selection;
+    };
+    let Ok(views) = store.registered_views().await else {
+        return selection;
+    };
+    let mut targets = vec![target.clone()];
+    for view in views {
+        let alias = if view.name == *target {
+            view.pattern
+        } else if view.pattern == *target {
+            view.name
+        } else {
+            continue;
+        };
+        if !targets.contains(&alias) {
+            targets.push(alias);
+        }
+    }
+    if targets.len() == 1 {
+        selection
+    } else {
+        Selection::Targets {
+            kind: Kind::Response,
+            targets,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chaos_middleware::{Selection, Store};
 
-use crate::commands::{parse_expiry, parse_selection, selection_outcome};
+use crate::commands::{parse_expiry, parse_selection, selection_outcome, with_view_aliases};
 use crate::error::CliError;
 
 /// Arguments of `enable` and `disable`.
@@ -64,13 +64,14 @@ pub fn plan(args: Args, enabled: bool) -> Result<Plan, CliError> {
 /// Switches the actions and says how many changed (and why the others did not).
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let before = store.list().await?;
+    let selection = with_view_aliases(store, plan.selection).await;
     let changed = match plan.expires_at {
-        Some(at) => store.enable_until(&plan.selection, at).await?,
-        None => store.set_enabled(&plan.selection, plan.enabled).await?,
+        Some(at) => store.enable_until(&selection, at).await?,
+        None => store.set_enabled(&selection, plan.enabled).await?,
     };
     let done = if plan.enabled { "enabled" } else { "disabled" };
     let views = super::views::live_view_names(store).await;
-    let (line, note) = selection_outcome(done, &plan.selection, &before, changed, &views);
+    let (line, note) = selection_outcome(done, &selection, &before, changed, &views);
     println!("{line}");
     if let Some(note) = note {
         eprintln!("{note}");

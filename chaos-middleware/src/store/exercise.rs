@@ -345,9 +345,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let actor = actor();
+        // No generation bump: hints and reveals change no action, so no app reloads.
+        // The update is the transaction's first statement, so SQLite takes its write
+        // lock up front.
         let found = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
             let mut query = sqlx::query(sql).bind(id);
             if sql.contains("$2") {
                 query = query.bind(now);

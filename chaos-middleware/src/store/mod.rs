@@ -32,6 +32,14 @@ pub enum Selection {
         /// View or point name, exactly as stored.
         target: String,
     },
+    /// Every action of this kind aimed at any of these targets: one view by all its
+    /// names (its view name and its route patterns), in one transaction.
+    Targets {
+        /// Kind of the actions.
+        kind: Kind,
+        /// View or point names, exactly as stored.
+        targets: Vec<String>,
+    },
     /// Every action, or every action of one kind.
     All {
         /// Restrict to one kind.
@@ -438,7 +446,7 @@ impl Store {
         };
         let condition = match selection {
             Selection::Ids(_) => format!("id = ${next_param}"),
-            Selection::Target { .. } => {
+            Selection::Target { .. } | Selection::Targets { .. } => {
                 format!("kind = ${next_param} AND target = ${}", next_param + 1)
             }
             Selection::All { kind: Some(_) } => format!("kind = ${next_param}"),
@@ -464,6 +472,11 @@ impl Store {
                 unique.into_iter().map(Binding::Id).collect()
             }
             Selection::Target { kind, target } => vec![Binding::Target(kind.as_str(), target)],
+            // One statement per name, all in the one transaction.
+            Selection::Targets { kind, targets } => targets
+                .iter()
+                .map(|target| Binding::Target(kind.as_str(), target))
+                .collect(),
             Selection::All { kind: Some(kind) } => vec![Binding::Kind(kind.as_str())],
             Selection::All { kind: None } => vec![Binding::Nothing],
             Selection::Expired { at_or_before } => vec![Binding::Time(*at_or_before)],
@@ -664,6 +677,7 @@ fn describe_selection(selection: &Selection) -> String {
     match selection {
         Selection::Ids(ids) => join_ids(ids),
         Selection::Target { kind, target } => format!("{kind} {target}"),
+        Selection::Targets { kind, targets } => format!("{kind} {}", targets.join("|")),
         Selection::All { kind: None } => "all".to_owned(),
         Selection::All { kind: Some(kind) } => format!("all {kind}"),
         Selection::Expired { .. } => "expired".to_owned(),
