@@ -790,11 +790,12 @@ async fn run_activities(activities: &[Value], ctx: &Arc<Ctx>, label: &str) -> (V
 /// from `--var wait=1`) makes chaoslib's `time.sleep` raise: the run is aborted (no
 /// "after" check; rollbacks still play). Returns false after marking the abort.
 fn pause_number(seconds: &Value, ctx: &Ctx) -> bool {
-    if seconds.is_number() {
+    // `time.sleep` also raises for a negative number.
+    if seconds.as_f64().is_some_and(|s| s >= 0.0) {
         return true;
     }
     ctx.log.critical(&format!(
-        "pause {seconds} is not a number of seconds: aborting the experiment"
+        "pause {seconds} is not a non-negative number of seconds: aborting the experiment"
     ));
     ctx.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
     false

@@ -33,6 +33,9 @@ pub fn within_tolerance(tolerance: &Value, output: &Value, vars: &Vars) -> Check
                 typed => within_tolerance(&typed, output, vars),
             }
         }
+        // chaoslib checks `int` tolerances only: a float (e.g. from `"${x}"` with
+        // `x: 0.0`) matches none of its cases and is not met.
+        Value::Number(n) if n.is_f64() => Check::Met(false),
         Value::Number(_) => Check::Met(match output {
             Value::Object(map) if map.contains_key("status") => py_eq(&map["status"], tolerance),
             _ => py_eq(output, tolerance),
@@ -198,6 +201,19 @@ fn has_dollar(pattern: &str) -> bool {
 /// as Python's `Decimal(text)` compares with `Decimal(bound)`; `None` when `text` is no
 /// number.
 pub fn decimal_cmp(text: &str, bound: f64) -> Option<Ordering> {
+    // Python's Decimal accepts single `_` between digits (`1_000`).
+    let bytes = text.trim().as_bytes();
+    let underscores_ok = bytes.iter().enumerate().all(|(i, b)| {
+        *b != b'_'
+            || (i > 0
+                && bytes[i - 1].is_ascii_digit()
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+    });
+    if !underscores_ok {
+        return None;
+    }
+    let cleaned = text.trim().replace('_', "");
+    let text = cleaned.as_str();
     let approx: f64 = text.parse().ok()?;
     match approx.partial_cmp(&bound)? {
         // Rounding is monotonic: the exact values are ordered the same way.
@@ -215,7 +231,9 @@ pub fn decimal_cmp(text: &str, bound: f64) -> Option<Ordering> {
 /// A decimal number as (negative, integer digits, fraction digits), without exponent,
 /// leading integer zeros or trailing fraction zeros.
 fn plain_decimal(text: &str) -> Option<(bool, String, String)> {
-    let text = text.trim();
+    // Python's Decimal accepts `_` between digits (`1_000`).
+    let text = text.trim().replace('_', "");
+    let text = text.as_str();
     let (negative, text) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -398,6 +416,9 @@ mod tests {
             ),
             Some(Equal)
         );
+        assert_eq!(decimal_cmp("1_000", 1000.0), Some(Equal));
+        assert_eq!(decimal_cmp("1__0", 10.0), None);
+        assert_eq!(decimal_cmp("_1", 1.0), None);
         assert_eq!(decimal_cmp("abc", 1.0), None);
         assert_eq!(decimal_cmp("", 1.0), None);
     }
