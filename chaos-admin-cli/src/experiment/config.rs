@@ -161,8 +161,12 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // Only scopes the experiment declares, and only by a mapping; another scope (or a
+    // null) in a var file is ignored, as in chaoslib.
     for (scope, entries) in &overrides.secrets {
-        scopes.insert(scope.clone(), entries.clone());
+        if let (Some(declared), true) = (scopes.get_mut(scope), entries.is_object()) {
+            *declared = entries.clone();
+        }
     }
     {
         for (scope, entries) in &scopes {

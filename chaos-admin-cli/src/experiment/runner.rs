@@ -770,7 +770,15 @@ async fn run_activities(activities: &[Value], ctx: &Arc<Ctx>, label: &str) -> (V
         }
         if activity.get("background") == Some(&Value::Bool(true)) {
             let (activity, ctx) = (activity.clone(), ctx.clone());
-            background.spawn(async move { execute(&activity, &ctx).await });
+            // Journaled at the time it was started here (chaoslib submits it to a
+            // thread at once), not when the task first runs.
+            let scheduled = SystemTime::now();
+            background.spawn(async move {
+                execute(&activity, &ctx).await.map(|mut run| {
+                    run.start = iso(scheduled);
+                    run
+                })
+            });
         } else if let Some(run) = execute(activity, ctx).await {
             runs.push(run);
         }

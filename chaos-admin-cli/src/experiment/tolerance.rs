@@ -150,31 +150,118 @@ pub fn compile_python_regex(pattern: &str) -> Result<regex::Regex, regex::Error>
     regex::Regex::new(&translate_python_regex(pattern))
 }
 
-/// `\Z` → `\z` outside character classes; everything else as written.
+/// Python `re` syntax into Rust `regex` syntax where they differ in common patterns:
+/// - `\Z` (the very end) → `\z`;
+/// - `\w`/`\W`/`\s`/`\S` → Python's classes for `str` patterns (`\w` is letters, numbers
+///   and `_`, so `½` is a word character and a combining mark is not; `\s` also holds
+///   the separators `\x1c`–`\x1f`);
+/// - three-digit octal escapes (`\101`) → `\x{41}`;
+/// - `(?#comment)` → removed;
+/// - a `{` that does not open a quantifier is a literal (`{"ok": true}`), and `{,m}` is
+///   `{0,m}`.
 fn translate_python_regex(pattern: &str) -> String {
+    const WORD: &str = r"\p{L}\p{N}_";
+    const SPACE: &str = r"\s\x1c-\x1f";
+    let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
     let mut in_class = false;
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
         match c {
-            '\\' => match chars.next() {
-                Some('Z') if !in_class => out.push_str("\\z"),
-                Some(next) => {
-                    out.push('\\');
-                    out.push(next);
+            '\\' if i + 1 < chars.len() => {
+                let next = chars[i + 1];
+                i += 2;
+                match next {
+                    'Z' if !in_class => out.push_str(r"\z"),
+                    'w' if in_class => out.push_str(WORD),
+                    's' if in_class => out.push_str(SPACE),
+                    'w' => out.push_str(&format!("[{WORD}]")),
+                    'W' => out.push_str(&format!("[^{WORD}]")),
+                    's' => out.push_str(&format!("[{SPACE}]")),
+                    'S' => out.push_str(&format!("[^{SPACE}]")),
+                    '0'..='3'
+                        if chars.get(i).is_some_and(|d| ('0'..='7').contains(d))
+                            && chars.get(i + 1).is_some_and(|d| ('0'..='7').contains(d)) =>
+                    {
+                        let digits: String = [next, chars[i], chars[i + 1]].iter().collect();
+                        i += 2;
+                        let code = u32::from_str_radix(&digits, 8).unwrap_or(0);
+                        out.push_str(&format!(r"\x{{{code:x}}}"));
+                    }
+                    other => {
+                        out.push('\\');
+                        out.push(other);
+                    }
                 }
-                None => out.push('\\'),
-            },
-            '[' => {
+                continue;
+            }
+            '(' if !in_class
+                && chars.get(i + 1) == Some(&'?')
+                && chars.get(i + 2) == Some(&'#') =>
+            {
+                // A comment group: skip to its closing parenthesis.
+                while i < chars.len() && chars[i] != ')' {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            '{' if !in_class => {
+                let close = chars[i + 1..]
+                    .iter()
+                    .position(|c| *c == '}')
+                    .map(|p| i + 1 + p);
+                let body: String = close
+                    .map(|end| chars[i + 1..end].iter().collect())
+                    .unwrap_or_default();
+                let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+                let quantifier = close.is_some()
+                    && match body.split_once(',') {
+                        None => digits(&body),
+                        Some((low, high)) => {
+                            (digits(low) || low.is_empty())
+                                && (digits(high) || high.is_empty())
+                                && !(low.is_empty() && high.is_empty())
+                        }
+                    };
+                if let (true, Some(end)) = (quantifier, close) {
+                    let body = if body.starts_with(',') {
+                        format!("0{body}")
+                    } else {
+                        body
+                    };
+                    out.push('{');
+                    out.push_str(&body);
+                    out.push('}');
+                    i = end + 1;
+                } else {
+                    out.push_str(r"\{");
+                    i += 1;
+                }
+                continue;
+            }
+            '}' if !in_class => out.push_str(r"\}"),
+            '[' if !in_class => {
                 in_class = true;
                 out.push(c);
+                // `[]...]` and `[^]...]`: a leading `]` is a literal in both syntaxes.
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str(r"\]");
+                    i += 1;
+                }
             }
-            ']' => {
+            ']' if in_class => {
                 in_class = false;
                 out.push(c);
             }
             _ => out.push(c),
         }
+        i += 1;
     }
     out
 }
@@ -437,6 +524,18 @@ mod tests {
             "\\d is Unicode in Python 3"
         );
         assert!(!python_search("(", "anything"), "a bad pattern is not met");
+        assert!(python_search(r#"{"ok": true}"#, "{\"ok\": true}\n"));
+        assert!(python_search("a{,2}b", "aab"));
+        assert!(python_search("a{2}", "aa"));
+        assert!(python_search("x(?#a comment)y", "xy"));
+        assert!(python_search(r"\101", "A"));
+        assert!(python_search(r"^score \w$", "score \u{bd}"));
+        assert!(python_search(r"field\svalue", "field\u{1c}value"));
+        assert!(
+            !python_search(r"^e\w$", "e\u{301}"),
+            "a combining mark is not \\w"
+        );
+        assert!(python_search(r"[\w-]+", "a-b"));
     }
 
     use super::*;

@@ -89,6 +89,14 @@ pub fn validate(experiment: &Value) -> Vec<Problem> {
     match root.get("steady-state-hypothesis") {
         None | Some(Value::Null) => {}
         Some(Value::Object(hypothesis)) => {
+            if hypothesis.contains_key("controls") {
+                check_named_list(
+                    &mut c,
+                    hypothesis.get("controls"),
+                    "steady-state-hypothesis.controls",
+                    "provider",
+                );
+            }
             if !non_empty_str(hypothesis.get("title")) {
                 c.add(
                     "steady-state-hypothesis.title",
@@ -220,6 +228,15 @@ fn check_activity(
     if map.is_empty() {
         c.add(at, "empty activity is no activity");
         return;
+    }
+    // Controls on an activity are checked like the experiment's (each needs a provider).
+    if map.contains_key("controls") {
+        check_named_list(
+            c,
+            map.get("controls"),
+            &format!("{at}.controls"),
+            "provider",
+        );
     }
     if let Some(reference) = map.get("ref") {
         match reference.as_str().filter(|r| !r.is_empty()) {

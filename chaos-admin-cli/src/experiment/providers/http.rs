@@ -141,7 +141,7 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
             .iter()
             .any(|(k, v)| k == "Content-Type" && v == "application/json");
         let body: Vec<u8> = match (&request.arguments, json) {
-            (Some(arguments), true) => serde_json::to_vec(arguments).unwrap_or_default(),
+            (Some(arguments), true) => python_json(arguments),
             // `requests` sends no body for `json=None`.
             (None, true) => Vec::new(),
             (Some(arguments), false) => {
@@ -197,6 +197,48 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
     Ok(serde_json::json!({"status": status, "headers": headers, "body": body}))
 }
 
+/// JSON as Python's `json.dumps` writes it for `requests`: `", "` between items and
+/// `": "` after keys (`{"a": 1, "b": [1, 2]}`).
+fn python_json(value: &Value) -> Vec<u8> {
+    struct PythonFormatter;
+    impl serde_json::ser::Formatter for PythonFormatter {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                writer.write_all(b", ")
+            }
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+        ) -> std::io::Result<()> {
+            writer.write_all(b": ")
+        }
+    }
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+    match serde::Serialize::serialize(value, &mut serializer) {
+        Ok(()) => out,
+        Err(_) => serde_json::to_vec(value).unwrap_or_default(),
+    }
+}
+
 /// `application/x-www-form-urlencoded`, as `requests` writes it.
 fn form_encode(pairs: &[(String, String)]) -> String {
     fn encode(text: &str) -> String {
@@ -221,6 +263,16 @@ fn form_encode(pairs: &[(String, String)]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_bodies_are_written_as_python_writes_them() {
+        let value = serde_json::json!({"a": 1, "b": [1, 2.5, "x"], "c": {"d": null}});
+        assert_eq!(
+            String::from_utf8(python_json(&value)).expect("utf-8"),
+            r#"{"a": 1, "b": [1, 2.5, "x"], "c": {"d": null}}"#
+        );
+    }
+
     use super::*;
     use serde_json::json;
 
