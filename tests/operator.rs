@@ -250,21 +250,26 @@ fn init_writes_an_experiment_that_tests_the_view_it_names() {
         .cloned()
         .expect("checkout discovered");
     assert_eq!(checkout["methods"], serde_json::json!(["POST"]));
+    // `init --view checkout` against this app, with a discovery file, writing `output`.
+    let init = |discovery: &str, output: &str| {
+        run(
+            url,
+            &[
+                "init",
+                "--view",
+                "checkout",
+                "--url",
+                &base,
+                "--discovery",
+                &path(discovery),
+                "-o",
+                &path(output),
+            ],
+        )
+    };
     // `init` probes a POST-only view with POST, and the run finds the weakness.
-    admin_ok(
-        url,
-        &[
-            "init",
-            "--view",
-            "checkout",
-            "--url",
-            &base,
-            "--discovery",
-            &path("discovery.json"),
-            "-o",
-            &path("checkout.json"),
-        ],
-    );
+    let (code, _, said) = init("discovery.json", "checkout.json");
+    assert_eq!(code, Some(0), "{said}");
     let experiment: Value =
         serde_json::from_str(&std::fs::read_to_string(path("checkout.json")).expect("read"))
             .expect("json");
@@ -297,20 +302,7 @@ fn init_writes_an_experiment_that_tests_the_view_it_names() {
     );
     // A steady state that does not hold now is refused: it would skip the method.
     admin_ok(url, &["create", "return", "checkout", "401"]);
-    let (code, _, said) = run(
-        url,
-        &[
-            "init",
-            "--view",
-            "checkout",
-            "--url",
-            &base,
-            "--discovery",
-            &path("none.json"),
-            "-o",
-            &path("bad.json"),
-        ],
-    );
+    let (code, _, said) = init("none.json", "bad.json");
     assert_eq!(code, Some(1), "{said}");
     assert!(
         said.contains("answered 401") && said.contains("--no-check"),

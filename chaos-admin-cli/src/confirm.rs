@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use chaos_middleware::Store;
 use chaos_middleware::action::parse_duration_ms;
+use chaos_middleware::store::Propagation;
+use chaos_middleware::{Store, StoreError};
 
 use crate::error::CliError;
 use crate::output;
@@ -33,42 +34,48 @@ impl Wait {
     }
 }
 
-/// Reports on stderr how the change from `before` (the generation before the write)
-/// reached the live instances, waiting for them unless `--no-wait`. Nothing is said when
-/// the write changed nothing. Never fails the command: the write itself succeeded.
-pub async fn after_write(store: &Store, before: i64, wait: Wait) {
-    let Ok(after) = store.generation().await else {
-        return;
-    };
+/// Waits, at most `timeout`, until the live app instances apply the write that moved the
+/// store on from generation `before`; `None` when the write changed nothing. The CLI's
+/// writing commands and the experiment `chaos` provider both confirm writes this way.
+pub async fn wait_for_write(
+    store: &Store,
+    before: i64,
+    timeout: Duration,
+) -> Result<Option<Propagation>, StoreError> {
+    let after = store.generation().await?;
     if after == before {
-        return;
+        return Ok(None);
     }
-    let Some(timeout) = wait.timeout else {
-        return;
-    };
-    let propagation = match store.wait_applied(after, timeout).await {
-        Ok(propagation) => propagation,
-        Err(err) => {
-            eprintln!("warning: could not check that the app instances applied the change: {err}");
-            return;
-        }
-    };
+    store.wait_applied(after, timeout).await.map(Some)
+}
+
+/// What a confirmation found, as one line for the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Every live instance applied it.
+    Applied(String),
+    /// No instance uses the store, or some lag.
+    Warning(String),
+}
+
+/// Says how `propagation` went, naming the store when no app uses it and the lagging
+/// instances when some did not apply the change within `timeout`.
+pub fn describe(store: &Store, propagation: &Propagation, timeout: Duration) -> Confirmation {
+    let generation = propagation.generation;
     let live = propagation.applied.len() + propagation.lagging.len();
     if live == 0 {
-        eprintln!(
-            "warning: no running app instance uses the store {}: nothing applies this change until an app starts with it (is the app using another store? see --database-url, CHAOS_DATABASE_URL, `chaos-admin status`)",
+        return Confirmation::Warning(format!(
+            "no running app instance uses the store {}: nothing applies this change until an app starts with it (is the app using another store? see --database-url, CHAOS_DATABASE_URL, `chaos-admin status`)",
             store.location()
-        );
-        return;
+        ));
     }
-    let waited =
-        output::short_millis(u64::try_from(propagation.waited.as_millis()).unwrap_or(u64::MAX));
     if propagation.lagging.is_empty() {
-        eprintln!(
-            "applied by {live} of {} in {waited} (generation {after})",
+        let waited =
+            output::short_millis(u64::try_from(propagation.waited.as_millis()).unwrap_or(u64::MAX));
+        return Confirmation::Applied(format!(
+            "applied by {live} of {} in {waited} (generation {generation})",
             instances(live)
-        );
-        return;
+        ));
     }
     let lagging: Vec<String> = propagation
         .lagging
@@ -78,13 +85,32 @@ pub async fn after_write(store: &Store, before: i64, wait: Wait) {
             None => format!("{} (nothing loaded yet)", i.id),
         })
         .collect();
-    eprintln!(
-        "warning: {} of {} did not apply generation {after} within {}: {}; the change is stored and applies when they catch up",
+    Confirmation::Warning(format!(
+        "{} of {} did not apply generation {generation} within {}: {}; the change is stored and applies when they catch up",
         propagation.lagging.len(),
         instances(live),
         output::millis(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
         lagging.join(", ")
-    );
+    ))
+}
+
+/// Reports on stderr how the change from `before` (the generation before the write)
+/// reached the live instances, waiting for them unless `--no-wait`. Nothing is said when
+/// the write changed nothing. Never fails the command: the write itself succeeded.
+pub async fn after_write(store: &Store, before: i64, wait: Wait) {
+    let Some(timeout) = wait.timeout else {
+        return;
+    };
+    match wait_for_write(store, before, timeout).await {
+        Ok(None) => {}
+        Ok(Some(propagation)) => match describe(store, &propagation, timeout) {
+            Confirmation::Applied(line) => eprintln!("{line}"),
+            Confirmation::Warning(line) => eprintln!("warning: {line}"),
+        },
+        Err(err) => {
+            eprintln!("warning: could not check that the app instances applied the change: {err}");
+        }
+    }
 }
 
 fn instances(count: usize) -> String {

@@ -10,10 +10,8 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 
-/// The tag of every storm action.
-pub const STORM_TAG: &str = "storm";
-/// The tag of every exercise action.
-pub const EXERCISE_TAG: &str = "exercise";
+/// The tags of storm and exercise actions (the store's: they end with their owner).
+pub use chaos_middleware::store::{EXERCISE_TAG, STORM_TAG};
 
 /// Statuses a storm forces: client and server errors an app must cope with.
 pub const STORM_STATUSES: [u16; 11] = [400, 401, 403, 404, 408, 409, 429, 500, 502, 503, 504];

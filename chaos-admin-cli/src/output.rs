@@ -62,7 +62,7 @@ fn cut(text: &str, max: Option<usize>) -> String {
 
 /// A delay as humantime writes it (`250ms`, `1s 500ms`).
 pub fn millis(ms: u64) -> String {
-    humantime::format_duration(Duration::from_millis(ms)).to_string()
+    chaos_middleware::time::format_duration_ms(ms)
 }
 
 /// A delay in one compact unit: `150ms`, `2s`, `2.01s`, `1m`, `1m 30.5s` (two decimals

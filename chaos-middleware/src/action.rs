@@ -346,16 +346,16 @@ pub fn validate_delay_range(min_ms: u64, max_ms: u64) -> Result<(), InvalidActio
     if min_ms > max_ms {
         return Err(InvalidAction::new(format!(
             "min delay {} is greater than max delay {}: min must be <= max",
-            humantime::format_duration(Duration::from_millis(min_ms)),
-            humantime::format_duration(Duration::from_millis(max_ms)),
+            format_duration_ms(min_ms),
+            format_duration_ms(max_ms),
         )));
     }
     let cap_ms = MAX_DELAY.as_millis() as u64;
     if max_ms > cap_ms {
         return Err(InvalidAction::new(format!(
             "delay {} is too long: allowed is at most {}",
-            humantime::format_duration(Duration::from_millis(max_ms)),
-            humantime::format_duration(MAX_DELAY),
+            format_duration_ms(max_ms),
+            format_duration_ms(cap_ms),
         )));
     }
     Ok(())
@@ -381,6 +381,13 @@ pub fn validate_status(status: i64) -> Result<u16, InvalidAction> {
 /// sends those without a body and without `Content-Length`.
 pub fn status_allows_body(status: u16) -> bool {
     !matches!(status, 204 | 205 | 304)
+}
+
+/// Whether a response with `status` must not carry `Content-Length` either: 204 (RFC 9110
+/// §8.6) and 304 (where it would claim the resource is empty). A 205 keeps its
+/// `Content-Length: 0` (§15.3.6).
+pub fn status_forbids_content_length(status: u16) -> bool {
+    matches!(status, 204 | 304)
 }
 
 /// Checks an HTTP method name: an RFC 9110 token (letters, digits and
@@ -448,6 +455,7 @@ pub fn parse_probability(text: &str) -> Result<f64, InvalidAction> {
     }
 }
 
+use crate::time::format_duration_ms;
 pub use crate::time::{now_ms, parse_duration_ms};
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use rustc_hash::FxHashMap;
 
-use crate::action::{Action, Fault, Kind, Phase, status_allows_body};
+use crate::action::{
+    Action, Fault, Kind, Phase, status_allows_body, status_forbids_content_length,
+};
 use crate::fast_rng;
 use crate::user::ChaosUser;
 use crate::views::ChaosViews;
@@ -44,6 +46,8 @@ pub(crate) enum Effect {
     Return {
         status: StatusCode,
         body: Bytes,
+        /// 204 and 304: sent with no body and no `Content-Length` at all.
+        bare: bool,
     },
     Abort,
     Panic,
@@ -273,6 +277,7 @@ impl Rule {
                     Some(text) if status_allows_body(*status) => Bytes::from(text.clone()),
                     _ => Bytes::new(),
                 },
+                bare: status_forbids_content_length(*status),
             },
             Fault::Abort => Effect::Abort,
             Fault::Panic => Effect::Panic,

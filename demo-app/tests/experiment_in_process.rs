@@ -46,11 +46,14 @@ async fn the_consumer_with_a_fallback_survives_the_provider_going_down() {
     let database_url = format!("sqlite://{}", dir.path().join("chaos.db").display());
     let base_url = start_demo(&database_url).await;
 
-    let journal = ExperimentRun::new(provider_down())
-        .var("base_url", base_url.as_str())
-        .var("consumer", "consumer_after")
-        .database_url(&database_url)
-        .run()
+    let run_with = |consumer: &'static str| {
+        ExperimentRun::new(provider_down())
+            .var("base_url", base_url.as_str())
+            .var("consumer", consumer)
+            .database_url(&database_url)
+            .run()
+    };
+    let journal = run_with("consumer_after")
         .await
         .expect("the experiment is valid");
     assert!(
@@ -66,11 +69,7 @@ async fn the_consumer_with_a_fallback_survives_the_provider_going_down() {
     );
 
     // Without the fallback the same experiment finds the weakness: the test can fail.
-    let journal = ExperimentRun::new(provider_down())
-        .var("base_url", base_url.as_str())
-        .var("consumer", "consumer_before")
-        .database_url(&database_url)
-        .run()
+    let journal = run_with("consumer_before")
         .await
         .expect("the experiment is valid");
     assert!(journal.deviated, "status {}", journal.status.as_str());

@@ -1,8 +1,6 @@
 //! `create`: `response slow|return|abort|panic ...`, `point slow|error ...`, and the
 //! short forms that leave out `response`.
 
-use std::time::Duration;
-
 use chaos_middleware::action::{
     DEFAULT_MAX_DELAY, POINT_VERBS, RESPONSE_VERBS, VERBS, parse_duration_ms, parse_probability,
     validate_status,
@@ -258,7 +256,7 @@ fn check_cap(max_ms: u64, cap_text: &str) -> Result<(), CliError> {
         ))
     })?;
     if max_ms > cap_ms {
-        let shown = |ms: u64| humantime::format_duration(Duration::from_millis(ms)).to_string();
+        let shown = chaos_middleware::time::format_duration_ms;
         let default = shown(DEFAULT_MAX_DELAY.as_millis() as u64);
         return Err(CliError::usage(format!(
             "delay {} is above the delay cap {}: allowed is at most {} (the apps cut longer delays; raise the cap with --max-delay, default {default})",

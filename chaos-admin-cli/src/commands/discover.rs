@@ -134,7 +134,7 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
         .enable_all()
         .build()?;
     let store = runtime.block_on(async {
-        let store = Store::connect(database_url).await?;
+        let store = Store::connect_for_reading(database_url).await?;
         let listing = store.list().await;
         let views = registry_views(&store).await;
         store.close().await;

@@ -57,7 +57,7 @@ fn known_views(args: &Args, database_url: &str) -> Vec<KnownView> {
         .ok()
         .and_then(|runtime| {
             runtime.block_on(async {
-                let store = Store::connect(database_url).await.ok()?;
+                let store = Store::connect_for_reading(database_url).await.ok()?;
                 let views = registry_views(&store).await.ok();
                 store.close().await;
                 views

@@ -112,7 +112,7 @@ pub fn parse_selection(
 }
 
 /// The expiry from `--for DURATION` or `--until RFC3339` (at most one is given), as Unix
-/// milliseconds; it must lie in the future and no later than `9999-12-31T23:59:59Z`
+/// milliseconds; it must lie in the future and no later than `9999-12-30T00:00:00Z`
 /// (see [`chaos_middleware::time`]).
 pub fn parse_expiry(
     for_text: Option<&str>,
@@ -146,7 +146,7 @@ pub fn selection_outcome(
     let matched: Vec<&Action> = before
         .actions
         .iter()
-        .filter(|a| selects(selection, a))
+        .filter(|a| selection.matches(a))
         .collect();
     let mut line = format!("{done} {}", count_actions(changed));
     let unchanged = u64::try_from(matched.len())
@@ -213,24 +213,6 @@ pub fn selection_outcome(
         _ => None,
     };
     (line, note)
-}
-
-/// Whether `selection` (other than by id) picks `action`.
-fn selects(selection: &Selection, action: &Action) -> bool {
-    match selection {
-        Selection::Ids(ids) => ids.contains(&action.id),
-        Selection::Target { kind, target } => {
-            action.spec.kind == *kind && action.spec.target == *target
-        }
-        Selection::All { kind } => kind.is_none_or(|k| action.spec.kind == k),
-        Selection::Expired { at_or_before } => {
-            action.spec.expires_at.is_some_and(|at| at <= *at_or_before)
-        }
-        Selection::Tag(tag) => action.spec.tag.as_deref() == Some(tag.as_str()),
-        Selection::Targets { kind, targets } => {
-            action.spec.kind == *kind && targets.contains(&action.spec.target)
-        }
-    }
 }
 
 /// `response <view>` selects the view by every name it has: when app instances

@@ -145,7 +145,7 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
             let location = format!("configuration.{key}");
             // An override may replace the whole declaration.
             let value = overrides.configuration.get(key).unwrap_or(value);
-            match resolve_entry(value, overrides, key) {
+            match resolve_entry(value, overrides, Entry::Configuration) {
                 Ok(value) => {
                     configuration.insert(key.clone(), value);
                 }
@@ -179,7 +179,7 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
             };
             let mut resolved = Map::new();
             for (key, value) in entries {
-                match resolve_secret(value, overrides) {
+                match resolve_entry(value, overrides, Entry::Secret) {
                     Ok(value) => {
                         resolved.insert(key.clone(), value);
                     }
@@ -199,10 +199,19 @@ pub fn load(experiment: &Value, overrides: &Overrides) -> Result<Vars, Vec<(Stri
     }
 }
 
-/// A secret: plain values as they are; `{"type": "env", "key": K}` is the variable's raw
-/// string. Unlike configuration, `default` and `env_var_type` do not apply to secrets
-/// (chaoslib), so an unset variable is an error whatever the default says.
-fn resolve_secret(value: &Value, overrides: &Overrides) -> Result<Value, String> {
+/// Whether an entry belongs to `configuration` or to `secrets`: they resolve `env`
+/// entries differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    Configuration,
+    Secret,
+}
+
+/// Resolves one entry: plain values as they are; `{"type": "env", "key": K}` from the
+/// environment. For configuration, `env_var_type` converts the value and `default`
+/// stands in for an unset variable; a secret is the variable's raw string, and an unset
+/// one is an error whatever its `default` says (chaoslib).
+fn resolve_entry(value: &Value, overrides: &Overrides, entry: Entry) -> Result<Value, String> {
     let Value::Object(map) = value else {
         return Ok(value.clone());
     };
@@ -211,33 +220,16 @@ fn resolve_secret(value: &Value, overrides: &Overrides) -> Result<Value, String>
             let Some(env_key) = map.get("key").and_then(Value::as_str) else {
                 return Err("an env entry needs a `key` naming the environment variable".to_owned());
             };
-            overrides.env_var(env_key).map(Value::String).ok_or_else(|| {
-                format!(
-                    "Secrets make reference to an environment key that does not exist: {env_key} (a secret's `default` is not used, as in Chaos Toolkit)"
-                )
-            })
-        }
-        Some(other @ ("vault" | "probe" | "action")) => Err(format!(
-            "secrets of type '{other}' are not supported by chaos-admin: allowed are plain values and {{\"type\": \"env\", \"key\": ...}}"
-        )),
-        _ => Ok(value.clone()),
-    }
-}
-
-fn resolve_entry(value: &Value, overrides: &Overrides, _key: &str) -> Result<Value, String> {
-    let Value::Object(map) = value else {
-        return Ok(value.clone());
-    };
-    let Some(kind) = map.get("type") else {
-        return Ok(value.clone());
-    };
-    match kind.as_str() {
-        Some("env") => {
-            let Some(env_key) = map.get("key").and_then(Value::as_str) else {
-                return Err("an env entry needs a `key` naming the environment variable".to_owned());
-            };
+            let raw = overrides.env_var(env_key);
+            if entry == Entry::Secret {
+                return raw.map(Value::String).ok_or_else(|| {
+                    format!(
+                        "Secrets make reference to an environment key that does not exist: {env_key} (a secret's `default` is not used, as in Chaos Toolkit)"
+                    )
+                });
+            }
             let kind = map.get("env_var_type").and_then(Value::as_str);
-            match overrides.env_var(env_key) {
+            match raw {
                 Some(raw) => convert_to_type(kind, &raw),
                 None => match map.get("default") {
                     Some(Value::String(raw)) => convert_to_type(kind, raw),
@@ -249,7 +241,11 @@ fn resolve_entry(value: &Value, overrides: &Overrides, _key: &str) -> Result<Val
             }
         }
         Some(other @ ("vault" | "probe" | "action")) => Err(format!(
-            "entries of type '{other}' are not supported by chaos-admin: allowed are plain values and {{\"type\": \"env\", \"key\": ...}}"
+            "{} of type '{other}' are not supported by chaos-admin: allowed are plain values and {{\"type\": \"env\", \"key\": ...}}",
+            match entry {
+                Entry::Configuration => "entries",
+                Entry::Secret => "secrets",
+            }
         )),
         // Any other mapping is a plain value.
         _ => Ok(value.clone()),

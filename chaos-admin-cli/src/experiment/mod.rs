@@ -229,7 +229,13 @@ impl ExperimentRun {
             vars,
             env: overrides.env,
             database_url: self.database_url,
-            wait_timeout: Some(std::time::Duration::from_secs(5)),
+            // `chaos` activities wait for the apps as `chaos-admin run` does by default.
+            wait_timeout: crate::confirm::Wait::from_args(
+                false,
+                crate::confirm::DEFAULT_WAIT_TIMEOUT,
+            )
+            .ok()
+            .and_then(|wait| wait.timeout),
             options,
             interrupt,
             log,

@@ -274,11 +274,6 @@ async fn listen(store: Store, wake: Arc<Notify>, url: String) {
     }
 }
 
-/// Whether the layer is shutting down (its heartbeat then deregisters and reports it).
-fn stopped_now(layer: &Weak<Shared>) -> bool {
-    layer.upgrade().is_some_and(|l| *l.shutdown.stop.borrow())
-}
-
 fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
     let pid = std::process::id();
     let suffix: u32 = rand::random();
@@ -354,26 +349,21 @@ async fn heartbeat(
             }
             last_store = Some(store.clone());
         }
-        tokio::select! {
-            changed = published.changed() => {
-                if changed.is_err() && !stopped_now(&layer) {
-                    // The reloader stopped (the layer is gone): say so in the store.
-                    if let Some(store) = last_store {
-                        let _ = store.deregister_instance(&info.id).await;
-                    }
-                    return;
-                }
+        let ending = tokio::select! {
+            // The reloader stopped (the layer is gone, or shuts down).
+            changed = published.changed() => changed.is_err(),
+            () = tokio::time::sleep(every) => false,
+            () = &mut stopped => true,
+        };
+        if ending {
+            // Say so in the store, and to a waiting `ChaosHandle::shutdown`.
+            if let Some(store) = last_store {
+                let _ = store.deregister_instance(&info.id).await;
             }
-            () = tokio::time::sleep(every) => {}
-            () = &mut stopped => {
-                if let Some(store) = last_store {
-                    let _ = store.deregister_instance(&info.id).await;
-                }
-                if let Some(layer) = layer.upgrade() {
-                    layer.shutdown.deregistered.notify_one();
-                }
-                return;
+            if let Some(layer) = layer.upgrade() {
+                layer.shutdown.deregistered.notify_one();
             }
+            return;
         }
     }
 }

@@ -109,12 +109,11 @@ where
                 .then(|| Box::pin(self.shared.shutdown.stopped()) as super::future::StopSignal),
         };
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
-            Some((_, Effect::Return { status, body })) => {
+            Some((_, Effect::Return { status, body, bare })) => {
                 // Bodiless statuses (204, 205, 304) were compiled with an empty body;
-                // 204 and 304 also go out without `Content-Length` (205 keeps its `0`,
-                // as RFC 9110 §15.3.6 asks).
+                // `bare` ones also go out without `Content-Length`.
                 let has_content = !body.is_empty();
-                let body = if matches!(status.as_u16(), 204 | 304) {
+                let body = if *bare {
                     Body::new(NoContent)
                 } else {
                     Body::from(body.clone())

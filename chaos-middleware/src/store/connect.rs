@@ -37,11 +37,7 @@ pub(super) async fn connect_for_reading(url: &str) -> Result<Store, StoreError> 
         let path = options.get_filename().to_owned();
         // A missing folder stays an error (see `connect_sqlite`); a missing file in an
         // existing folder reads as an empty store.
-        let folder_exists = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.is_dir(),
-            _ => true,
-        };
-        if !path.as_os_str().is_empty() && folder_exists && !path.exists() {
+        if !path.as_os_str().is_empty() && folder_of(&path).is_dir() && !path.exists() {
             let mut store = open("sqlite::memory:", true).await?;
             let absolute = std::path::absolute(&path).unwrap_or(path);
             store.location = format!("sqlite://{}", absolute.display());
@@ -82,10 +78,7 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
     if !in_memory {
         // SQLite says only "unable to open database file": name the missing folder, in
         // full (a relative one is relative to the current directory).
-        let folder = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-            _ => std::path::PathBuf::from("."),
-        };
+        let folder = folder_of(&path);
         if !folder.is_dir() {
             let shown = std::path::absolute(&folder).unwrap_or(folder);
             return Err(StoreError::MissingFolder {
@@ -152,6 +145,14 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
             }
             Err(err) => return Err(err),
         }
+    }
+}
+
+/// The folder a SQLite file lives in (`.` for a bare file name).
+fn folder_of(path: &std::path::Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => std::path::PathBuf::from("."),
     }
 }
 

@@ -253,9 +253,9 @@ impl Store {
         timeout: std::time::Duration,
     ) -> Result<Propagation, StoreError> {
         let started = std::time::Instant::now();
+        let here = crate::layer::local_host_name();
         loop {
             let now = now_ms();
-            let here = crate::layer::local_host_name();
             let (applied, lagging): (Vec<InstanceRow>, Vec<InstanceRow>) = self
                 .instances()
                 .await?

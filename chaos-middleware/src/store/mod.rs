@@ -54,6 +54,26 @@ pub enum Selection {
     Tag(String),
 }
 
+impl Selection {
+    /// Whether the selection picks `action`: the rule the store's `WHERE` clause applies,
+    /// for explaining a write (what matched, what was already so).
+    pub fn matches(&self, action: &Action) -> bool {
+        let spec = &action.spec;
+        match self {
+            Selection::Ids(ids) => ids.contains(&action.id),
+            Selection::Target { kind, target } => spec.kind == *kind && spec.target == *target,
+            Selection::Targets { kind, targets } => {
+                spec.kind == *kind && targets.contains(&spec.target)
+            }
+            Selection::All { kind } => kind.is_none_or(|k| spec.kind == k),
+            Selection::Expired { at_or_before } => {
+                spec.expires_at.is_some_and(|at| at <= *at_or_before)
+            }
+            Selection::Tag(tag) => spec.tag.as_deref() == Some(tag.as_str()),
+        }
+    }
+}
+
 /// Errors from the store, each with a message fit for one line of CLI output.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -416,7 +436,7 @@ impl Store {
                 expires_at: Some(_),
             } => (
                 "UPDATE chaos_actions SET enabled = 1, updated_at = $1, expires_at = \
-                 CASE WHEN tag IN ('storm', 'exercise') THEN expires_at ELSE $2 END",
+                 CASE WHEN COALESCE(tag, '') IN (:owned_tags) THEN expires_at ELSE $2 END",
                 3,
             ),
             Change::Disable => ("UPDATE chaos_actions SET enabled = 0, updated_at = $1", 2),
@@ -438,7 +458,7 @@ impl Store {
                 expires_at: Some(_),
             } => {
                 " AND (expires_at IS NULL OR expires_at > $1) AND (enabled = 0 OR \
-                 (COALESCE(tag, '') NOT IN ('storm', 'exercise') \
+                 (COALESCE(tag, '') NOT IN (:owned_tags) \
                  AND (expires_at IS NULL OR expires_at <> $2)))"
             }
             Change::Disable => " AND enabled = 1",
@@ -456,7 +476,10 @@ impl Store {
             }
             Selection::Tag(_) => format!("tag = ${next_param}"),
         };
-        let sql = format!("{statement} WHERE ({condition}){only_changes}");
+        // `:owned_tags` stands for the tags of storm and exercise actions (`OWNED_TAGS`).
+        let owned = OWNED_TAGS.map(|tag| format!("'{tag}'")).join(", ");
+        let sql =
+            format!("{statement} WHERE ({condition}){only_changes}").replace(":owned_tags", &owned);
         // One statement per id so an unknown id is noticed; the whole change is one
         // transaction either way.
         let bindings: Vec<Binding<'_>> = match selection {
@@ -493,23 +516,18 @@ impl Store {
             // and enabling must not revive a storm's or exercise's action.
             for binding in &bindings {
                 let Binding::Id(id) = *binding else { continue };
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM chaos_actions WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if exists.is_none() {
+                let row = sqlx::query("SELECT tag, expires_at FROM chaos_actions WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
                     missing.push(id);
                     continue;
-                }
+                };
                 let Change::Enable { expires_at } = change else {
                     continue;
                 };
                 // Read leniently: a row edited by hand into other types is not owned.
-                let row = sqlx::query("SELECT tag, expires_at FROM chaos_actions WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?;
                 let tag: Option<String> = row.try_get("tag").unwrap_or(None);
                 let expiry: Option<i64> = row.try_get("expires_at").unwrap_or(None);
                 if let Some(refusal) =
@@ -610,8 +628,12 @@ impl Store {
     }
 }
 
+/// The tag of the actions a storm creates.
+pub const STORM_TAG: &str = "storm";
+/// The tag of the actions an exercise creates.
+pub const EXERCISE_TAG: &str = "exercise";
 /// Tags of actions that belong to a storm or an exercise and end with it.
-pub const OWNED_TAGS: [&str; 2] = ["storm", "exercise"];
+pub const OWNED_TAGS: [&str; 2] = [STORM_TAG, EXERCISE_TAG];
 
 /// Why enabling action `id` by id would make a storm's or exercise's fault outlive it,
 /// or `None` when it may be enabled.

@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Decode, FromRow, Row, Type, TypeInfo, ValueRef};
 use super::Listing;
 use crate::action::{
     Action, ActionSpec, Fault, InvalidAction, Kind, Phase, VERBS, validate_delay_range,
-    validate_probability, validate_status,
+    validate_status,
 };
 
 /// A row of `chaos_actions` exactly as stored, before any check.
@@ -150,6 +150,50 @@ where
     listing
 }
 
+/// What a column of `chaos_actions` must hold.
+#[derive(Debug, Clone, Copy)]
+enum ColumnType {
+    Integer,
+    OptionalInteger,
+    Probability,
+    Text,
+    OptionalText,
+}
+
+impl ColumnType {
+    fn of(column: &str) -> Self {
+        match column {
+            "id" | "enabled" | "created_at" | "updated_at" => Self::Integer,
+            "min_ms" | "max_ms" | "status" | "expires_at" => Self::OptionalInteger,
+            "probability" => Self::Probability,
+            "body" | "phase" | "tag" | "note" | "created_by" => Self::OptionalText,
+            _ => Self::Text,
+        }
+    }
+
+    /// For messages about rows that hold something else.
+    fn description(self) -> &'static str {
+        match self {
+            Self::Integer => "an integer",
+            Self::OptionalInteger => "an integer or NULL",
+            Self::Probability => "a number from 0.0 to 1.0",
+            Self::Text => "UTF-8 text",
+            Self::OptionalText => "UTF-8 text or NULL",
+        }
+    }
+
+    /// The SQLite storage classes (`typeof`) that may hold it.
+    fn storage_classes(self) -> &'static [&'static str] {
+        match self {
+            Self::Integer => &["integer"],
+            Self::OptionalInteger => &["integer", "null"],
+            Self::Probability => &["real", "integer"],
+            Self::Text => &["text"],
+            Self::OptionalText => &["text", "null"],
+        }
+    }
+}
+
 /// Checks the SQLite storage classes (`typeof`) listed after a row's columns: each
 /// column must hold its own type (or NULL where allowed), so a BLOB or a number where
 /// text belongs makes the row broken instead of being read as something else.
@@ -158,33 +202,16 @@ fn check_storage_classes(row: &[Value]) -> Result<(), InvalidAction> {
         return Err(InvalidAction::new("the column types are missing"));
     };
     for (column, class) in super::LIST_COLUMNS.iter().zip(classes.split(' ')) {
-        let allowed = match expected_type(column) {
-            "an integer" => &["integer"][..],
-            "an integer or NULL" => &["integer", "null"][..],
-            "a number from 0.0 to 1.0" => &["real", "integer"][..],
-            "UTF-8 text or NULL" => &["text", "null"][..],
-            _ => &["text"][..],
-        };
-        if !allowed.contains(&class) {
+        let expected = ColumnType::of(column);
+        if !expected.storage_classes().contains(&class) {
             return Err(InvalidAction::new(format!(
                 "{column} holds a {} value that cannot be read: allowed is {}",
                 class.to_ascii_uppercase(),
-                expected_type(column)
+                expected.description()
             )));
         }
     }
     Ok(())
-}
-
-/// What a column of `chaos_actions` must hold, for messages about rows that do not.
-fn expected_type(column: &str) -> &'static str {
-    match column {
-        "id" | "enabled" | "created_at" | "updated_at" => "an integer",
-        "min_ms" | "max_ms" | "status" | "expires_at" => "an integer or NULL",
-        "probability" => "a number from 0.0 to 1.0",
-        "body" | "phase" | "tag" | "note" | "created_by" => "UTF-8 text or NULL",
-        _ => "UTF-8 text",
-    }
 }
 
 /// A driver error about one row, said in the table's terms: which column, what it holds,
@@ -217,7 +244,7 @@ where
     };
     format!(
         "{column} holds a {found} value that cannot be read{why}: allowed is {}",
-        expected_type(column)
+        ColumnType::of(column).description()
     )
 }
 
@@ -404,13 +431,7 @@ impl RawRow {
         if self.target.is_empty() {
             return Err(InvalidAction::new("target is empty"));
         }
-        if !fault.applies_to(kind) {
-            return Err(InvalidAction::new(format!(
-                "verb '{}' does not apply to kind '{kind}'",
-                fault.verb()
-            )));
-        }
-        validate_probability(self.probability)?;
+        // Verb and kind, probability, names, methods and expiry: `validate_stored` below.
         let enabled = match self.enabled {
             0 => false,
             1 => true,

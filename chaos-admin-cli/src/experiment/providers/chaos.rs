@@ -28,6 +28,7 @@ use chaos_middleware::{ActionSpec, Fault, Kind, Selection, Store};
 use serde_json::{Map, Value};
 
 use super::ActivityFailed;
+use crate::confirm::{Confirmation, describe, wait_for_write};
 use crate::experiment::runner::Ctx;
 
 /// The tag `create` puts on actions unless told otherwise.
@@ -312,27 +313,21 @@ pub async fn run(provider: &Value, ctx: &Ctx) -> Result<Value, ActivityFailed> {
     let failed = |err: chaos_middleware::StoreError| ActivityFailed(err.to_string());
     let before = store.generation().await.map_err(failed)?;
     let mut output = write(provider, ctx, &store).await?;
-    let after = store.generation().await.map_err(failed)?;
-    if let (Some(timeout), true) = (timeout, after != before) {
-        let propagation = store.wait_applied(after, timeout).await.map_err(failed)?;
-        if propagation.applied.is_empty() && propagation.lagging.is_empty() {
-            ctx.log.warning(&format!(
-                "no running app instance uses the store {}: nothing applies this change",
-                store.location()
-            ));
-        } else if !propagation.lagging.is_empty() {
-            let ids: Vec<&str> = propagation.lagging.iter().map(|i| i.id.as_str()).collect();
-            ctx.log.warning(&format!(
-                "{} app instance(s) did not apply generation {after} in time: {}",
-                ids.len(),
-                ids.join(", ")
-            ));
+    let Some(timeout) = timeout else {
+        return Ok(output);
+    };
+    if let Some(propagation) = wait_for_write(&store, before, timeout)
+        .await
+        .map_err(failed)?
+    {
+        if let Confirmation::Warning(line) = describe(&store, &propagation, timeout) {
+            ctx.log.warning(&line);
         }
         if let Value::Object(map) = &mut output {
             map.insert(
                 "applied".to_owned(),
                 serde_json::json!({
-                    "generation": after,
+                    "generation": propagation.generation,
                     "instances": propagation.applied.len(),
                     "lagging": propagation.lagging.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
                     "waited_ms": u64::try_from(propagation.waited.as_millis()).unwrap_or(u64::MAX),
