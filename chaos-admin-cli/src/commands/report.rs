@@ -1,5 +1,6 @@
-//! `report`: a readable report of one or more journals.
+//! `report`: a readable report of one or more journals, as Markdown, HTML or PDF.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use crate::error::CliError;
@@ -8,12 +9,17 @@ use crate::experiment::report::{Format, render};
 
 /// Arguments of `report`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Chaos Toolkit's spelling works too: \
+    `chaos-admin report --export-format=pdf journal.json report.pdf` (the last path is the \
+    report when it ends in .pdf, .html, .htm, .md or .markdown and -o is not given).")]
 pub struct Args {
-    /// Journal files written by `run` (or by Chaos Toolkit).
+    /// Journal files written by `run` (or by Chaos Toolkit); several are reported one after
+    /// the other, after an overview.
     #[arg(required = true)]
     pub journals: Vec<PathBuf>,
-    /// Output format (default: html when -o ends in .html, else markdown).
-    #[arg(long, value_enum)]
+    /// Output format (default: from the output's extension, else markdown). PDF needs an
+    /// output file or a redirected stdout.
+    #[arg(long, value_enum, alias = "export-format")]
     pub format: Option<Format>,
     /// Write the report here instead of stdout.
     #[arg(long, short)]
@@ -21,7 +27,27 @@ pub struct Args {
 }
 
 /// Renders the report.
-pub fn main(args: Args) -> Result<u8, CliError> {
+pub fn main(mut args: Args) -> Result<u8, CliError> {
+    // Chaos Toolkit's `chaos report JOURNAL... REPORT`: a last path named like a report.
+    if args.output.is_none()
+        && args.journals.len() > 1
+        && args
+            .journals
+            .last()
+            .and_then(|l| Format::from_path(l))
+            .is_some()
+    {
+        args.output = args.journals.pop();
+    }
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(Format::from_path))
+        .unwrap_or(Format::Markdown);
+    if format.is_binary() && args.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(CliError::usage(
+            "a PDF report is not written to a terminal: give -o report.pdf (or redirect stdout)",
+        ));
+    }
     let mut journals = Vec::new();
     for path in &args.journals {
         let journal = load_file(path).map_err(CliError::usage)?;
@@ -33,24 +59,15 @@ pub fn main(args: Args) -> Result<u8, CliError> {
         }
         journals.push((path.display().to_string(), journal));
     }
-    let format = args.format.unwrap_or_else(|| {
-        match args
-            .output
-            .as_ref()
-            .and_then(|o| o.extension())
-            .and_then(|e| e.to_str())
-        {
-            Some("html" | "htm") => Format::Html,
-            _ => Format::Markdown,
-        }
-    });
-    let text = render(&journals, format);
+    let bytes = render(&journals, format);
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text)?;
+            std::fs::write(path, bytes).map_err(|err| {
+                CliError::usage(format!("cannot write {}: {err}", path.display()))
+            })?;
             eprintln!("report written to {}", path.display());
         }
-        None => print!("{text}"),
+        None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(0)
 }
