@@ -1,5 +1,5 @@
 //! The Chaos Toolkit conformance suite: each case under `tests/conformance/cases/` is an
-//! experiment, its arguments (`case.json`) and the outcome the real tool produced
+//! experiment (`experiment.json` or `experiment.yaml`), its arguments (`case.json`) and the outcome the real tool produced
 //! (`recorded.json`, re-recorded by `scripts/record-conformance.sh` from chaostoolkit
 //! 1.19.0 / chaostoolkit-lib 1.44.0). `chaos-admin run` must produce the same summary:
 //! exit code, whether a journal was written, status, deviation, hypothesis results per
@@ -60,11 +60,12 @@ fn summary(exit: i32, journal: &Path) -> Value {
 fn run_case(dir: &Path) -> Value {
     let case = read_json(&dir.join("case.json"));
     let work = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        dir.join("experiment.json"),
-        work.path().join("experiment.json"),
-    )
-    .expect("copy the experiment");
+    // The experiment is JSON or YAML (read as PyYAML reads it).
+    let experiment = ["experiment.json", "experiment.yaml"]
+        .into_iter()
+        .find(|name| dir.join(name).exists())
+        .unwrap_or_else(|| panic!("{}: no experiment.json or experiment.yaml", dir.display()));
+    std::fs::copy(dir.join(experiment), work.path().join(experiment)).expect("copy the experiment");
     if let Some(files) = case["files"].as_object() {
         for (name, content) in files {
             std::fs::write(work.path().join(name), content.as_str().unwrap_or_default())
@@ -79,7 +80,7 @@ fn run_case(dir: &Path) -> Value {
     for arg in case["args"].as_array().into_iter().flatten() {
         command.arg(arg.as_str().unwrap_or_default());
     }
-    command.arg("experiment.json");
+    command.arg(experiment);
     for (key, value) in case["env"].as_object().into_iter().flatten() {
         command.env(key, value.as_str().unwrap_or_default());
     }

@@ -49,19 +49,17 @@ pub fn parse_var(text: &str) -> Result<(String, Value), String> {
     Ok((key.to_owned(), value))
 }
 
-/// chaoslib's `convert_to_type`.
+/// chaoslib's `convert_to_type` (`int`/`float` read text as Python does: [`super::pynum`]).
 pub fn convert_to_type(kind: Option<&str>, raw: &str) -> Result<Value, String> {
     match kind {
         None | Some("str" | "string" | "bytes") => Ok(Value::String(raw.to_owned())),
-        Some("int" | "integer") => raw
-            .trim()
-            .parse::<i64>()
+        // Python's int() and float(): Unicode digits, `_` between digits.
+        Some("int" | "integer") => super::pynum::normalize(raw)
+            .and_then(|text| text.parse::<i64>().ok())
             .map(Value::from)
-            .map_err(|_| format!("'{raw}' is not an int")),
-        Some("float" | "number") => raw
-            .trim()
-            .parse::<f64>()
-            .ok()
+            .ok_or_else(|| format!("'{raw}' is not an int")),
+        Some("float" | "number") => super::pynum::normalize(raw)
+            .and_then(|text| text.parse::<f64>().ok())
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .ok_or_else(|| format!("'{raw}' is not a float")),
@@ -94,8 +92,8 @@ pub fn load_var_file(path: &Path, overrides: &mut Overrides) -> Result<(), Strin
                 .map_err(|err| format!("cannot parse var file {}: {err}", path.display()))?,
         ),
         "yaml" | "yml" => Some(
-            serde_yaml_ng::from_str(&text)
-                .map_err(|err| format!("cannot parse var file {}: {err}", path.display()))?,
+            super::yaml::from_str(&text)
+                .map_err(|err| format!("cannot parse var file {}:{err}", path.display()))?,
         ),
         _ => None,
     };
@@ -207,8 +205,10 @@ enum Entry {
     Secret,
 }
 
-/// Resolves one entry: plain values as they are; `{"type": "env", "key": K}` from the
-/// environment. For configuration, `env_var_type` converts the value and `default`
+/// Resolves one entry: plain values as they are (so is a configuration mapping of another
+/// `type`, as in chaoslib); `{"type": "env", "key": K}` from the environment; a
+/// `{"type": "probe", "provider": ...}` configuration entry stays as it is: the runner runs
+/// it when the run starts ([`is_dynamic`]). For configuration, `env_var_type` converts the value and `default`
 /// stands in for an unset variable; a secret is the variable's raw string, and an unset
 /// one is an error whatever its `default` says (chaoslib).
 fn resolve_entry(value: &Value, overrides: &Overrides, entry: Entry) -> Result<Value, String> {
@@ -240,16 +240,34 @@ fn resolve_entry(value: &Value, overrides: &Overrides, entry: Entry) -> Result<V
                 },
             }
         }
-        Some(other @ ("vault" | "probe" | "action")) => Err(format!(
-            "{} of type '{other}' are not supported by chaos-admin: allowed are plain values and {{\"type\": \"env\", \"key\": ...}}",
-            match entry {
-                Entry::Configuration => "entries",
-                Entry::Secret => "secrets",
+        // Dynamic configuration: kept as declared here and run just before the experiment
+        // (see `dynamic_keys`); chaoslib crashes on one without a provider, we refuse it.
+        Some("probe") if entry == Entry::Configuration => {
+            let provider_type = map
+                .get("provider")
+                .and_then(|p| p.get("type"))
+                .and_then(Value::as_str);
+            match provider_type {
+                Some("http" | "process" | "chaos") => Ok(value.clone()),
+                _ => Err(
+                    "a dynamic configuration probe needs a `provider` with a `type` (http, process or chaos)"
+                        .to_owned(),
+                ),
             }
+        }
+        Some(other @ ("vault" | "probe" | "action")) if entry == Entry::Secret => Err(format!(
+            "secrets of type '{other}' are not supported by chaos-admin: allowed are plain values and {{\"type\": \"env\", \"key\": ...}}"
         )),
         // Any other mapping is a plain value.
         _ => Ok(value.clone()),
     }
+}
+
+/// Whether a resolved configuration value is dynamic configuration: a probe whose output
+/// becomes the value when the run starts (chaoslib's `load_dynamic_configuration`).
+pub fn is_dynamic(value: &Value) -> bool {
+    value.get("type").and_then(Value::as_str) == Some("probe")
+        && value.get("provider").is_some_and(Value::is_object)
 }
 
 #[cfg(test)]

@@ -4,11 +4,13 @@
 pub mod config;
 pub mod log;
 pub mod providers;
+pub mod pynum;
 pub mod report;
 pub mod runner;
 pub mod subst;
 pub mod tolerance;
 pub mod validate;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -18,19 +20,21 @@ use self::config::Overrides;
 use self::log::Logger;
 use self::runner::{HypothesisStrategy, Interrupt, Journal, RollbackStrategy, Setup, Status};
 
-/// Reads an experiment (or journal) file: YAML for `.yaml`/`.yml`, else JSON. The error
-/// names the file, line and column.
+/// Reads an experiment (or journal) file: YAML for `.yaml`/`.yml` (as PyYAML reads it:
+/// [`yaml`]), else JSON. The error names the file, line and column.
 pub fn load_file(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if matches!(ext, "yaml" | "yml") {
-        serde_yaml_ng::from_str::<Value>(&text).map_err(|err| {
-            let at = err
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
-                .unwrap_or_default();
-            format!("{}{at}: invalid YAML: {err}", path.display())
+        yaml::from_str(&text).map_err(|err| {
+            format!(
+                "{}:{}:{}: invalid YAML: {}",
+                path.display(),
+                err.line,
+                err.column,
+                err.message
+            )
         })
     } else {
         serde_json::from_str::<Value>(&text).map_err(|err| {

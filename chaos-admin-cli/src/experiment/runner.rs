@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, watch};
 
+use super::config;
 use super::log::Logger;
 use super::providers::{self, ActivityFailed};
 use super::subst::{Vars, substitute, substitute_text};
@@ -460,6 +461,55 @@ pub struct Setup {
     pub log: Logger,
 }
 
+/// Runs the dynamic configuration probes (chaoslib's `load_dynamic_configuration`), in the
+/// order the experiment declares them, each substituted with the configuration before it:
+/// a process probe's value is its stdout without surrounding whitespace (none when it exits
+/// non-zero), an http probe's its body, a chaos probe's its output. A probe that fails
+/// leaves its key out (a `${key}` then stays as written) and logs one warning, as chaoslib
+/// does; the run goes on.
+async fn load_dynamic_configuration(ctx: &mut Ctx) {
+    if !ctx.vars.configuration.values().any(config::is_dynamic) {
+        return;
+    }
+    let declared = std::mem::take(&mut ctx.vars.configuration);
+    let mut failed = false;
+    for (key, value) in declared {
+        if !config::is_dynamic(&value) {
+            ctx.vars.configuration.insert(key, value);
+            continue;
+        }
+        let provider_type = value["provider"]["type"].as_str().unwrap_or("").to_owned();
+        let output = match providers::run(&value, ctx).await {
+            Ok(output) => output,
+            Err(err) => {
+                ctx.log
+                    .debug(&format!("Failed to load configuration '{key}': {err}"));
+                failed = true;
+                continue;
+            }
+        };
+        let loaded = match provider_type.as_str() {
+            "process" if output["status"] == 0 => Some(Value::String(
+                output["stdout"].as_str().unwrap_or("").trim().to_owned(),
+            )),
+            "process" => None,
+            "http" => Some(output["body"].clone()),
+            _ => Some(output),
+        };
+        match loaded {
+            Some(loaded) => {
+                ctx.vars.configuration.insert(key, loaded);
+            }
+            None => failed = true,
+        }
+    }
+    if failed {
+        ctx.log.warning(
+            "Some of the dynamic configuration failed to be loaded.Please review the log file for understanding what happened.",
+        );
+    }
+}
+
 /// Runs the experiment and returns its journal.
 pub async fn run(setup: Setup) -> Journal {
     let Setup {
@@ -494,7 +544,7 @@ pub async fn run(setup: Setup) -> Journal {
         end: String::new(),
         duration: 0.0,
     };
-    let ctx = Arc::new(Ctx {
+    let mut ctx = Ctx {
         named: named_activities(&experiment),
         vars,
         env,
@@ -508,7 +558,9 @@ pub async fn run(setup: Setup) -> Journal {
         failed_fast: Default::default(),
         aborted: Default::default(),
         tolerance_inputs: Mutex::default(),
-    });
+    };
+    load_dynamic_configuration(&mut ctx).await;
+    let ctx = Arc::new(ctx);
     let experiment = Arc::new(experiment);
     let title = experiment
         .get("title")

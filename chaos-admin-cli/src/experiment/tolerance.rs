@@ -284,22 +284,12 @@ fn has_dollar(pattern: &str) -> bool {
     false
 }
 
-/// Compares a decimal literal (`0.1`, `-2.5e3`) with the exact binary value of `bound`,
-/// as Python's `Decimal(text)` compares with `Decimal(bound)`; `None` when `text` is no
-/// number.
+/// Compares a decimal literal (`0.1`, `-2.5e3`, `1_000`, `١٢`) with the exact binary value
+/// of `bound`, as Python's `Decimal(text)` compares with `Decimal(bound)`; `None` when
+/// `text` is no number.
 pub fn decimal_cmp(text: &str, bound: f64) -> Option<Ordering> {
-    // Python's Decimal accepts single `_` between digits (`1_000`).
-    let bytes = text.trim().as_bytes();
-    let underscores_ok = bytes.iter().enumerate().all(|(i, b)| {
-        *b != b'_'
-            || (i > 0
-                && bytes[i - 1].is_ascii_digit()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
-    });
-    if !underscores_ok {
-        return None;
-    }
-    let cleaned = text.trim().replace('_', "");
+    // Python's Decimal reads Unicode digits and `_` between digits (`1_000`).
+    let cleaned = super::pynum::normalize(text)?;
     let text = cleaned.as_str();
     let approx: f64 = text.parse().ok()?;
     match approx.partial_cmp(&bound)? {
@@ -318,9 +308,7 @@ pub fn decimal_cmp(text: &str, bound: f64) -> Option<Ordering> {
 /// A decimal number as (negative, integer digits, fraction digits), without exponent,
 /// leading integer zeros or trailing fraction zeros.
 fn plain_decimal(text: &str) -> Option<(bool, String, String)> {
-    // Python's Decimal accepts `_` between digits (`1_000`).
-    let text = text.trim().replace('_', "");
-    let text = text.as_str();
+    let text = text.trim();
     let (negative, text) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),

@@ -268,10 +268,10 @@ mod tests {
 
     #[test]
     fn json_bodies_are_written_as_python_writes_them() {
-        let value = serde_json::json!({"a": 1, "b": [1, 2.5, "x"], "c": {"d": null}});
+        let value = serde_json::json!({"b": [1, 2.5, "x"], "a": 1, "c": {"d": null}});
         assert_eq!(
             String::from_utf8(python_json(&value)).expect("utf-8"),
-            r#"{"a": 1, "b": [1, 2.5, "x"], "c": {"d": null}}"#
+            r#"{"b": [1, 2.5, "x"], "a": 1, "c": {"d": null}}"#
         );
     }
 
@@ -284,7 +284,8 @@ mod tests {
             json!({"q": "a b&c", "n": 3, "flag": true, "many": [1, null, "x"], "none": null});
         assert_eq!(
             form_encode(&pairs(&args)),
-            "flag=True&many=1&many=x&n=3&q=a+b%26c"
+            // In the order written, as requests encodes a dict.
+            "q=a+b%26c&n=3&flag=True&many=1&many=x"
         );
     }
 
