@@ -2,6 +2,7 @@
 //! providers, the runner and its journal, and reports.
 
 pub mod config;
+pub mod jsonpath2;
 pub mod log;
 pub mod providers;
 pub mod pynum;

@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, watch};
 
 use super::config;
 use super::log::Logger;
-use super::providers::{self, ActivityFailed};
+use super::providers::{self, ActivityError};
 use super::subst::{Vars, substitute, substitute_text};
 use super::tolerance::{Check, truthy, within_tolerance};
 
@@ -275,8 +275,10 @@ pub struct Run {
     pub output: Value,
     /// ISO 8601 start.
     pub start: String,
-    /// `succeeded` or `failed`.
-    pub status: &'static str,
+    /// `succeeded` or `failed`; none when the provider crashed (chaoslib journals no
+    /// status then, and the run is aborted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
     /// ISO 8601 end.
     pub end: String,
     /// Seconds.
@@ -601,6 +603,11 @@ pub async fn run(setup: Setup) -> Journal {
             }
             gate_open = false;
         }
+        // A probe that crashed (chaoslib itself stops with no journal): aborted.
+        if ctx.aborted.load(std::sync::atomic::Ordering::SeqCst) {
+            journal.status = Status::Aborted;
+            log.critical("Experiment ran into an unexpected fatal error, aborting now.");
+        }
         journal.steady_states.before = Some(state);
     }
     if gate_open && !ctx.interrupt.is_set() {
@@ -682,8 +689,14 @@ pub async fn run(setup: Setup) -> Journal {
         } else {
             log.info("Let's rollback...");
         }
-        let (runs, stopped) = run_activities(&rollbacks, &ctx, "Rollback").await;
+        let (runs, stopped) = run_activities(&rollbacks, &ctx, ROLLBACK).await;
         journal.rollbacks = runs;
+        // A rollback that crashed (chaoslib itself stops with no journal, leaving the
+        // rest unplayed): every rollback still plays, and the run is aborted.
+        if ctx.aborted.load(std::sync::atomic::Ordering::SeqCst) {
+            journal.status = Status::Aborted;
+            log.critical("A rollback ran into an unexpected fatal error; the run is aborted.");
+        }
         if stopped {
             journal.status = Status::Interrupted;
             log.warning(
@@ -719,7 +732,7 @@ pub async fn run(setup: Setup) -> Journal {
 }
 
 fn status_of_missed(state: &State) -> Status {
-    if state.probes.iter().any(|p| p.status != "succeeded") {
+    if state.probes.iter().any(|p| p.status != Some("succeeded")) {
         Status::Failed
     } else {
         Status::Completed
@@ -800,15 +813,20 @@ async fn run_method(experiment: &Value, ctx: &Arc<Ctx>) -> Vec<Run> {
     run_activities(&method, ctx, "").await.0
 }
 
+/// The label of rollback activities in the log.
+const ROLLBACK: &str = "Rollback";
+
 /// Runs activities in order (background ones concurrently); stops at a signal or a
-/// fail-fast. Returns the runs, ordered by start, and whether a signal stopped them.
+/// fail-fast, and in the method (not in the rollbacks, which all play) at an abort.
+/// Returns the runs, ordered by start, and whether a signal stopped them.
 async fn run_activities(activities: &[Value], ctx: &Arc<Ctx>, label: &str) -> (Vec<Run>, bool) {
+    let rollbacks = label == ROLLBACK;
     let mut runs = Vec::new();
     let mut background = tokio::task::JoinSet::new();
     for activity in activities {
         if ctx.interrupt.is_set()
             || ctx.failed_fast.load(std::sync::atomic::Ordering::SeqCst)
-            || ctx.aborted.load(std::sync::atomic::Ordering::SeqCst)
+            || (!rollbacks && ctx.aborted.load(std::sync::atomic::Ordering::SeqCst))
         {
             break;
         }
@@ -890,7 +908,7 @@ fn failed_run(activity: &Value, message: &str) -> Run {
         activity: activity.clone(),
         output: Value::Null,
         start: now.clone(),
-        status: "failed",
+        status: Some("failed"),
         end: now,
         duration: 0.0,
         exception: Some(vec![format!("ActivityFailed: {message}\n")]),
@@ -965,23 +983,37 @@ async fn execute(activity: &Value, ctx: &Ctx) -> Option<Run> {
                 activity: activity.clone(),
                 output,
                 start: iso(start_at),
-                status: "succeeded",
+                status: Some("succeeded"),
                 end,
                 duration,
                 exception: None,
                 tolerance_met: None,
             }
         }
-        Err(ActivityFailed(message)) => {
+        Err(ActivityError::Failed(message)) => {
             ctx.log.error(&format!("  => failed: {message}"));
             Run {
                 activity: activity.clone(),
                 output: Value::Null,
                 start: iso(start_at),
-                status: "failed",
+                status: Some("failed"),
                 end,
                 duration,
                 exception: Some(vec![format!("ActivityFailed: {message}\n")]),
+                tolerance_met: None,
+            }
+        }
+        Err(ActivityError::Crashed(message)) => {
+            ctx.log.error(&format!("  => crashed: {message}"));
+            ctx.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+            Run {
+                activity: activity.clone(),
+                output: Value::Null,
+                start: iso(start_at),
+                status: None,
+                end,
+                duration,
+                exception: None,
                 tolerance_met: None,
             }
         }
@@ -1028,7 +1060,7 @@ async fn run_hypothesis(experiment: &Value, ctx: &Ctx) -> State {
             state.steady_state_met = Some(false);
             return state;
         };
-        if run.status == "failed" {
+        if run.status != Some("succeeded") {
             run.tolerance_met = Some(false);
             state.probes.push(run);
             state.steady_state_met = Some(false);

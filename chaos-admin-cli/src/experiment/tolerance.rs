@@ -6,7 +6,6 @@
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
-use serde_json_path::JsonPath;
 
 use super::subst::{Vars, substitute, substitute_text};
 
@@ -372,7 +371,7 @@ fn cmp_plain(a: &(bool, String, String), b: &(bool, String, String)) -> Ordering
 fn jsonpath_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> bool {
     let path = map.get("path").and_then(Value::as_str).unwrap_or("");
     let path = substitute_text(path, vars);
-    let Ok(path) = JsonPath::parse(path.trim()) else {
+    let Ok(path) = super::jsonpath2::Path::parse(&path) else {
         return false;
     };
     let target = targeted(map, output);
@@ -388,7 +387,7 @@ fn jsonpath_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> 
         },
         other => other,
     };
-    let values: Vec<Value> = path.query(document).all().into_iter().cloned().collect();
+    let values: Vec<Value> = path.matches(document);
     let mut result = !values.is_empty();
     if let Some(count) = map.get("count").filter(|c| !c.is_null()) {
         result = py_eq(&Value::from(values.len()), count);

@@ -385,7 +385,7 @@ fn check_tolerance(
                 ),
                 Some(Value::String(path)) => {
                     if !path.contains("${")
-                        && serde_json_path::JsonPath::parse(path.trim()).is_err()
+                        && super::jsonpath2::Path::parse(path).is_err()
                     {
                         c.add(
                             format!("{at}.path"),

@@ -20,7 +20,8 @@ def state(entry):
 
 
 def activities(entries):
-    return [[e["activity"].get("name"), e["status"]] for e in entries]
+    # A crashed activity has no status.
+    return [[e["activity"].get("name"), e.get("status")] for e in entries]
 
 
 def main():

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::ActivityFailed;
+use super::ActivityError;
 use crate::experiment::runner::Ctx;
 use crate::experiment::subst::py_str;
 
@@ -24,32 +24,59 @@ struct Request {
     verify_tls: bool,
 }
 
-fn seconds(value: &Value) -> Option<Duration> {
-    value
-        .as_f64()
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
+/// One `requests` timeout, in s: a number above 0, or null for none. Anything else (a
+/// string, a boolean, 0 or less) makes urllib3 raise, which chaoslib does not catch.
+fn seconds(value: &Value) -> Result<Option<Duration>, ActivityError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(|s| Some(Duration::from_secs_f64(s)))
+            .ok_or_else(|| {
+                ActivityError::Crashed(format!(
+                    "timeout {n} must be above 0 (seconds), as requests requires"
+                ))
+            }),
+        other => Err(ActivityError::Crashed(format!(
+            "timeout {other} must be an int, float or None (seconds), as requests requires"
+        ))),
+    }
 }
 
-fn parse(provider: &Value) -> Result<Request, ActivityFailed> {
+fn parse(provider: &Value) -> Result<Request, ActivityError> {
+    // Without a URL chaoslib's provider raises a KeyError: only `--no-validation` gets here.
     let url = provider
         .get("url")
         .and_then(Value::as_str)
         .filter(|u| !u.is_empty())
-        .ok_or_else(|| ActivityFailed("a HTTP activity must have a URL".to_owned()))?
+        .ok_or_else(|| ActivityError::Crashed("a HTTP activity must have a URL".to_owned()))?
         .to_owned();
     let method = provider
         .get("method")
         .and_then(Value::as_str)
         .unwrap_or("GET")
         .to_ascii_uppercase();
-    let headers = match provider.get("headers") {
-        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), py_str(v))).collect(),
-        _ => Vec::new(),
-    };
+    // `requests` drops headers whose value is None and raises (uncaught by chaoslib) on
+    // one that is not a string — a whole-string `${n}` of an int configuration value, say.
+    let mut headers = Vec::new();
+    if let Some(Value::Object(map)) = provider.get("headers") {
+        for (name, value) in map {
+            match value {
+                Value::Null => {}
+                Value::String(text) => headers.push((name.clone(), text.clone())),
+                other => {
+                    return Err(ActivityError::Crashed(format!(
+                        "header {name}: {} must be a string, as requests requires",
+                        py_str(other)
+                    )));
+                }
+            }
+        }
+    }
     let (connect_timeout, read_timeout) = match provider.get("timeout") {
-        Some(Value::Array(pair)) if pair.len() == 2 => (seconds(&pair[0]), seconds(&pair[1])),
-        Some(value) => (seconds(value), seconds(value)),
+        Some(Value::Array(pair)) if pair.len() == 2 => (seconds(&pair[0])?, seconds(&pair[1])?),
+        Some(value) => (seconds(value)?, seconds(value)?),
         None => (None, None),
     };
     let verify_tls = provider
@@ -86,25 +113,32 @@ fn pairs(arguments: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// Sends the request and returns `{status, headers, body}`.
+/// Sends the request and returns `{status, headers, body}`. Connection errors and timeouts
+/// fail the activity (as `requests`' `ConnectionError` and `Timeout` do in chaoslib); an
+/// invalid URL, too many redirects (more than `requests`' 30) or a body that is not the
+/// JSON its `Content-Type: application/json` claims crash it ([`ActivityError::Crashed`]).
 pub async fn run(
     provider: &Value,
     _has_tolerance: bool,
     _ctx: &Ctx,
-) -> Result<Value, ActivityFailed> {
+) -> Result<Value, ActivityError> {
     let request = parse(provider)?;
     tokio::task::spawn_blocking(move || send(&request))
         .await
-        .map_err(|err| ActivityFailed(format!("the HTTP request did not finish: {err}")))?
+        .map_err(|err| ActivityError::Crashed(format!("the HTTP request did not finish: {err}")))?
 }
 
-fn send(request: &Request) -> Result<Value, ActivityFailed> {
+/// `requests`' default limit of redirects followed.
+const MAX_REDIRECTS: u32 = 30;
+
+fn send(request: &Request) -> Result<Value, ActivityError> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if !request.verify_tls {
         tls = tls.disable_verification(true);
     }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(MAX_REDIRECTS)
         .timeout_connect(request.connect_timeout)
         .timeout_recv_response(request.read_timeout)
         .timeout_recv_body(request.read_timeout)
@@ -113,8 +147,17 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
         .into();
     let url = &request.url;
     let fail = |err: ureq::Error| match err {
-        ureq::Error::Timeout(_) => ActivityFailed("activity took too long to complete".to_owned()),
-        other => ActivityFailed(format!("failed to connect to {url}: {other}")),
+        ureq::Error::Timeout(_) => {
+            ActivityError::Failed("activity took too long to complete".to_owned())
+        }
+        ureq::Error::Http(_)
+        | ureq::Error::BadUri(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::RedirectFailed
+        | ureq::Error::TooManyRedirects => {
+            ActivityError::Crashed(format!("invalid request to {url}: {err}"))
+        }
+        other => ActivityError::Failed(format!("failed to connect to {url}: {other}")),
     };
     let mut builder = ureq::http::Request::builder()
         .method(request.method.as_str())
@@ -133,7 +176,7 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
         let req = builder
             .uri(uri.as_str())
             .body(())
-            .map_err(|err| ActivityFailed(format!("invalid request to {url}: {err}")))?;
+            .map_err(|err| ActivityError::Crashed(format!("invalid request to {url}: {err}")))?;
         agent.run(req)
     } else {
         let json = request
@@ -160,7 +203,7 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
         };
         let req = builder
             .body(body)
-            .map_err(|err| ActivityFailed(format!("invalid request to {url}: {err}")))?;
+            .map_err(|err| ActivityError::Crashed(format!("invalid request to {url}: {err}")))?;
         agent.run(req)
     };
     let mut response = response.map_err(fail)?;
@@ -190,7 +233,12 @@ fn send(request: &Request) -> Result<Value, ActivityFailed> {
         .map_err(fail)?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let body = if is_json {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
+        // `r.json()` raises on a body that is not JSON, which chaoslib does not catch.
+        serde_json::from_str(&text).map_err(|err| {
+            ActivityError::Crashed(format!(
+                "the response of {url} says Content-Type: application/json but its body is not JSON: {err}"
+            ))
+        })?
     } else {
         Value::String(text)
     };
@@ -293,7 +341,7 @@ mod tests {
     fn provider_fields() {
         let request = parse(
             &json!({"type": "http", "url": "http://h/x", "method": "post",
-            "timeout": [1, 2.5], "verify_tls": false, "headers": {"X-A": 1}}),
+            "timeout": [1, 2.5], "verify_tls": false, "headers": {"X-A": "1", "X-B": null}}),
         )
         .expect("valid");
         assert_eq!(request.method, "POST");
@@ -302,5 +350,18 @@ mod tests {
         assert!(!request.verify_tls);
         assert_eq!(request.headers, vec![("X-A".to_owned(), "1".to_owned())]);
         assert!(parse(&json!({"type": "http"})).is_err());
+        for crashing in [
+            json!({"url": "http://h/", "headers": {"X-N": 5}}),
+            json!({"url": "http://h/", "headers": {"X-N": true}}),
+            json!({"url": "http://h/", "timeout": "2"}),
+            json!({"url": "http://h/", "timeout": true}),
+            json!({"url": "http://h/", "timeout": 0}),
+            json!({"url": "http://h/", "timeout": [1, "2"]}),
+        ] {
+            assert!(
+                matches!(parse(&crashing), Err(ActivityError::Crashed(_))),
+                "{crashing}"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The `process` provider: `arguments` as a list (items stringified, `null` and `""`
 //! dropped), a mapping (flattened to key, value, ...) or a string (run through a shell).
-//! A non-zero exit never fails the activity; only a timeout (or a missing program) does.
+//! A non-zero exit never fails the activity; only a timeout does. A missing program, one
+//! that cannot start or a timeout that is not a number crashes it (the run is aborted).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::ActivityFailed;
+use super::ActivityError;
 use crate::experiment::runner::Ctx;
 use crate::experiment::subst::py_str;
 
@@ -34,19 +35,25 @@ pub fn which(path: &str) -> Option<PathBuf> {
         .find(|candidate| executable(candidate))
 }
 
-/// Runs the program and returns `{status, stdout, stderr}`.
+/// Runs the program and returns `{status, stdout, stderr}`. A timeout fails the activity
+/// (chaoslib's `ActivityFailed`); a program that cannot be found (only `--no-validation`
+/// gets that far) or started crashes it ([`ActivityError::Crashed`]), as the Python
+/// exception does in chaoslib — except with a string of arguments, where chaoslib runs
+/// `None ARGUMENTS` in a shell, which exits 127.
 pub async fn run(
     provider: &Value,
     _has_tolerance: bool,
     ctx: &Ctx,
-) -> Result<Value, ActivityFailed> {
+) -> Result<Value, ActivityError> {
     let raw_path = provider.get("path").and_then(Value::as_str).unwrap_or("");
-    let path = which(raw_path)
-        .ok_or_else(|| ActivityFailed(format!("path '{raw_path}' cannot be found")))?;
+    let found = which(raw_path);
     let mut command = match provider.get("arguments") {
         Some(Value::String(line)) => {
+            let program = found
+                .as_ref()
+                .map_or_else(|| "None".to_owned(), |p| p.display().to_string());
             let mut command = tokio::process::Command::new("/bin/sh");
-            command.arg("-c").arg(format!("{} {line}", path.display()));
+            command.arg("-c").arg(format!("{program} {line}"));
             command
         }
         other => {
@@ -58,7 +65,10 @@ pub async fn run(
                     .collect(),
                 _ => Vec::new(),
             };
-            let mut command = tokio::process::Command::new(&path);
+            let path = found.as_ref().ok_or_else(|| {
+                ActivityError::Crashed(format!("path '{raw_path}' cannot be found"))
+            })?;
+            let mut command = tokio::process::Command::new(path);
             for item in items {
                 if item.is_null() || item.as_str() == Some("") {
                     continue;
@@ -74,22 +84,33 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = command
-        .spawn()
-        .map_err(|err| ActivityFailed(format!("cannot run '{}': {err}", path.display())))?;
-    let timeout = provider
-        .get("timeout")
-        .and_then(Value::as_f64)
-        .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64);
+    // `subprocess.run(timeout=...)`: a number (a boolean is 0 or 1), or None; another type
+    // raises, uncaught by chaoslib. 0 or less times out at once.
+    let timeout = match provider.get("timeout") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(Duration::from_secs(u64::from(*b))),
+        Some(Value::Number(n)) => Some(
+            n.as_f64()
+                .filter(|s| s.is_finite())
+                .map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.max(0.0))),
+        ),
+        Some(other) => {
+            return Err(ActivityError::Crashed(format!(
+                "timeout {other} must be a number of seconds, as subprocess requires"
+            )));
+        }
+    };
+    let cannot_run =
+        |err: std::io::Error| ActivityError::Crashed(format!("cannot run '{raw_path}': {err}"));
+    let child = command.spawn().map_err(cannot_run)?;
     let output = child.wait_with_output();
     let output = match timeout {
-        Some(limit) => tokio::time::timeout(limit, output)
-            .await
-            .map_err(|_| ActivityFailed("process activity took too long to complete".to_owned()))?,
+        Some(limit) => tokio::time::timeout(limit, output).await.map_err(|_| {
+            ActivityError::Failed("process activity took too long to complete".to_owned())
+        })?,
         None => output.await,
     }
-    .map_err(|err| ActivityFailed(format!("cannot run '{}': {err}", path.display())))?;
+    .map_err(cannot_run)?;
     // Killed by a signal: Python reports -signal.
     let status = output.status.code().map(i64::from).unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt;

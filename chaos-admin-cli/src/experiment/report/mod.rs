@@ -272,7 +272,12 @@ fn bars(journal: &Value) -> Vec<Bar> {
         out.push(Bar {
             phase,
             label: format!("{} {}", str_of(activity, "type"), str_of(activity, "name")),
-            status: str_of(run, "status").to_owned(),
+            // A crashed activity has no status (and aborted the run).
+            status: run
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("aborted")
+                .to_owned(),
             offset,
             duration: run.get("duration").and_then(Value::as_f64).unwrap_or(0.0),
             tolerance_met: run.get("tolerance_met").and_then(Value::as_bool),
