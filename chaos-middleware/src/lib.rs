@@ -17,7 +17,7 @@ pub mod time;
 mod user;
 mod views;
 
-pub use action::{Action, ActionSpec, Fault, InvalidAction, Kind, Phase};
+pub use action::{Action, ActionForm, ActionSpec, Fault, InvalidAction, Kind, Naming, Phase};
 pub use layer::{
     BoxError, BuildError, ChaosAbort, ChaosHandle, ChaosLayer, ChaosLayerBuilder, ChaosService,
     ChaosStats, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_MAX_ACTIVE_DELAYS, DEFAULT_POLL_INTERVAL,

@@ -1,13 +1,9 @@
 //! `create`: `response slow|return|abort|panic ...`, `point slow|error ...`, and the
 //! short forms that leave out `response`.
 
-use chaos_middleware::action::{
-    DEFAULT_MAX_DELAY, POINT_VERBS, RESPONSE_VERBS, VERBS, parse_duration_ms, parse_probability,
-    validate_status,
-};
-use chaos_middleware::{ActionSpec, Fault, Kind, Phase, Store};
+use chaos_middleware::action::{VERBS, now_ms};
+use chaos_middleware::{ActionForm, ActionSpec, Kind, Naming, Store};
 
-use crate::commands::parse_expiry;
 use crate::error::CliError;
 
 const USAGE: &str = "usage is `create response slow <view> <min> <max>`, \
@@ -99,7 +95,8 @@ pub struct Plan {
     spec: ActionSpec,
 }
 
-/// Builds and validates the action from the arguments.
+/// Builds and validates the action from the arguments (the rules are
+/// [`ActionForm::build`]'s, shared with the web admin and the JSON API).
 pub fn plan(args: Args) -> Result<Plan, CliError> {
     let (kind, rest) = split_kind(&args.words)?;
     let Some((verb, rest)) = rest.split_first() else {
@@ -107,94 +104,49 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
             "missing verb after '{kind}': allowed are {VERBS}; {USAGE}"
         )));
     };
-    let allowed = match kind {
-        Kind::Response => RESPONSE_VERBS,
-        Kind::Point => POINT_VERBS,
+    let mut form = ActionForm {
+        kind: Some(kind.to_string()),
+        verb: verb.clone(),
+        body: args.body,
+        message: args.message,
+        phase: args.phase,
+        probability: args.probability,
+        users: args.users,
+        groups: args.groups,
+        hosts: args.hosts,
+        methods: args.methods,
+        for_duration: args.for_duration,
+        until: args.until,
+        disabled: args.disabled,
+        note: args.note,
+        tag: args.tag,
+        max_delay: Some(args.max_delay),
+        ..ActionForm::default()
     };
-    let (target, fault) = match (kind, verb.as_str()) {
-        (_, "slow") => {
-            let [view, min, max] = rest else {
-                return Err(wrong_count("slow", "<view> <min> <max>", rest));
-            };
-            let min_ms = parse_duration_ms(min)?;
-            let max_ms = parse_duration_ms(max)?;
-            check_cap(max_ms, &args.max_delay)?;
-            let phase = match &args.phase {
-                Some(text) => text.parse::<Phase>()?,
-                None => Phase::Before,
-            };
-            (
-                view,
-                Fault::Slow {
-                    min_ms,
-                    max_ms,
-                    phase,
-                },
-            )
-        }
-        (Kind::Response, "return") => {
-            let [view, status] = rest else {
-                return Err(wrong_count("return", "<view> <status>", rest));
-            };
-            let status = parse_status(status)?;
-            (
-                view,
-                Fault::Return {
-                    status,
-                    body: args.body.clone(),
-                },
-            )
-        }
-        (Kind::Response, verb @ ("abort" | "panic")) => {
-            let [view] = rest else {
-                return Err(wrong_count(verb, "<view>", rest));
-            };
-            let fault = if verb == "abort" {
-                Fault::Abort
-            } else {
-                Fault::Panic
-            };
-            (view, fault)
-        }
-        (Kind::Point, "error") => {
-            let [name] = rest else {
-                return Err(wrong_count("error", "<name>", rest));
-            };
-            (
-                name,
-                Fault::Error {
-                    message: args.message.clone(),
-                },
-            )
-        }
-        (_, other) if VERBS.split(", ").any(|v| v == other) => {
-            return Err(CliError::usage(format!(
-                "verb '{other}' does not apply to kind '{kind}': allowed are {allowed}"
-            )));
-        }
-        (_, other) => {
-            return Err(CliError::usage(format!(
-                "unknown verb '{other}': allowed are {allowed}"
-            )));
-        }
+    // The positional words after the verb, by verb (their count is the CLI's own rule).
+    let expected: &[&str] = match (kind, verb.as_str()) {
+        (_, "slow") => &["<view>", "<min>", "<max>"],
+        (Kind::Response, "return") => &["<view>", "<status>"],
+        (Kind::Point, "error") => &["<name>"],
+        (Kind::Response, "abort" | "panic") => &["<view>"],
+        // Unknown or misplaced verbs: the form says which are allowed.
+        _ => &[],
     };
-    reject_misplaced_options(&args, kind, &fault)?;
-    let mut spec = ActionSpec::new(kind, target.clone(), fault);
-    if let Some(probability) = &args.probability {
-        spec.probability = parse_probability(probability)?;
+    if !expected.is_empty() {
+        if rest.len() != expected.len() {
+            return Err(wrong_count(verb, &expected.join(" "), rest));
+        }
+        form.target = rest[0].clone();
+        match verb.as_str() {
+            "slow" => {
+                form.min = Some(rest[1].clone());
+                form.max = Some(rest[2].clone());
+            }
+            "return" => form.status = Some(rest[1].clone()),
+            _ => {}
+        }
     }
-    spec.users = args.users;
-    spec.groups = non_empty("--group", args.groups)?;
-    spec.hosts = non_empty("--host", args.hosts)?;
-    spec.methods = non_empty("--method", args.methods)?
-        .into_iter()
-        .map(|m| m.to_ascii_uppercase())
-        .collect();
-    spec.enabled = !args.disabled;
-    spec.expires_at = parse_expiry(args.for_duration.as_deref(), args.until.as_deref())?;
-    spec.tag = args.tag;
-    spec.note = args.note;
-    spec.validate()?;
+    let spec = form.build(Naming::Flags, now_ms())?;
     Ok(Plan { spec })
 }
 
@@ -222,52 +174,6 @@ fn split_kind(words: &[String]) -> Result<(Kind, &[String]), CliError> {
     )))
 }
 
-/// Options that only make sense for some verbs are refused elsewhere, not ignored.
-fn reject_misplaced_options(args: &Args, kind: Kind, fault: &Fault) -> Result<(), CliError> {
-    let verb = fault.verb();
-    if args.body.is_some() && !matches!(fault, Fault::Return { .. }) {
-        return Err(CliError::usage(format!(
-            "--body applies only to verb 'return', not '{verb}'"
-        )));
-    }
-    if args.message.is_some() && !matches!(fault, Fault::Error { .. }) {
-        return Err(CliError::usage(format!(
-            "--message applies only to `point error`, not '{verb}'"
-        )));
-    }
-    if args.phase.is_some() && !(kind == Kind::Response && verb == "slow") {
-        return Err(CliError::usage(format!(
-            "--phase applies only to `response slow`, not '{kind} {verb}'"
-        )));
-    }
-    if kind == Kind::Point && !args.methods.is_empty() {
-        return Err(CliError::usage(
-            "--method applies only to response actions: fault points have no HTTP method",
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses a delay longer than the apps' cap (they would cut it anyway).
-fn check_cap(max_ms: u64, cap_text: &str) -> Result<(), CliError> {
-    let cap_ms = parse_duration_ms(cap_text).map_err(|_| {
-        CliError::usage(format!(
-            "invalid --max-delay '{cap_text}': allowed are durations such as 30s, 2m"
-        ))
-    })?;
-    if max_ms > cap_ms {
-        let shown = chaos_middleware::time::format_duration_ms;
-        let default = shown(DEFAULT_MAX_DELAY.as_millis() as u64);
-        return Err(CliError::usage(format!(
-            "delay {} is above the delay cap {}: allowed is at most {} (the apps cut longer delays; raise the cap with --max-delay, default {default})",
-            shown(max_ms),
-            shown(cap_ms),
-            shown(cap_ms)
-        )));
-    }
-    Ok(())
-}
-
 fn wrong_count(verb: &str, expected: &str, got: &[String]) -> CliError {
     let got = if got.is_empty() {
         "nothing".to_owned()
@@ -277,22 +183,4 @@ fn wrong_count(verb: &str, expected: &str, got: &[String]) -> CliError {
     CliError::usage(format!(
         "wrong arguments for '{verb}': expected {expected}, got {got}"
     ))
-}
-
-fn parse_status(text: &str) -> Result<u16, CliError> {
-    match text.trim().parse::<i64>() {
-        Ok(status) => Ok(validate_status(status)?),
-        Err(_) => Err(CliError::usage(format!(
-            "invalid status '{text}': allowed is an HTTP status code 200-599"
-        ))),
-    }
-}
-
-fn non_empty(option: &str, values: Vec<String>) -> Result<Vec<String>, CliError> {
-    if values.iter().any(|v| v.trim().is_empty()) {
-        return Err(CliError::usage(format!(
-            "empty {option} value: a {option} value must not be empty"
-        )));
-    }
-    Ok(values)
 }

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod form;
+pub use form::{ActionForm, Naming};
+
 /// Where an action applies: to whole requests matched by view, or to a named fault point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
