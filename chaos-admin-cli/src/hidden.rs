@@ -3,7 +3,6 @@
 //! verb, status, timing, probability or audience.
 
 use chaos_middleware::Action;
-use serde_json::{Value, json};
 
 use crate::output;
 
@@ -25,15 +24,9 @@ pub fn row(action: &Action, now_ms: i64, header: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The JSON object of a hidden action: `{"id", "state", "hidden": true, "tag"}`.
-pub fn json(action: &Action, now_ms: i64) -> Value {
-    json!({
-        "id": action.id,
-        "state": output::state(action, now_ms),
-        "hidden": true,
-        "tag": action.spec.tag,
-    })
-}
+/// The JSON object of a hidden action: `{"id", "state", "hidden": true, "tag"}` (shared
+/// with the web admin's API).
+pub use chaos_middleware::action::describe::hidden_json as json;
 
 /// The `show` text of a hidden action.
 pub fn lines(action: &Action, now_ms: i64) -> String {
@@ -49,6 +42,7 @@ pub fn lines(action: &Action, now_ms: i64) -> String {
 mod tests {
     use super::*;
     use chaos_middleware::{ActionSpec, Fault, Kind, Phase};
+    use serde_json::json;
 
     fn secret() -> Action {
         let mut spec = ActionSpec::new(

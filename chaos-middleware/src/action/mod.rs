@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod describe;
 mod form;
 pub use form::{ActionForm, Naming};
 

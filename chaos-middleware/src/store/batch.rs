@@ -3,7 +3,7 @@
 
 use crate::action::{ActionSpec, InvalidAction, now_ms};
 
-use super::{BUMP_GENERATION, Backend, INSERT_AUDIT, Store, StoreError, actor, join_ids};
+use super::{BUMP_GENERATION, Backend, INSERT_AUDIT, Store, StoreError, join_ids};
 
 /// Inserts one action; `$17` (the time) is both `created_at` and `updated_at`.
 pub(super) const INSERT_ACTION: &str = "INSERT INTO chaos_actions (kind, verb, target, min_ms, \
@@ -75,7 +75,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let actor = actor();
+        let actor = self.actor();
         // One spec is audited as itself, several as a list.
         let detail = match specs {
             [spec] => serde_json::to_string(spec).ok(),

@@ -137,6 +137,7 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
                     location,
                     created_file,
                     missing_file: false,
+                    actor: None,
                 });
             }
             Err(err) if attempt < SQLITE_ATTEMPTS && is_sqlite_race(&err) => {
@@ -199,6 +200,7 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         file: None,
         created_file: false,
         missing_file: false,
+        actor: None,
     })
 }
 

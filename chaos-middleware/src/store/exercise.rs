@@ -9,7 +9,7 @@ use sqlx::{FromRow, Row};
 use crate::action::{ActionSpec, now_ms};
 
 use super::batch::validate_all;
-use super::{BUMP_GENERATION, Backend, INSERT_AUDIT, Store, StoreError, actor, join_ids};
+use super::{BUMP_GENERATION, Backend, INSERT_AUDIT, Store, StoreError, join_ids};
 
 /// One exercise, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,7 +132,7 @@ impl Store {
     ) -> Result<ExerciseStart, StoreError> {
         validate_all(specs)?;
         let now = now_ms();
-        let actor = actor();
+        let actor = self.actor();
         let open_sql = format!(
             "SELECT {EXERCISE_COLUMNS} FROM chaos_exercises WHERE ended_at IS NULL ORDER BY id"
         );
@@ -293,7 +293,7 @@ impl Store {
     /// in one transaction. Returns how many actions were removed.
     pub async fn end_exercise(&self, id: i64) -> Result<u64, StoreError> {
         let now = now_ms();
-        let actor = actor();
+        let actor = self.actor();
         let removed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
@@ -344,7 +344,7 @@ impl Store {
         operation: &'static str,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        let actor = actor();
+        let actor = self.actor();
         // No generation bump: hints and reveals change no action, so no app reloads.
         // The update is the transaction's first statement, so SQLite takes its write
         // lock up front.

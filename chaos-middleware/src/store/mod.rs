@@ -172,6 +172,9 @@ pub struct Store {
     created_file: bool,
     /// Whether the SQLite file does not exist (a read-only open stands in empty).
     missing_file: bool,
+    /// Who the audit table names for changes made through this handle (see
+    /// [`Store::with_actor`]); `None`: `CHAOS_ACTOR`, else `USER`.
+    actor: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Clone)]
@@ -201,8 +204,10 @@ macro_rules! with_pool {
 // Storms and exercises: several actions in one transaction, exercise state.
 #[macro_use]
 mod batch;
+mod audit;
 mod exercise;
 
+pub use audit::AuditEntry;
 pub use exercise::{Exercise, ExerciseStart};
 mod instances;
 mod notify;
@@ -413,7 +418,7 @@ impl Store {
         selection: &Selection,
     ) -> Result<u64, StoreError> {
         let now = now_ms();
-        let actor = actor();
+        let actor = self.actor();
         let by_id = matches!(selection, Selection::Ids(_));
         // `$1` is always the current time when the statement has a SET clause. By id,
         // storm and exercise actions that would be revived were refused before.
@@ -707,9 +712,23 @@ fn describe_selection(selection: &Selection) -> String {
     }
 }
 
-/// Who is making a change, for the audit table.
-fn actor() -> Option<String> {
-    std::env::var("CHAOS_ACTOR")
-        .or_else(|_| std::env::var("USER"))
-        .ok()
+impl Store {
+    /// The same store, with changes audited as made by `actor` (the operator a web admin
+    /// authenticated, say) instead of the process's `CHAOS_ACTOR` or `USER`. Cheap: the
+    /// connection pool is shared.
+    pub fn with_actor(&self, actor: impl Into<String>) -> Store {
+        let mut store = self.clone();
+        store.actor = Some(std::sync::Arc::from(actor.into()));
+        store
+    }
+
+    /// Who is making a change, for the audit table.
+    fn actor(&self) -> Option<String> {
+        match &self.actor {
+            Some(actor) => Some(actor.to_string()),
+            None => std::env::var("CHAOS_ACTOR")
+                .or_else(|_| std::env::var("USER"))
+                .ok(),
+        }
+    }
 }
