@@ -8,8 +8,8 @@ use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    create, delete, discover, exercise, init, list, purge, report, show, status, storm, toggle,
-    validate, views,
+    create, delete, discover, exercise, init, list, purge, report, serve, show, status, storm,
+    toggle, validate, views,
 };
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
@@ -116,8 +116,10 @@ enum Command {
     Discover(discover::Args),
     /// Write a ready-to-edit experiment for one view.
     Init(init::Args),
-    /// Render journals as a Markdown or HTML report.
+    /// Render journals as a Markdown, HTML or PDF report.
     Report(report::Args),
+    /// Serve the web admin and its JSON API over the store (token required off loopback).
+    Serve(serve::Args),
 }
 
 /// What is left to do once the arguments are checked.
@@ -172,6 +174,7 @@ impl Command {
             }
             Command::Init(args) => return init::main(args, database_url).map(Next::Exit),
             Command::Report(args) => return report::main(args).map(Next::Exit),
+            Command::Serve(args) => return serve::main(args, database_url).map(Next::Exit),
         }))
     }
 }

@@ -6,6 +6,8 @@
 //! matching routes without touching the database on the request path.
 
 pub mod action;
+#[cfg(feature = "admin")]
+pub mod admin;
 mod fast_rng;
 mod layer;
 mod point;

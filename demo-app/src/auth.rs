@@ -40,3 +40,49 @@ fn user_from_headers(request: &Request) -> Option<ChaosUser> {
         .unwrap_or_default();
     header(DEMO_USER_HEADER).map(|name| ChaosUser::new(name).with_groups(groups))
 }
+
+/// The demo's login for the chaos admin under `/chaos`: HTTP Basic authentication with
+/// any user name (it becomes the operator in the audit log) and the password
+/// `DEMO_ADMIN_PASSWORD` (default `chaos`). A real app would use its own login.
+pub async fn admin_auth(
+    axum::extract::State(password): axum::extract::State<std::sync::Arc<str>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use base64::Engine;
+
+    let credentials = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+        })
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let operator = credentials.as_deref().and_then(|text| {
+        let (user, given) = text.split_once(':')?;
+        (!user.trim().is_empty() && given == &*password).then(|| user.trim().to_owned())
+    });
+    match operator {
+        Some(name) => {
+            request
+                .extensions_mut()
+                .insert(chaos_middleware::admin::Operator::new(name));
+            next.run(request).await
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"chaos admin\", charset=\"UTF-8\"",
+            )],
+            "log in to the chaos admin (demo: any user name, password DEMO_ADMIN_PASSWORD, default chaos)",
+        )
+            .into_response(),
+    }
+}

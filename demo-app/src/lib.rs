@@ -125,6 +125,18 @@ pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
         .layer(middleware::from_fn(demo_auth))
 }
 
+/// The demo router with the chaos admin mounted at `/chaos`, behind the demo's admin
+/// login ([`auth::admin_auth`]: HTTP Basic, any user name, `password`). The admin is
+/// outside the chaos layer, so chaos never breaks the tool that turns it off.
+pub fn with_admin(app: Router, store: chaos_middleware::Store, password: &str) -> Router {
+    let password: std::sync::Arc<str> = std::sync::Arc::from(password);
+    app.nest(
+        "/chaos",
+        chaos_middleware::admin::router(store)
+            .layer(middleware::from_fn_with_state(password, auth::admin_auth)),
+    )
+}
+
 /// What a handler answers when its data access fails: a clear 503, not a crash.
 fn data_unavailable(what: &str, err: &ChaosPointError) -> (StatusCode, Json<Value>) {
     tracing::warn!(error = %err, "{what} unavailable");

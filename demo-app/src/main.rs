@@ -17,6 +17,14 @@ struct Args {
     /// The chaos store: sqlite://PATH or postgres://USER@HOST:PORT/DB.
     #[arg(long, env = "CHAOS_DATABASE_URL", default_value = "sqlite://chaos.db")]
     database_url: String,
+    /// Password of the chaos admin at /chaos (any user name).
+    #[arg(
+        long,
+        env = "DEMO_ADMIN_PASSWORD",
+        default_value = "chaos",
+        hide_env_values = true
+    )]
+    admin_password: String,
     /// Do not turn panics into 500 responses (an injected panic then drops the
     /// connection; the server keeps serving either way).
     #[arg(long, env = "DEMO_NO_CATCH_PANIC")]
@@ -55,17 +63,25 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
     let handle = chaos.handle();
-    axum::serve(
-        listener,
+    let admin_store = chaos_middleware::Store::connect(&args.database_url)
+        .await
+        .context("cannot open the chaos store for the admin")?;
+    let app = demo_app::with_admin(
         demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        // Injected delays end at once and this instance leaves `chaos-admin status`.
-        handle.shutdown().await;
-    })
-    .await
-    .context("server failed")?;
+        admin_store,
+        &args.admin_password,
+    );
+    println!(
+        "chaos admin on http://{address}/chaos/ (any user name, password from DEMO_ADMIN_PASSWORD)"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Injected delays end at once and this instance leaves `chaos-admin status`.
+            handle.shutdown().await;
+        })
+        .await
+        .context("server failed")?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod list;
 pub mod purge;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod show;
 pub mod status;
 pub mod storm;

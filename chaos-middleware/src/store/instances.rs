@@ -44,7 +44,7 @@ pub struct InstanceInfo {
 }
 
 /// One row of `chaos_instances`.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, serde::Serialize)]
 pub struct InstanceRow {
     /// Instance id.
     pub id: String,
@@ -73,7 +73,7 @@ impl InstanceRow {
 }
 
 /// One registered view of one instance (`chaos_views` joined with `chaos_instances`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredView {
     /// View name.
     pub name: String,

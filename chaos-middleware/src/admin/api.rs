@@ -1,0 +1,253 @@
+//! The JSON API, `/api/v1`: the admin's operations for scripts. Actions have the shape of
+//! `chaos-admin list --json` (times in RFC 3339 plus `_ms`, a computed `state`); actions
+//! an exercise hides are `{"id", "state", "hidden": true, "tag"}`; errors are
+//! `{"error": "...", "status": N}` with 400 (malformed request), 401 (no operator), 403
+//! (cross-site), 404 (no such action), 422 (an invalid action, with the CLI's message),
+//! 503 (the store is unreachable).
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::select::{ActionFilter, Row};
+use super::{ApiError, Ctx};
+use crate::action::describe::{action_json, broken_json, hidden_json};
+use crate::action::{ActionForm, Naming, now_ms};
+use crate::store::{Listing, Selection};
+
+/// A listing and the ids a running exercise hides, read together.
+pub(super) async fn read(ctx: &Ctx) -> Result<(Listing, Vec<i64>), ApiError> {
+    let listing = ctx.store.list().await?;
+    let hidden = ctx.store.hidden_action_ids().await?;
+    Ok((listing, hidden))
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+/// A row as JSON.
+fn row_json(row: &Row<'_>, now: i64) -> Value {
+    match row {
+        Row::Action(action) => action_json(action, now).unwrap_or(Value::Null),
+        Row::Hidden(action) => hidden_json(action, now),
+        Row::Broken(corrupt) => broken_json(corrupt),
+    }
+}
+
+/// `GET /api/v1/actions?...`: `{"actions": [...], "total", "page", "per_page", "pages"}`.
+pub(super) async fn list_actions(
+    ctx: Ctx,
+    filter: Result<Query<ActionFilter>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(filter) = filter.map_err(|err| bad_request(err.body_text()))?;
+    let (listing, hidden) = read(&ctx).await?;
+    let now = now_ms();
+    let page = filter.select(&listing, &hidden, now);
+    Ok(Json(json!({
+        "actions": page.rows.iter().map(|row| row_json(row, now)).collect::<Vec<_>>(),
+        "total": page.total,
+        "page": page.page,
+        "per_page": page.per_page,
+        "pages": page.pages(),
+    })))
+}
+
+/// `POST /api/v1/actions` with an [`ActionForm`] as JSON (`{"verb": "slow", "target":
+/// "items", "min": "200ms", "max": "1s", "probability": "50%"}`): 201 `{"id", "action"}`.
+pub(super) async fn create_action(
+    ctx: Ctx,
+    form: Result<Json<ActionForm>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(form) = form.map_err(|err| bad_request(err.body_text()))?;
+    let spec = form.build(Naming::Fields, now_ms())?;
+    let id = ctx.store.create(&spec).await?;
+    let action = ctx.store.get(id).await?;
+    let action = action
+        .as_ref()
+        .and_then(|a| action_json(a, now_ms()).ok())
+        .unwrap_or(Value::Null);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "action": action})),
+    )
+        .into_response())
+}
+
+fn parse_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no action '{text}': action ids are whole numbers"),
+        )
+    })
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no action with id {id}"))
+}
+
+/// `GET /api/v1/actions/{id}`.
+pub(super) async fn get_action(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let (listing, hidden) = read(&ctx).await?;
+    let now = now_ms();
+    if let Some(action) = listing.actions.iter().find(|a| a.id == id) {
+        let row = if hidden.contains(&id) {
+            Row::Hidden(action)
+        } else {
+            Row::Action(action)
+        };
+        return Ok(Json(row_json(&row, now)));
+    }
+    match listing.corrupt.iter().find(|c| c.id == Some(id)) {
+        Some(corrupt) => Ok(Json(broken_json(corrupt))),
+        None => Err(not_found(id)),
+    }
+}
+
+/// `DELETE /api/v1/actions/{id}`: `{"deleted": 1}`.
+pub(super) async fn delete_action(
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let deleted = ctx.store.delete(&Selection::Ids(vec![id])).await?;
+    Ok(Json(json!({"deleted": deleted})))
+}
+
+/// The operations on one or several actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Op {
+    Enable,
+    Disable,
+    Delete,
+}
+
+impl Op {
+    pub(super) fn parse(text: &str) -> Result<Op, ApiError> {
+        match text {
+            "enable" => Ok(Op::Enable),
+            "disable" => Ok(Op::Disable),
+            "delete" => Ok(Op::Delete),
+            other => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown operation '{other}': allowed are enable, disable, delete"),
+            )),
+        }
+    }
+
+    /// Applies the operation; returns how many actions changed.
+    pub(super) async fn apply(self, ctx: &Ctx, ids: Vec<i64>) -> Result<u64, ApiError> {
+        if ids.is_empty() {
+            return Err(bad_request("no action selected: give at least one id"));
+        }
+        let selection = Selection::Ids(ids);
+        Ok(match self {
+            Op::Enable => ctx.store.set_enabled(&selection, true).await?,
+            Op::Disable => ctx.store.set_enabled(&selection, false).await?,
+            Op::Delete => ctx.store.delete(&selection).await?,
+        })
+    }
+}
+
+/// `POST /api/v1/actions/{id}/enable|disable`: `{"changed": 0|1}`.
+pub(super) async fn toggle_action(
+    ctx: Ctx,
+    Path((id, op)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let op = match Op::parse(&op)? {
+        Op::Delete => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown operation 'delete' here: use DELETE /api/v1/actions/{id}",
+            ));
+        }
+        op => op,
+    };
+    let changed = op.apply(&ctx, vec![id]).await?;
+    Ok(Json(json!({"changed": changed})))
+}
+
+/// The body of `POST /api/v1/actions/bulk`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Bulk {
+    ids: Vec<i64>,
+    op: Op,
+}
+
+/// `POST /api/v1/actions/bulk` `{"ids": [1, 2], "op": "disable"}`: `{"changed": N}`; an
+/// unknown id changes nothing (404).
+pub(super) async fn bulk(
+    ctx: Ctx,
+    body: Result<Json<Bulk>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(bulk) = body.map_err(|err| bad_request(err.body_text()))?;
+    let changed = bulk.op.apply(&ctx, bulk.ids).await?;
+    Ok(Json(json!({"changed": changed})))
+}
+
+/// `POST /api/v1/kill-switch`: disables every action; `{"disabled": N}`.
+pub(super) async fn kill_switch(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let disabled = ctx
+        .store
+        .set_enabled(&Selection::All { kind: None }, false)
+        .await?;
+    Ok(Json(json!({"disabled": disabled})))
+}
+
+/// `GET /api/v1/views`: the views the live app instances registered.
+pub(super) async fn views(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let views = ctx.store.registered_views().await?;
+    Ok(Json(serde_json::to_value(views).unwrap_or(Value::Null)))
+}
+
+/// `GET /api/v1/instances`: the app instances, each with the generation it applies and
+/// whether it is live; and the store's current generation.
+pub(super) async fn instances(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let generation = ctx.store.generation().await?;
+    let now = now_ms();
+    let instances: Vec<Value> = ctx
+        .store
+        .instances()
+        .await?
+        .iter()
+        .map(|instance| {
+            let mut value = serde_json::to_value(instance).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                map.insert("live".to_owned(), Value::Bool(instance.is_live_at(now)));
+            }
+            value
+        })
+        .collect();
+    Ok(Json(
+        json!({"generation": generation, "instances": instances}),
+    ))
+}
+
+/// `?limit=N` (default 100, at most 1000).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct AuditQuery {
+    pub(super) limit: Option<u32>,
+}
+
+/// `GET /api/v1/audit?limit=N`: the most recent changes, newest first.
+pub(super) async fn audit(
+    ctx: Ctx,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|err| bad_request(err.body_text()))?;
+    let entries = ctx
+        .store
+        .audit(query.limit.unwrap_or(100).clamp(1, 1000))
+        .await?;
+    Ok(Json(json!({"entries": entries})))
+}

@@ -1,0 +1,275 @@
+//! The web admin (cargo feature `admin`, off by default): pages to manage chaos actions
+//! from a browser and the same operations as a versioned JSON API under `/api/v1`, over
+//! the app's own chaos store.
+//!
+//! Embed it in the app, behind the app's own login:
+//!
+//! ```no_run
+//! # async fn demo(store: chaos_middleware::Store) {
+//! use axum::{Router, extract::Request, middleware::{self, Next}, response::Response};
+//! use chaos_middleware::admin::{self, Operator};
+//!
+//! async fn my_login(mut request: Request, next: Next) -> Response {
+//!     // ... check the session; then say who the operator is (it goes into the audit log):
+//!     request.extensions_mut().insert(Operator::new("alice"));
+//!     next.run(request).await
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .nest("/chaos", admin::router(store))
+//!     .layer(middleware::from_fn(my_login));
+//! # }
+//! ```
+//!
+//! Every request must carry an [`Operator`] extension (the app's auth layer inserts it):
+//! without one the admin answers 401, so mounting it without auth exposes nothing.
+//! State-changing requests from another site are refused (403, tower-http's
+//! [`CsrfLayer`](tower_http::csrf::CsrfLayer): `Sec-Fetch-Site`/`Origin` checks). Pages are
+//! served with a Content-Security-Policy that allows no inline script and no other
+//! origin; the stylesheet and script are compiled into the binary. Everything shown is
+//! escaped. The actions an exercise hides stay hidden (id, state and tag only) in every
+//! page and API response until it is revealed, as in the CLI.
+
+mod api;
+mod pages;
+mod select;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::Store;
+
+pub use select::{ActionFilter, StateFilter};
+
+/// Who is operating the admin, as the app authenticated them: inserted as a request
+/// extension by the app's auth layer (or by `chaos-admin serve`'s token check). Its name
+/// is written into the audit log of every change made through the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator(String);
+
+impl Operator {
+    /// An operator by name (shown in the audit log).
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The operator's name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The shared state of the admin's handlers.
+#[derive(Debug, Clone)]
+struct Admin {
+    store: Store,
+}
+
+/// What a handler gets per request: the store, acting as the operator, and where the
+/// admin is mounted (for links).
+#[derive(Debug, Clone)]
+struct Ctx {
+    /// The store; its changes are audited as the operator's.
+    store: Store,
+    /// The operator.
+    operator: Operator,
+    /// The path the admin is mounted at, without a trailing slash (`/chaos`, or empty).
+    base: String,
+}
+
+impl Ctx {
+    /// The admin's home page: the mount path itself (`/chaos`; a nested router does not
+    /// answer `/chaos/`), or `/` at the root.
+    fn home(&self) -> String {
+        if self.base.is_empty() {
+            "/".to_owned()
+        } else {
+            self.base.clone()
+        }
+    }
+}
+
+impl FromRequestParts<Admin> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Admin) -> Result<Self, Response> {
+        let Some(operator) = parts.extensions.get::<Operator>().cloned() else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "no operator: the app must authenticate requests to the chaos admin and insert chaos_middleware::admin::Operator",
+            )
+            .into_response());
+        };
+        // Nested routers see the path without their prefix; the original has it.
+        let inner = parts.uri.path().to_owned();
+        let original = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| inner.clone(), |uri| uri.0.path().to_owned());
+        let base = original
+            .strip_suffix(inner.as_str())
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Ctx {
+            store: state.store.with_actor(operator.name()),
+            operator,
+            base,
+        })
+    }
+}
+
+/// An error of the admin: a status code that means what it says and one line (the same
+/// line the CLI prints), as JSON `{"error": "..."}` for the API and as a page for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<crate::StoreError> for ApiError {
+    fn from(err: crate::StoreError) -> Self {
+        use crate::StoreError;
+        let status = match &err {
+            StoreError::UnknownIds(_) => StatusCode::NOT_FOUND,
+            StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self::new(status, err.to_string())
+    }
+}
+
+impl From<crate::InvalidAction> for ApiError {
+    fn from(err: crate::InvalidAction) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, err.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.message, "status": self.status.as_u16()})),
+        )
+            .into_response()
+    }
+}
+
+/// The Content-Security-Policy of every response: only this origin's script and style,
+/// no inline script, no framing, forms only to this origin.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A cross-site state-changing request: refused with the admin's JSON error.
+fn csrf_refusal(_: tower_http::csrf::ProtectionError) -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "cross-site request refused: changes are accepted only from the admin's own pages or API clients without an Origin",
+    )
+    .into_response()
+}
+
+/// The admin's routes over `store`, to nest wherever the app wants (see the module
+/// documentation): the pages at `/`, the JSON API at `/api/v1/...`, assets at
+/// `/assets/...`. Requests need an [`Operator`] extension.
+pub fn router(store: Store) -> Router {
+    let state = Admin { store };
+    Router::new()
+        .route("/", get(pages::actions))
+        .route("/fragment/actions", get(pages::actions_fragment))
+        .route("/actions/new", get(pages::new_action))
+        .route("/actions", post(pages::create_action))
+        .route("/actions/bulk", post(pages::bulk))
+        .route("/actions/{id}/{op}", post(pages::row_op))
+        .route("/kill", get(pages::kill_confirm).post(pages::kill))
+        .route("/instances", get(pages::instances))
+        .route("/audit", get(pages::audit))
+        .route("/assets/admin.css", get(pages::stylesheet))
+        .route("/assets/admin.js", get(pages::script))
+        .route(
+            "/api/v1/actions",
+            get(api::list_actions).post(api::create_action),
+        )
+        .route("/api/v1/actions/bulk", post(api::bulk))
+        .route(
+            "/api/v1/actions/{id}",
+            get(api::get_action).delete(api::delete_action),
+        )
+        .route("/api/v1/actions/{id}/{op}", post(api::toggle_action))
+        .route("/api/v1/kill-switch", post(api::kill_switch))
+        .route("/api/v1/views", get(api::views))
+        .route("/api/v1/instances", get(api::instances))
+        .route("/api/v1/audit", get(api::audit))
+        .with_state(state)
+        .layer(tower_http::csrf::CsrfLayer::new().with_rejection_response(csrf_refusal))
+        // Outermost, so refusals carry the headers too.
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The routes of [`router`], for tests that walk every one: (method, path).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/fragment/actions"),
+    ("GET", "/actions/new"),
+    ("POST", "/actions"),
+    ("POST", "/actions/bulk"),
+    ("POST", "/actions/1/disable"),
+    ("GET", "/kill"),
+    ("POST", "/kill"),
+    ("GET", "/instances"),
+    ("GET", "/audit"),
+    ("GET", "/assets/admin.css"),
+    ("GET", "/assets/admin.js"),
+    ("GET", "/api/v1/actions"),
+    ("POST", "/api/v1/actions"),
+    ("POST", "/api/v1/actions/bulk"),
+    ("GET", "/api/v1/actions/1"),
+    ("DELETE", "/api/v1/actions/1"),
+    ("POST", "/api/v1/actions/1/enable"),
+    ("POST", "/api/v1/kill-switch"),
+    ("GET", "/api/v1/views"),
+    ("GET", "/api/v1/instances"),
+    ("GET", "/api/v1/audit"),
+];
