@@ -184,12 +184,13 @@ fn unauthorized(api: bool) -> Response {
         )
             .into_response()
     } else {
-        Redirect::to("/login").into_response()
+        // The login form itself, with the status that says why.
+        with_login_headers((StatusCode::UNAUTHORIZED, login_form(None)).into_response())
     }
 }
 
-/// Lets a request through with its [`Operator`], or answers 401 (API) / redirects to the
-/// login page (pages).
+/// Lets a request through with its [`Operator`], or answers 401: JSON for the API, the
+/// login form for pages.
 async fn authenticate(State(access): State<Access>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     let operator = match &access {

@@ -35,7 +35,7 @@ mod pages;
 mod select;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::{FromRequestParts, NestedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -105,17 +105,12 @@ impl FromRequestParts<Admin> for Ctx {
             )
             .into_response());
         };
-        // Nested routers see the path without their prefix; the original has it.
-        let inner = parts.uri.path().to_owned();
-        let original = parts
+        // Where the app nested the admin (`/chaos`); empty at the root.
+        let base = parts
             .extensions
-            .get::<OriginalUri>()
-            .map_or_else(|| inner.clone(), |uri| uri.0.path().to_owned());
-        let base = original
-            .strip_suffix(inner.as_str())
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_owned();
+            .get::<NestedPath>()
+            .map(|nested| nested.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
         Ok(Ctx {
             store: state.store.with_actor(operator.name()),
             operator,

@@ -1,0 +1,475 @@
+//! The web admin over real sockets: `chaos-admin serve` (token, login, bearer, CSRF,
+//! escaping, hidden exercise faults, the API's errors being the CLI's) and the demo app's
+//! embedded admin at `/chaos` behind its Basic login, driving a real fault.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use e2e::{DemoApp, TestStore, admin, admin_ok, binary, http_request_with_body, poll};
+
+const TOKEN: &str = "e2e-token-0123456789abcdef";
+
+/// A running `chaos-admin serve`, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    /// Starts `chaos-admin serve --bind 127.0.0.1:0` with the token (if any) on the store;
+    /// waits for the address it prints.
+    fn start(database_url: &str, token: Option<&str>) -> Server {
+        let mut command = Command::new(binary("chaos-admin"));
+        command
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .env_remove("CHAOS_ADMIN_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(token) = token {
+            command.env("CHAOS_ADMIN_TOKEN", token);
+        }
+        let mut child = command.spawn().expect("chaos-admin serve starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve prints its address");
+        let port = line
+            .strip_prefix("chaos admin on http://127.0.0.1:")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server { child, port }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> e2e::HttpResponse {
+        http_request_with_body(self.port, method, path, headers, body)
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    }
+
+    /// An API call with the bearer token.
+    fn api(&self, method: &str, path: &str, body: &str) -> e2e::HttpResponse {
+        let bearer = format!("Bearer {TOKEN}");
+        self.request(
+            method,
+            path,
+            &[
+                ("Authorization", bearer.as_str()),
+                ("Content-Type", "application/json"),
+                ("X-Chaos-Operator", "e2e-lead"),
+            ],
+            body,
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn header<'a>(response: &'a e2e::HttpResponse, name: &str) -> Vec<&'a str> {
+    response
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn no_route_is_reachable_without_the_token() {
+    let store = TestStore::sqlite();
+    admin_ok(
+        store.url(),
+        &["create", "return", "items", "503", "--no-wait"],
+    );
+    let server = Server::start(store.url(), Some(TOKEN));
+    for (method, path) in chaos_middleware::admin::ROUTES {
+        let response = server.request(method, path, &[], "");
+        assert_eq!(response.status, 401, "{method} {path}: {}", response.body);
+        let wrong = server.request(
+            method,
+            path,
+            &[("Authorization", "Bearer wrong-token-0000000000")],
+            "",
+        );
+        assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
+    }
+    // Nothing was changed by all those requests.
+    let listed = admin_ok(store.url(), &["list", "--json"]);
+    assert!(
+        listed.contains("\"enabled\": true") || listed.contains("\"enabled\":true"),
+        "{listed}"
+    );
+    // The API says why in JSON; a page shows the login form.
+    let api = server.request("GET", "/api/v1/actions", &[], "");
+    assert!(api.body.contains("\"error\""), "{}", api.body);
+    assert_eq!(header(&api, "www-authenticate"), ["Bearer"]);
+    let page = server.request("GET", "/", &[], "");
+    assert!(page.body.contains("name=\"token\""), "{}", page.body);
+}
+
+#[test]
+fn a_non_loopback_address_needs_a_token() {
+    let store = TestStore::sqlite();
+    let output = admin(store.url(), &["serve", "--bind", "0.0.0.0:0"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a loopback address"), "{stderr}");
+    let short = Command::new(binary("chaos-admin"))
+        .args(["serve", "--database-url", store.url()])
+        .env("CHAOS_ADMIN_TOKEN", "short")
+        .output()
+        .expect("runs");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16"));
+}
+
+#[test]
+fn the_api_manages_actions_with_the_cli_s_rules() {
+    let store = TestStore::sqlite();
+    let server = Server::start(store.url(), Some(TOKEN));
+    let created = server.api(
+        "POST",
+        "/api/v1/actions",
+        r#"{"verb": "slow", "target": "items", "min": "200ms", "max": "1s", "probability": "50%", "users": ["alice"]}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_i64().expect("id");
+    assert_eq!(created.json()["action"]["probability"], 0.5);
+    assert_eq!(created.json()["action"]["created_by"], "e2e-lead");
+
+    // The same invalid input gets the same message from the API and the CLI.
+    let invalid = server.api(
+        "POST",
+        "/api/v1/actions",
+        r#"{"verb": "slow", "target": "items", "min": "2s", "max": "1s"}"#,
+    );
+    assert_eq!(invalid.status, 422, "{}", invalid.body);
+    let cli = admin(
+        store.url(),
+        &["create", "slow", "items", "2s", "1s", "--no-wait"],
+    );
+    assert_eq!(cli.status.code(), Some(2));
+    let message = invalid.json()["error"].as_str().expect("error").to_owned();
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains(&message),
+        "API {message:?} vs CLI {:?}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    for (body, status) in [
+        (
+            r#"{"verb": "return", "target": "items", "status": "700"}"#,
+            422,
+        ),
+        (r#"{"verb": "explode", "target": "items"}"#, 422),
+        (
+            r#"{"verb": "abort", "target": "items", "colour": "red"}"#,
+            400,
+        ),
+        ("not json", 400),
+    ] {
+        let response = server.api("POST", "/api/v1/actions", body);
+        assert_eq!(response.status, status, "{body}: {}", response.body);
+        assert!(response.json()["error"].is_string());
+    }
+
+    let listed = server.api("GET", "/api/v1/actions?user=alice&verb=slow", "");
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["total"], 1);
+    let bad_filter = server.api("GET", "/api/v1/actions?state=sleepy", "");
+    assert_eq!(bad_filter.status, 400, "{}", bad_filter.body);
+
+    let disabled = server.api("POST", &format!("/api/v1/actions/{id}/disable"), "");
+    assert_eq!(disabled.json()["changed"], 1);
+    let missing = server.api("POST", "/api/v1/actions/999/disable", "");
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let two = server.api(
+        "POST",
+        "/api/v1/actions",
+        r#"{"verb": "abort", "target": "checkout"}"#,
+    );
+    let other = two.json()["id"].as_i64().expect("id");
+    let bulk = server.api(
+        "POST",
+        "/api/v1/actions/bulk",
+        &format!(r#"{{"ids": [{id}, {other}], "op": "enable"}}"#),
+    );
+    // The other one was enabled already: a no-op is not counted.
+    assert_eq!(bulk.json()["changed"], 1, "{}", bulk.body);
+    let killed = server.api("POST", "/api/v1/kill-switch", "");
+    assert_eq!(killed.json()["disabled"], 2);
+    let deleted = server.api("DELETE", &format!("/api/v1/actions/{id}"), "");
+    assert_eq!(deleted.json()["deleted"], 1);
+    assert_eq!(
+        server
+            .api("GET", &format!("/api/v1/actions/{id}"), "")
+            .status,
+        404
+    );
+
+    let audit = server.api("GET", "/api/v1/audit", "");
+    let entries = audit.json()["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(entries.len() >= 5, "{}", audit.body);
+    assert!(
+        entries.iter().all(|e| e["actor"] == "e2e-lead"),
+        "{}",
+        audit.body
+    );
+}
+
+#[test]
+fn cross_site_changes_are_refused_and_notes_are_text() {
+    let store = TestStore::sqlite();
+    admin_ok(
+        store.url(),
+        &[
+            "create",
+            "return",
+            "items",
+            "503",
+            "--note",
+            "<img src=x onerror=alert(1)>",
+            "--no-wait",
+        ],
+    );
+    let server = Server::start(store.url(), Some(TOKEN));
+    let bearer = format!("Bearer {TOKEN}");
+    let cross = server.request(
+        "POST",
+        "/api/v1/kill-switch",
+        &[
+            ("Authorization", bearer.as_str()),
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        "",
+    );
+    assert_eq!(cross.status, 403, "{}", cross.body);
+    let form = server.request(
+        "POST",
+        "/actions/1/disable",
+        &[
+            ("Authorization", bearer.as_str()),
+            ("Origin", "https://evil.example"),
+        ],
+        "",
+    );
+    assert_eq!(form.status, 403);
+    let listed = server.api("GET", "/api/v1/actions/1", "");
+    assert_eq!(listed.json()["enabled"], true, "nothing changed");
+
+    let page = server.request("GET", "/", &[("Authorization", bearer.as_str())], "");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<img"), "{}", page.body);
+    let csp = header(&page, "content-security-policy").join(" ");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+}
+
+#[test]
+fn login_sets_strict_http_only_cookies_and_forms_work_without_javascript() {
+    let store = TestStore::sqlite();
+    let server = Server::start(store.url(), Some(TOKEN));
+    let form = "application/x-www-form-urlencoded";
+    let wrong = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", form)],
+        "name=ann&token=nope",
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(header(&wrong, "set-cookie").is_empty());
+    let login = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", form)],
+        &format!("name=Ann+Lee&token={TOKEN}"),
+    );
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookies = header(&login, "set-cookie");
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert!(
+        cookies
+            .iter()
+            .all(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict"))
+    );
+    let jar: Vec<&str> = cookies.iter().filter_map(|c| c.split(';').next()).collect();
+    let cookie = jar.join("; ");
+    let cookie_headers = [("Cookie", cookie.as_str()), ("Content-Type", form)];
+
+    // The create form, as a browser without JavaScript posts it.
+    let created = server.request(
+        "POST",
+        "/actions",
+        &cookie_headers,
+        "kind=response&verb=slow&target=items&min=100ms&max=200ms&probability=&users=alice%2C+bob&for=10m",
+    );
+    assert_eq!(created.status, 303, "{}", created.body);
+    let invalid = server.request(
+        "POST",
+        "/actions",
+        &cookie_headers,
+        "kind=response&verb=return&target=items&status=99",
+    );
+    assert_eq!(invalid.status, 422);
+    assert!(invalid.body.contains("status 99"), "{}", invalid.body);
+    assert!(
+        invalid.body.contains("value=\"items\""),
+        "the form keeps what was typed"
+    );
+    let listed = admin_ok(store.url(), &["list", "--json"]);
+    assert!(
+        listed.contains("\"alice\"") && listed.contains("\"bob\""),
+        "{listed}"
+    );
+
+    // Bulk disable from the table's form, then the kill switch needs its confirmation.
+    admin_ok(store.url(), &["create", "abort", "checkout", "--no-wait"]);
+    let bulk = server.request(
+        "POST",
+        "/actions/bulk",
+        &cookie_headers,
+        "ids=1&ids=2&op=disable",
+    );
+    assert_eq!(bulk.status, 303, "{}", bulk.body);
+    let after = admin_ok(store.url(), &["list", "--json"]);
+    assert_eq!(
+        after.matches("\"state\": \"disabled\"").count()
+            + after.matches("\"state\":\"disabled\"").count(),
+        2,
+        "{after}"
+    );
+    let unconfirmed = server.request("POST", "/kill", &cookie_headers, "");
+    assert_eq!(unconfirmed.status, 303);
+    let page = server.request("GET", "/", &cookie_headers, "");
+    assert!(page.body.contains("operator: Ann Lee"), "{}", page.body);
+    let audit = server.request("GET", "/audit", &cookie_headers, "");
+    assert!(audit.body.contains("Ann Lee"), "{}", audit.body);
+}
+
+#[test]
+fn an_exercise_stays_hidden_in_pages_and_api() {
+    let store = TestStore::sqlite();
+    admin_ok(
+        store.url(),
+        &[
+            "exercise",
+            "start",
+            "--view",
+            "checkout",
+            "--for",
+            "10m",
+            "--seed",
+            "7",
+            "--no-wait",
+            "--force",
+        ],
+    );
+    let server = Server::start(store.url(), Some(TOKEN));
+    let listed = server.api("GET", "/api/v1/actions", "");
+    let actions = listed.json()["actions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!actions.is_empty(), "{}", listed.body);
+    for action in &actions {
+        assert_eq!(action["hidden"], true, "{action}");
+        assert!(
+            action.get("target").is_none() && action.get("verb").is_none(),
+            "{action}"
+        );
+    }
+    let searched = server.api("GET", "/api/v1/actions?q=checkout", "");
+    assert_eq!(searched.json()["total"], 0, "{}", searched.body);
+    let bearer = format!("Bearer {TOKEN}");
+    let page = server.request("GET", "/", &[("Authorization", bearer.as_str())], "");
+    assert!(!page.body.contains("checkout"), "{}", page.body);
+    assert!(
+        page.body.contains("hidden by the running exercise"),
+        "{}",
+        page.body
+    );
+    admin_ok(store.url(), &["exercise", "reveal"]);
+    let revealed = server.api("GET", "/api/v1/actions?q=checkout", "");
+    assert!(
+        revealed.json()["total"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        revealed.body
+    );
+}
+
+#[test]
+fn the_demo_embeds_the_admin_behind_its_login_and_a_form_action_reaches_the_app() {
+    let store = TestStore::sqlite();
+    let app = DemoApp::start(store.url());
+    assert_eq!(app.get("/chaos").status, 401);
+    // "lead:chaos" in Base64.
+    let basic = [("Authorization", "Basic bGVhZDpjaGFvcw==")];
+    let home = app.request("GET", "/chaos", &basic).expect("GET /chaos");
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("operator: lead"));
+    assert!(
+        home.body.contains("href=\"/chaos/assets/admin.css\""),
+        "links keep the mount path"
+    );
+    let created = http_request_with_body(
+        app.port,
+        "POST",
+        "/chaos/actions",
+        &[
+            basic[0],
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "kind=response&verb=return&target=items&status=503",
+    )
+    .expect("POST /chaos/actions");
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert_eq!(header(&created, "location"), ["/chaos?notice=created&n=1"]);
+    poll("the demo to inject the action created in the admin", || {
+        (app.get("/items").status == 503).then_some(())
+    });
+    // The admin itself is outside the chaos layer.
+    assert_eq!(
+        app.request("GET", "/chaos/api/v1/actions", &basic)
+            .expect("api")
+            .status,
+        200
+    );
+}
