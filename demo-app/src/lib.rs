@@ -128,11 +128,12 @@ pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
 /// The demo router with the chaos admin mounted at `/chaos`, behind the demo's admin
 /// login ([`auth::admin_auth`]: HTTP Basic, any user name, `password`). The admin is
 /// outside the chaos layer, so chaos never breaks the tool that turns it off.
-pub fn with_admin(app: Router, store: chaos_middleware::Store, password: &str) -> Router {
+pub fn with_admin(app: Router, database_url: &str, password: &str) -> Router {
     let password: std::sync::Arc<str> = std::sync::Arc::from(password);
     app.nest(
         "/chaos",
-        chaos_middleware::admin::router(store)
+        // Opened on first use: the shop starts even while the chaos store is down.
+        chaos_middleware::admin::router_for_url(database_url)
             .layer(middleware::from_fn_with_state(password, auth::admin_auth)),
     )
 }

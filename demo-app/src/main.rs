@@ -63,12 +63,9 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot write to stdout")?;
     tracing::info!(store = %args.database_url, "chaos store");
     let handle = chaos.handle();
-    let admin_store = chaos_middleware::Store::connect(&args.database_url)
-        .await
-        .context("cannot open the chaos store for the admin")?;
     let app = demo_app::with_admin(
         demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic),
-        admin_store,
+        &args.database_url,
         &args.admin_password,
     );
     println!(

@@ -64,10 +64,28 @@ impl Operator {
     }
 }
 
-/// The shared state of the admin's handlers.
+/// The shared state of the admin's handlers: the store, or how to reach it.
 #[derive(Debug, Clone)]
-struct Admin {
-    store: Store,
+enum Admin {
+    /// An open store.
+    Ready(Store),
+    /// A store opened on first use (and retried on every request until it opens), so an
+    /// app starts even when its chaos store is down.
+    Lazy {
+        url: String,
+        cell: std::sync::Arc<tokio::sync::OnceCell<Store>>,
+    },
+}
+
+impl Admin {
+    async fn store(&self) -> Result<Store, crate::StoreError> {
+        match self {
+            Admin::Ready(store) => Ok(store.clone()),
+            Admin::Lazy { url, cell } => {
+                cell.get_or_try_init(|| Store::connect(url)).await.cloned()
+            }
+        }
+    }
 }
 
 /// What a handler gets per request: the store, acting as the operator, and where the
@@ -111,8 +129,12 @@ impl FromRequestParts<Admin> for Ctx {
             .get::<NestedPath>()
             .map(|nested| nested.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default();
+        let store = state
+            .store()
+            .await
+            .map_err(|err| ApiError::from(err).into_response())?;
         Ok(Ctx {
-            store: state.store.with_actor(operator.name()),
+            store: store.with_actor(operator.name()),
             operator,
             base,
         })
@@ -210,7 +232,19 @@ fn csrf_refusal(_: tower_http::csrf::ProtectionError) -> Response {
 /// documentation): the pages at `/`, the JSON API at `/api/v1/...`, assets at
 /// `/assets/...`. Requests need an [`Operator`] extension.
 pub fn router(store: Store) -> Router {
-    let state = Admin { store };
+    routes(Admin::Ready(store))
+}
+
+/// Like [`router`], opening the store at `database_url` on first use: the app starts
+/// even while its chaos store is unreachable (the admin then answers 503 until it opens).
+pub fn router_for_url(database_url: impl Into<String>) -> Router {
+    routes(Admin::Lazy {
+        url: database_url.into(),
+        cell: std::sync::Arc::default(),
+    })
+}
+
+fn routes(state: Admin) -> Router {
     Router::new()
         .route("/", get(pages::actions))
         .route("/fragment/actions", get(pages::actions_fragment))
