@@ -39,6 +39,10 @@ pub fn main(mut args: Args) -> Result<u8, CliError> {
     {
         args.output = args.journals.pop();
     }
+    // `-o -` is stdout, as usual.
+    if args.output.as_deref() == Some(std::path::Path::new("-")) {
+        args.output = None;
+    }
     let format = args
         .format
         .or_else(|| args.output.as_deref().and_then(Format::from_path))

@@ -54,12 +54,30 @@ pub fn convert_to_type(kind: Option<&str>, raw: &str) -> Result<Value, String> {
     match kind {
         None | Some("str" | "string" | "bytes") => Ok(Value::String(raw.to_owned())),
         // Python's int() and float(): Unicode digits, `_` between digits.
+        // Beyond 64 bits (Python's ints are unbounded) the nearest float stands in; JSON
+        // has no infinity, so the largest float stands for `inf`.
         Some("int" | "integer") => super::pynum::normalize(raw)
-            .and_then(|text| text.parse::<i64>().ok())
-            .map(Value::from)
+            .and_then(|text| {
+                let text = text.strip_prefix('+').unwrap_or(&text).to_owned();
+                if let Ok(n) = text.parse::<i64>() {
+                    return Some(Value::from(n));
+                }
+                if let Ok(n) = text.parse::<u64>() {
+                    return Some(Value::from(n));
+                }
+                let digits = text.strip_prefix('-').unwrap_or(&text);
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                text.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+            })
             .ok_or_else(|| format!("'{raw}' is not an int")),
         Some("float" | "number") => super::pynum::normalize(raw)
             .and_then(|text| text.parse::<f64>().ok())
+            .map(super::yaml::finite)
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .ok_or_else(|| format!("'{raw}' is not a float")),

@@ -21,6 +21,9 @@ use serde_json::{Map, Number, Value};
 
 use super::tolerance::py_eq;
 
+/// The most tokens a path may have.
+pub const MAX_TOKENS: usize = 512;
+
 /// A path that `jsonpath2` would refuse, with what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathError(pub String);
@@ -39,6 +42,14 @@ impl Path {
     /// Parses a path (it must start with `$`).
     pub fn parse(text: &str) -> Result<Path, PathError> {
         let tokens = lex(text)?;
+        // Parsing and evaluation recurse once per step: bound them (real paths have tens
+        // of tokens; jsonpath2 itself overflows Python's stack near a thousand).
+        if tokens.len() > MAX_TOKENS {
+            return Err(PathError(format!(
+                "the path has {} tokens: allowed are at most {MAX_TOKENS}",
+                tokens.len()
+            )));
+        }
         let mut parser = Parser { tokens, at: 0 };
         parser.expect(&Token::Root)?;
         let next = parser.optional_subscript()?;
@@ -995,5 +1006,10 @@ mod tests {
         ] {
             assert!(Path::parse(bad).is_err(), "{bad}");
         }
+        let deep = format!("${}", ".a".repeat(3000));
+        let err = Path::parse(&deep).expect_err("too long");
+        assert!(err.0.contains("at most 512"), "{err}");
+        let nested = format!("$.a[?({}@.b{})]", "(".repeat(2000), ")".repeat(2000));
+        assert!(Path::parse(&nested).is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! Python's reading of numeric text, shared by `int()`, `float()` and `Decimal()`
 //! (<https://docs.python.org/3/library/functions.html#int>, `decimal.Decimal`): surrounding
 //! whitespace is ignored, any Unicode decimal digit (`\p{Nd}`: Arabic-Indic `٣`, fullwidth
-//! `３`, Devanagari `३`, …) counts as its digit, and single underscores may group digits
-//! (`1_000`).
+//! `３`, Devanagari `३`, …) counts as its digit, and underscores may group digits (single
+//! ones between digits for `int`/`float`, any for `Decimal`).
 
 use std::sync::LazyLock;
 
@@ -37,9 +37,22 @@ fn digit_value(c: char) -> Option<u32> {
     Some((u32::from(c) - start) % 10)
 }
 
-/// The text as Python reads a number: trimmed, its digits in ASCII and its underscores
-/// removed. `None` when an underscore is not between two digits (Python rejects `1__0`,
-/// `_1`, `1_`, `1_.5`).
+/// The text as `Decimal()` reads it: trimmed, its digits in ASCII and every underscore
+/// dropped (`Decimal` is lenient: `1__000`, `_1` and `1_` are numbers to it).
+pub fn normalize_decimal(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| *c != '_')
+        .map(|c| match digit_value(c) {
+            Some(d) => char::from_digit(d, 10).unwrap_or('0'),
+            None => c,
+        })
+        .collect()
+}
+
+/// The text as `int()` and `float()` read it: trimmed, its digits in ASCII and its
+/// underscores removed. `None` when an underscore is not between two digits (they reject
+/// `1__0`, `_1`, `1_`, `1_.5`).
 pub fn normalize(text: &str) -> Option<String> {
     let chars: Vec<char> = text.trim().chars().collect();
     let mut out = String::with_capacity(chars.len());
@@ -84,5 +97,8 @@ mod tests {
         for bad in ["1__0", "_1", "1_", "1_.5", "1._5"] {
             assert_eq!(normalize(bad), None, "{bad}");
         }
+        // Decimal("1__000") == Decimal("_1_000_") == 1000 in Python.
+        assert_eq!(normalize_decimal("1__000"), "1000");
+        assert_eq!(normalize_decimal(" _1_000_ "), "1000");
     }
 }

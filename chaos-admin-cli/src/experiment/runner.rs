@@ -507,7 +507,7 @@ async fn load_dynamic_configuration(ctx: &mut Ctx) {
     }
     if failed {
         ctx.log.warning(
-            "Some of the dynamic configuration failed to be loaded.Please review the log file for understanding what happened.",
+            "Some of the dynamic configuration failed to be loaded. Run with --verbose to see why (chaos-admin writes no log file).",
         );
     }
 }
@@ -1094,6 +1094,11 @@ async fn run_hypothesis(experiment: &Value, ctx: &Ctx) -> State {
                     .await
                     .insert(index, tolerance_probe.clone());
                 matches!(providers::run(&tolerance_probe, ctx).await, Ok(output) if truthy(&output))
+            }
+            Check::Crashed(message) => {
+                ctx.log.error(&format!("  => crashed: {message}"));
+                ctx.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+                false
             }
         };
         if !met {

@@ -17,6 +17,9 @@ pub enum Check {
     /// A probe tolerance: run this probe (its `provider.arguments.value` set to the output);
     /// met when it succeeds with a truthy output.
     RunProbe(Value),
+    /// The tolerance cannot be evaluated (a JSON path that does not parse once
+    /// substituted): chaoslib raises, uncaught, so the run is aborted.
+    Crashed(String),
 }
 
 /// Checks `output` against `tolerance`.
@@ -93,7 +96,10 @@ fn object_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> Ch
                 _ => false,
             })
         }
-        Some("jsonpath") => Check::Met(jsonpath_tolerance(map, output, vars)),
+        Some("jsonpath") => match jsonpath_tolerance(map, output, vars) {
+            Ok(met) => Check::Met(met),
+            Err(message) => Check::Crashed(message),
+        },
         Some("range") => {
             // Python's `Decimal(value)`: a string is its exact decimal value, a float
             // its exact binary value (so "0.1" is below the bound 0.1).
@@ -105,7 +111,7 @@ fn object_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> Ch
             };
             let bounds = map.get("range").and_then(Value::as_array);
             Check::Met(match (value, bounds.map(Vec::as_slice)) {
-                (Some(value), Some([low, high])) => match (low.as_f64(), high.as_f64()) {
+                (Some(value), Some([low, high])) => match (as_number(low), as_number(high)) {
                     (Some(low), Some(high)) => {
                         let at_least = matches!(
                             decimal_cmp(&value, low),
@@ -287,8 +293,8 @@ fn has_dollar(pattern: &str) -> bool {
 /// of `bound`, as Python's `Decimal(text)` compares with `Decimal(bound)`; `None` when
 /// `text` is no number.
 pub fn decimal_cmp(text: &str, bound: f64) -> Option<Ordering> {
-    // Python's Decimal reads Unicode digits and `_` between digits (`1_000`).
-    let cleaned = super::pynum::normalize(text)?;
+    // Python's Decimal reads Unicode digits and underscores (`1_000`, even `1__000`).
+    let cleaned = super::pynum::normalize_decimal(text);
     let text = cleaned.as_str();
     let approx: f64 = text.parse().ok()?;
     match approx.partial_cmp(&bound)? {
@@ -368,12 +374,15 @@ fn cmp_plain(a: &(bool, String, String), b: &(bool, String, String)) -> Ordering
     }
 }
 
-fn jsonpath_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> bool {
+fn jsonpath_tolerance(
+    map: &Map<String, Value>,
+    output: &Value,
+    vars: &Vars,
+) -> Result<bool, String> {
     let path = map.get("path").and_then(Value::as_str).unwrap_or("");
     let path = substitute_text(path, vars);
-    let Ok(path) = super::jsonpath2::Path::parse(&path) else {
-        return false;
-    };
+    let path = super::jsonpath2::Path::parse(&path)
+        .map_err(|err| format!("JSON path {path} is invalid: {err}"))?;
     let target = targeted(map, output);
     // A string output that holds JSON is parsed first.
     let parsed;
@@ -400,7 +409,7 @@ fn jsonpath_tolerance(map: &Map<String, Value>, output: &Value, vars: &Vars) -> 
         };
         result = py_eq(&Value::Array(values), &Value::Array(expected));
     }
-    result
+    Ok(result)
 }
 
 /// A JSON value as Python would see it, for comparisons: bools are ints.
@@ -491,8 +500,10 @@ mod tests {
             Some(Equal)
         );
         assert_eq!(decimal_cmp("1_000", 1000.0), Some(Equal));
-        assert_eq!(decimal_cmp("1__0", 10.0), None);
-        assert_eq!(decimal_cmp("_1", 1.0), None);
+        // Python's Decimal drops every underscore: Decimal("1__0") == 10, Decimal("_1") == 1.
+        assert_eq!(decimal_cmp("1__0", 10.0), Some(Equal));
+        assert_eq!(decimal_cmp("_1", 1.0), Some(Equal));
+        assert_eq!(decimal_cmp("_", 1.0), None);
         assert_eq!(decimal_cmp("abc", 1.0), None);
         assert_eq!(decimal_cmp("", 1.0), None);
     }
@@ -539,6 +550,7 @@ mod tests {
         match within_tolerance(&tolerance, &output, &vars) {
             Check::Met(met) => met,
             Check::RunProbe(probe) => panic!("unexpected probe {probe}"),
+            Check::Crashed(message) => panic!("unexpected crash {message}"),
         }
     }
 

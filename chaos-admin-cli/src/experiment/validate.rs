@@ -384,9 +384,8 @@ fn check_tolerance(
                     "hypothesis probe tolerance JSON path cannot be empty",
                 ),
                 Some(Value::String(path)) => {
-                    if !path.contains("${")
-                        && super::jsonpath2::Path::parse(path).is_err()
-                    {
+                    // As written, `${...}` included: chaoslib parses the raw path too.
+                    if super::jsonpath2::Path::parse(path).is_err() {
                         c.add(
                             format!("{at}.path"),
                             format!("hypothesis probe tolerance JSON path {path} is invalid"),
@@ -401,10 +400,12 @@ fn check_tolerance(
             Some("range") => match map.get("range") {
                 None => c.add(at, "hypothesis range probe tolerance must have a `range` key"),
                 Some(Value::Array(bounds)) if bounds.len() == 2 => {
-                    if !bounds[0].is_number() {
+                    // Python's `isinstance(x, (int, float))`: booleans are ints.
+                    let number = |v: &Value| v.is_number() || v.is_boolean();
+                    if !number(&bounds[0]) {
                         c.add(format!("{at}.range[0]"), "hypothesis range lower boundary must be a number");
                     }
-                    if !bounds[1].is_number() {
+                    if !number(&bounds[1]) {
                         c.add(format!("{at}.range[1]"), "hypothesis range upper boundary must be a number");
                     }
                 }

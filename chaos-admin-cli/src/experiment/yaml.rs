@@ -64,10 +64,28 @@ enum Frame {
     },
 }
 
+/// The deepest nesting read (as `serde_json`'s limit: deeper values could not be dropped
+/// or compared without risking the stack).
+pub const MAX_DEPTH: usize = 128;
+/// The most values a document may hold once its aliases are expanded (a "billion laughs"
+/// file of a few lines would otherwise fill the memory).
+pub const MAX_VALUES: usize = 1_000_000;
+
+/// How many values a value holds (itself included).
+fn size(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(size).sum::<usize>(),
+        _ => 1,
+    }
+}
+
 /// Reads one YAML document as `yaml.safe_load` would (an empty document is null).
 pub fn from_str(text: &str) -> Result<Value, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    // Each anchored value with its size, for the expansion budget.
+    let mut anchors: HashMap<usize, (Value, usize)> = HashMap::new();
+    let mut values = 0usize;
     let mut root: Option<Value> = None;
     let mut documents = 0;
     for event in Parser::new_from_str(text) {
@@ -89,6 +107,7 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
             }
             Event::SequenceStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "seq", &span)?;
+                check_depth(stack.len(), &span)?;
                 stack.push(Frame::Sequence {
                     items: Vec::new(),
                     anchor,
@@ -97,6 +116,7 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
             }
             Event::MappingStart(anchor, tag) => {
                 check_collection_tag(tag.as_deref(), "map", &span)?;
+                check_depth(stack.len(), &span)?;
                 stack.push(Frame::Mapping {
                     entries: Map::new(),
                     merged: Vec::new(),
@@ -127,7 +147,18 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
                 )
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(value) => (value.clone(), 0, false),
+                Some((value, count)) => {
+                    values = values.saturating_add(*count);
+                    if values > MAX_VALUES {
+                        return Err(error_at(
+                            &span,
+                            format!(
+                                "the document expands to more than {MAX_VALUES} values through its aliases"
+                            ),
+                        ));
+                    }
+                    (value.clone(), 0, false)
+                }
                 None => return Err(error_at(&span, "found undefined alias")),
             },
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {
@@ -135,7 +166,8 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
             }
         };
         if anchor != 0 {
-            anchors.insert(anchor, value.clone());
+            let count = size(&value);
+            anchors.insert(anchor, (value.clone(), count));
         }
         match stack.last_mut() {
             None => root = Some(value),
@@ -177,6 +209,16 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
         }
     }
     Ok(root.unwrap_or(Value::Null))
+}
+
+fn check_depth(depth: usize, span: &Span) -> Result<(), YamlError> {
+    if depth >= MAX_DEPTH {
+        return Err(error_at(
+            span,
+            format!("nesting deeper than {MAX_DEPTH} levels: allowed are at most {MAX_DEPTH}"),
+        ));
+    }
+    Ok(())
 }
 
 /// PyYAML 6's `flatten_mapping`: the merged mappings' keys first, in order, the first
@@ -241,6 +283,7 @@ struct Resolvers {
     float: Regex,
     int: Regex,
     null: Regex,
+    timestamp: Regex,
 }
 
 static RESOLVERS: LazyLock<Option<Resolvers>> = LazyLock::new(|| {
@@ -250,7 +293,7 @@ static RESOLVERS: LazyLock<Option<Resolvers>> = LazyLock::new(|| {
         )
         .ok()?,
         float: Regex::new(
-            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         )
         .ok()?,
         int: Regex::new(
@@ -258,6 +301,10 @@ static RESOLVERS: LazyLock<Option<Resolvers>> = LazyLock::new(|| {
         )
         .ok()?,
         null: Regex::new(r"^(?:~|null|Null|NULL|)$").ok()?,
+        timestamp: Regex::new(
+            r"^(?:(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})(?:(?:[Tt]|[ \t]+)(?P<H>[0-9]{1,2}):(?P<M>[0-9]{2}):(?P<S>[0-9]{2})(?:\.(?P<f>[0-9]*))?(?:[ \t]*(?P<tz>Z|(?P<sign>[-+])(?P<th>[0-9]{1,2})(?::(?P<tm>[0-9]{2}))?))?)?)$",
+        )
+        .ok()?,
     })
 });
 
@@ -288,6 +335,8 @@ fn scalar(
                 "int"
             } else if resolvers.null.is_match(text) {
                 "null"
+            } else if resolvers.timestamp.is_match(text) {
+                "timestamp"
             } else {
                 "str"
             }
@@ -301,13 +350,17 @@ fn scalar(
             _ => Err(invalid("a boolean")),
         },
         "null" => Ok(Value::Null),
-        "int" => construct_int(text)
-            .map(Value::from)
-            .ok_or_else(|| invalid("an integer (64 bits)")),
+        "int" => construct_int(text).ok_or_else(|| invalid("an integer")),
         "float" => construct_float(text)
+            .map(finite)
             .and_then(Number::from_f64)
             .map(Value::Number)
-            .ok_or_else(|| invalid("a finite float (JSON has no inf or nan)")),
+            .ok_or_else(|| invalid("a float other than nan (JSON has no nan)")),
+        "timestamp" => RESOLVERS
+            .as_ref()
+            .and_then(|r| python_timestamp(&r.timestamp, text))
+            .map(Value::String)
+            .ok_or_else(|| invalid("a valid date or time")),
         _ => Ok(Value::String(text.to_owned())),
     }
 }
@@ -321,24 +374,99 @@ fn sign(text: &str) -> (bool, &str) {
     }
 }
 
-/// PyYAML's `construct_yaml_int`.
-fn construct_int(text: &str) -> Option<i64> {
+/// PyYAML's `construct_yaml_int`, as a JSON number: 64-bit integers exactly, larger ones
+/// (Python's are unbounded) as the nearest float.
+fn construct_int(text: &str) -> Option<Value> {
     let cleaned = text.replace('_', "");
     let (negative, digits) = sign(&cleaned);
-    let magnitude = if digits == "0" {
+    let magnitude: i128 = if digits == "0" {
         0
     } else if let Some(bits) = digits.strip_prefix("0b") {
-        i64::from_str_radix(bits, 2).ok()?
+        i128::from_str_radix(bits, 2).ok()?
     } else if let Some(hex) = digits.strip_prefix("0x") {
-        i64::from_str_radix(hex, 16).ok()?
+        i128::from_str_radix(hex, 16).ok()?
     } else if let Some(octal) = digits.strip_prefix('0') {
-        i64::from_str_radix(octal, 8).ok()?
+        i128::from_str_radix(octal, 8).ok()?
     } else if digits.contains(':') {
-        sexagesimal(digits)?.try_into().ok()?
+        sexagesimal(digits)?
     } else {
-        digits.parse().ok()?
+        match digits.parse::<i128>() {
+            Ok(n) => n,
+            // Beyond 128 bits: only a float can carry it.
+            Err(_) => {
+                let float: f64 = digits.parse().ok()?;
+                let float = if negative { -float } else { float };
+                return Number::from_f64(finite(float)).map(Value::Number);
+            }
+        }
     };
-    Some(if negative { -magnitude } else { magnitude })
+    let value = if negative { -magnitude } else { magnitude };
+    Some(match (i64::try_from(value), u64::try_from(value)) {
+        (Ok(small), _) => Value::from(small),
+        (_, Ok(unsigned)) => Value::from(unsigned),
+        _ => Number::from_f64(value as f64).map(Value::Number)?,
+    })
+}
+
+/// JSON has no infinity: the largest finite float stands for it (every comparison with a
+/// finite number comes out the same). NaN stays NaN (and is refused).
+pub fn finite(value: f64) -> f64 {
+    if value == f64::INFINITY {
+        f64::MAX
+    } else if value == f64::NEG_INFINITY {
+        f64::MIN
+    } else {
+        value
+    }
+}
+
+/// `str()` of the date or datetime PyYAML's `construct_yaml_timestamp` makes:
+/// `2001-12-14`, `2001-12-14 21:59:43.100000-05:00`, `2001-12-15 02:59:43+00:00`.
+fn python_timestamp(pattern: &Regex, text: &str) -> Option<String> {
+    let caps = pattern.captures(text)?;
+    let number = |name: &str| caps.name(name).and_then(|m| m.as_str().parse::<i16>().ok());
+    let (year, month, day) = (number("y")?, number("m")?, number("d")?);
+    let month = i8::try_from(month).ok()?;
+    let day = i8::try_from(day).ok()?;
+    let date = jiff::civil::Date::new(year, month, day).ok()?;
+    let Some(hour) = number("H") else {
+        return Some(date.to_string());
+    };
+    let time = jiff::civil::Time::new(
+        i8::try_from(hour).ok()?,
+        i8::try_from(number("M")?).ok()?,
+        i8::try_from(number("S")?).ok()?,
+        0,
+    )
+    .ok()?;
+    let mut out = format!("{date} {}", time.strftime("%H:%M:%S"));
+    // Microseconds: the first six digits of the fraction, padded; shown when not zero.
+    let fraction = caps.name("f").map_or("", |m| m.as_str());
+    let micros: String = fraction
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .collect();
+    if micros != "000000" {
+        out.push('.');
+        out.push_str(&micros);
+    }
+    match caps.name("tz").map(|m| m.as_str()) {
+        None => {}
+        Some("Z") => out.push_str("+00:00"),
+        Some(_) => {
+            let sign = caps.name("sign").map_or("+", |m| m.as_str());
+            let hours = number("th")?;
+            let minutes = number("tm").unwrap_or(0);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let zero = hours == 0 && minutes == 0;
+            let sign = if zero { "+" } else { sign };
+            out.push_str(&format!("{sign}{hours:02}:{minutes:02}"));
+        }
+    }
+    Some(out)
 }
 
 /// `a:b:c` in base 60, whole parts only.
@@ -403,8 +531,11 @@ mod tests {
                 1.5, 1.0, 0.5, 1500.0, "1.5e3", "1e3", 10.5, 90.5, "-.5", -0.5
             ])
         );
-        let err = from_str("x: .inf").expect_err("inf has no JSON form");
-        assert!(err.message.contains(".inf"), "{err}");
+        // JSON has no infinity: the largest float stands for it; nan is refused.
+        assert_eq!(read("[.inf, -.Inf]"), json!([f64::MAX, f64::MIN]));
+        let err = from_str("x: .nan").expect_err("nan has no JSON form");
+        assert!(err.message.contains(".nan"), "{err}");
+        assert_eq!(read("[._5, .5_]"), json!(["._5", 0.5]));
     }
 
     #[test]
@@ -449,6 +580,45 @@ mod tests {
         assert_eq!(err.line, 2, "{err}");
         let err = from_str("a: [1, 2\nb: 3").expect_err("unclosed");
         assert!(err.line >= 1 && !err.message.is_empty(), "{err}");
+    }
+
+    #[test]
+    fn timestamps_read_as_python_prints_them() {
+        assert_eq!(
+            read(
+                "[2001-12-14, 2001-12-14 21:59:43.10 -5, 2001-12-14t21:59:43.10Z, 2001-1-2 3:04:05]"
+            ),
+            json!([
+                "2001-12-14",
+                "2001-12-14 21:59:43.100000-05:00",
+                "2001-12-14 21:59:43.100000+00:00",
+                "2001-01-02 03:04:05"
+            ])
+        );
+        assert!(from_str("d: 2001-13-40").is_err());
+        assert_eq!(read("d: '2001-12-14'"), json!({"d": "2001-12-14"}));
+    }
+
+    #[test]
+    fn big_integers_deep_nesting_and_alias_bombs() {
+        assert_eq!(
+            read("[9223372036854775807, 18446744073709551615, 99999999999999999999999]"),
+            json!([i64::MAX, u64::MAX, 1e23])
+        );
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(from_str(&deep).is_err());
+        let block: String = (0..300)
+            .map(|i| format!("{}k:\n", "  ".repeat(i)))
+            .collect();
+        let err = from_str(&block).expect_err("too deep");
+        assert!(err.message.contains("deeper than 128"), "{err}");
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+        for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
+            let prev = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
+            bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let err = from_str(&bomb).expect_err("a billion laughs");
+        assert!(err.message.contains("expands to more than"), "{err}");
     }
 
     #[test]

@@ -50,8 +50,8 @@ fn parse(provider: &Value) -> Result<Request, ActivityError> {
         .get("url")
         .and_then(Value::as_str)
         .filter(|u| !u.is_empty())
-        .ok_or_else(|| ActivityError::Crashed("a HTTP activity must have a URL".to_owned()))?
-        .to_owned();
+        .ok_or_else(|| ActivityError::Crashed("a HTTP activity must have a URL".to_owned()))?;
+    let url = normalize_url(url)?;
     let method = provider
         .get("method")
         .and_then(Value::as_str)
@@ -92,6 +92,21 @@ fn parse(provider: &Value) -> Result<Request, ActivityError> {
         read_timeout,
         verify_tls,
     })
+}
+
+/// The URL as `requests` prepares it: a host in IDNA (`bücher.example` →
+/// `xn--bcher-kva.example`), spaces and other characters outside URLs percent-encoded. A
+/// URL it refuses (no scheme, a scheme other than http/https, an invalid host or port)
+/// raises, uncaught by chaoslib: the activity crashes.
+fn normalize_url(text: &str) -> Result<String, ActivityError> {
+    let parsed = url::Url::parse(text.trim())
+        .map_err(|err| ActivityError::Crashed(format!("invalid URL '{text}': {err}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(ActivityError::Crashed(format!(
+            "invalid URL '{text}': allowed are http:// and https:// URLs with a host"
+        )));
+    }
+    Ok(parsed.to_string())
 }
 
 /// `requests`' encoding of a params/data mapping: lists repeat the key, `None` is dropped.
@@ -139,6 +154,8 @@ fn send(request: &Request) -> Result<Value, ActivityError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(MAX_REDIRECTS)
+        // `requests` sends any method (PURGE, PROPFIND, …).
+        .allow_non_standard_methods(true)
         .timeout_connect(request.connect_timeout)
         .timeout_recv_response(request.read_timeout)
         .timeout_recv_body(request.read_timeout)
@@ -350,7 +367,19 @@ mod tests {
         assert!(!request.verify_tls);
         assert_eq!(request.headers, vec![("X-A".to_owned(), "1".to_owned())]);
         assert!(parse(&json!({"type": "http"})).is_err());
+        let url = |u: &str| parse(&json!({"url": u})).map(|r| r.url);
+        assert_eq!(
+            url("http://h/a b?q=x y").ok().as_deref(),
+            Some("http://h/a%20b?q=x%20y")
+        );
+        assert_eq!(
+            url("http://bücher.example/").ok().as_deref(),
+            Some("http://xn--bcher-kva.example/")
+        );
         for crashing in [
+            json!({"url": "example.invalid/x"}),
+            json!({"url": "http://h:99999/"}),
+            json!({"url": "ftp://h/x"}),
             json!({"url": "http://h/", "headers": {"X-N": 5}}),
             json!({"url": "http://h/", "headers": {"X-N": true}}),
             json!({"url": "http://h/", "timeout": "2"}),

@@ -89,8 +89,8 @@ pub(super) fn render(summaries: &[Summary]) -> String {
     );
     if summaries.len() > 1 {
         out.push_str("<h2>Overview</h2>\n");
-        let rows: Vec<[String; 5]> = summaries.iter().map(overview_row).collect();
-        out.push_str(&table(&OVERVIEW_COLUMNS, &rows, &[4]));
+        let rows: Vec<[String; 6]> = summaries.iter().map(overview_row).collect();
+        out.push_str(&table(&OVERVIEW_COLUMNS, &rows, &[5]));
     }
     for summary in summaries {
         out.push_str(&format!("<section><h2>{}</h2>", esc(&summary.title)));

@@ -2,9 +2,23 @@
 
 use super::{ACTIVITY_COLUMNS, OVERVIEW_COLUMNS, Summary, TITLE, overview_row};
 
-/// Escapes a table cell (pipes, line breaks).
+/// Text as Markdown shows it literally: emphasis, code, link and heading marks
+/// backslash-escaped, `<` as `&lt;` (no raw HTML), line breaks as spaces (a table cell).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A table header; the columns at `numeric` are right-aligned.
@@ -30,7 +44,7 @@ pub(super) fn render(summaries: &[Summary]) -> String {
     let mut out = format!("# {TITLE}\n");
     if summaries.len() > 1 {
         out.push_str("\n## Overview\n\n");
-        out.push_str(&table_head(&OVERVIEW_COLUMNS, &[4]));
+        out.push_str(&table_head(&OVERVIEW_COLUMNS, &[5]));
         for summary in summaries {
             out.push_str(&table_row(&overview_row(summary)));
         }
@@ -38,14 +52,10 @@ pub(super) fn render(summaries: &[Summary]) -> String {
     for summary in summaries {
         out.push_str(&format!("\n## {}\n\n", cell(&summary.title)));
         if !summary.description.is_empty() {
-            out.push_str(&format!("{}\n\n", summary.description));
+            out.push_str(&format!("{}\n\n", cell(&summary.description)));
         }
         for (label, value) in summary.facts() {
-            let value = if label == "Journal" {
-                format!("`{value}`")
-            } else {
-                value
-            };
+            let value = cell(&value);
             out.push_str(&format!("- **{label}**: {value}\n"));
         }
         out.push('\n');
@@ -133,10 +143,22 @@ mod tests {
         second["deviated"] = false.into();
         let text = markdown(&[("a.json".into(), journal()), ("b.json".into(), second)]);
         assert!(text.contains("## Overview"), "{text}");
+        let mut marked = journal();
+        marked["run"][0]["activity"]["name"] = "*bold* `code` <b>x</b>".into();
+        let escaped = markdown(&[("j.json".into(), marked)]);
         assert!(
-            text.contains("| Provider down | completed, deviated | met | not met | 2.000 |"),
+            escaped.contains("action \\*bold\\* \\`code\\` &lt;b>x&lt;/b>"),
+            "{escaped}"
+        );
+        assert!(
+            text.contains(
+                "| Provider down | a.json | completed, deviated | met | not met | 2.000 |"
+            ),
             "{text}"
         );
-        assert!(text.contains("| A \\| B | completed | met |"), "{text}");
+        assert!(
+            text.contains("| A \\| B | b.json | completed | met |"),
+            "{text}"
+        );
     }
 }

@@ -106,7 +106,10 @@ impl Summary {
             .max(1e-3);
         Summary {
             source: source.to_owned(),
-            title: str_of(experiment, "title").to_owned(),
+            title: match str_of(experiment, "title") {
+                "" => "(untitled experiment)".to_owned(),
+                title => title.to_owned(),
+            },
             description: str_of(experiment, "description").to_owned(),
             outcome: if deviated {
                 format!("{status}, deviated")
@@ -143,12 +146,26 @@ impl Summary {
 }
 
 /// The columns of the overview of several journals.
-const OVERVIEW_COLUMNS: [&str; 5] = ["experiment", "status", "before", "after", "duration (s)"];
+const OVERVIEW_COLUMNS: [&str; 6] = [
+    "experiment",
+    "journal",
+    "status",
+    "before",
+    "after",
+    "duration (s)",
+];
 
-/// One overview row: the cells of [`OVERVIEW_COLUMNS`].
-fn overview_row(summary: &Summary) -> [String; 5] {
+/// One overview row: the cells of [`OVERVIEW_COLUMNS`] (the journal by its file name).
+fn overview_row(summary: &Summary) -> [String; 6] {
+    let file = std::path::Path::new(&summary.source)
+        .file_name()
+        .map_or_else(
+            || summary.source.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        );
     [
         summary.title.clone(),
+        file,
         summary.outcome.clone(),
         summary.before.to_owned(),
         summary.after.to_owned(),
@@ -260,6 +277,23 @@ fn output_summary(output: &Value) -> String {
     cut
 }
 
+/// The last non-blank line of a run's `exception` (Chaos Toolkit's traceback lines), at
+/// most 80 characters.
+fn exception_line(run: &Value) -> String {
+    let lines = run.get("exception").and_then(Value::as_array);
+    let last = lines
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .flat_map(str::lines)
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or("");
+    output_summary(&Value::String(last.to_owned()))
+        .trim_matches('"')
+        .to_owned()
+}
+
 fn bars(journal: &Value) -> Vec<Bar> {
     let start = parse_time(str_of(journal, "start"));
     let mut out = Vec::new();
@@ -281,7 +315,11 @@ fn bars(journal: &Value) -> Vec<Bar> {
             offset,
             duration: run.get("duration").and_then(Value::as_f64).unwrap_or(0.0),
             tolerance_met: run.get("tolerance_met").and_then(Value::as_bool),
-            output: output_summary(run.get("output").unwrap_or(&Value::Null)),
+            output: match output_summary(run.get("output").unwrap_or(&Value::Null)) {
+                // A failed activity: why, from the last line of its exception.
+                text if text.is_empty() => exception_line(run),
+                text => text,
+            },
         });
     };
     let states = journal.get("steady_states").unwrap_or(&Value::Null);
@@ -408,12 +446,18 @@ mod tests {
         );
         assert!((summary.bars[1].offset - 0.5).abs() < 1e-9);
         assert!((summary.total - 2.0).abs() < 1e-9);
+        let mut failed = journal();
+        failed["rollbacks"][0]["exception"] =
+            json!(["Traceback...\n", "ActivityFailed: connection refused\n"]);
+        let summary = Summary::of("j.json", &failed);
+        assert_eq!(summary.bars[3].output, "ActivityFailed: connection refused");
     }
 
     #[test]
     fn a_journal_missing_everything_still_summarises() {
         let summary = Summary::of("j.json", &json!({"experiment": 1, "status": "failed"}));
         assert_eq!(summary.outcome, "failed");
+        assert_eq!(summary.title, "(untitled experiment)");
         assert_eq!(summary.before, "not run");
         assert!(summary.bars.is_empty());
         assert!(summary.total > 0.0);

@@ -91,7 +91,7 @@ pub(super) fn render(summaries: &[Summary]) -> Vec<u8> {
         layout.heading("Overview", 13.0);
         let rows: Vec<Vec<String>> = summaries.iter().map(|s| overview_row(s).to_vec()).collect();
         layout.table(
-            &columns(&OVERVIEW_COLUMNS, &[0.42, 0.2, 0.11, 0.11, 0.16], &[4]),
+            &columns(&OVERVIEW_COLUMNS, &[0.3, 0.2, 0.18, 0.08, 0.1, 0.14], &[5]),
             &rows,
         );
     }
@@ -281,12 +281,7 @@ impl Layout {
 
     /// One journal: title, description, facts, activities and timeline.
     fn journal(&mut self, summary: &Summary) {
-        let title = if summary.title.is_empty() {
-            "(untitled experiment)"
-        } else {
-            &summary.title
-        };
-        self.heading(title, 15.0);
+        self.heading(&summary.title, 15.0);
         if !summary.description.is_empty() {
             self.paragraph(&summary.description, MUTED);
         }
