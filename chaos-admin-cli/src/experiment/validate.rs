@@ -385,10 +385,14 @@ fn check_tolerance(
                 ),
                 Some(Value::String(path)) => {
                     // As written, `${...}` included: chaoslib parses the raw path too.
-                    if super::jsonpath2::Path::parse(path).is_err() {
+                    if let Err(err) = super::jsonpath2::Path::parse(path) {
+                        let shown: String = path.chars().take(80).collect();
+                        let cut = if path.chars().count() > 80 { "…" } else { "" };
                         c.add(
                             format!("{at}.path"),
-                            format!("hypothesis probe tolerance JSON path {path} is invalid"),
+                            format!(
+                                "hypothesis probe tolerance JSON path {shown}{cut} is invalid: {err}"
+                            ),
                         );
                     }
                 }
