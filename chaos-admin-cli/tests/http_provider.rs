@@ -59,33 +59,16 @@ fn json_response(body: &str) -> String {
     )
 }
 
-/// Runs a one-probe method against `url`; the exit code and the journal.
+/// Runs a one-probe method against `url` (with a rollback); the exit code and the journal.
 fn run_probe(dir: &Path, url: &str) -> (i32, Value) {
-    let experiment = dir.join("experiment.json");
-    std::fs::write(
-        &experiment,
-        serde_json::json!({
+    run_experiment(
+        dir,
+        &serde_json::json!({
             "title": "t", "description": "d",
             "method": [{"type": "probe", "name": "p", "provider": {"type": "http", "url": url}}],
             "rollbacks": [{"type": "action", "name": "undo", "provider": {"type": "process", "path": "true"}}]
-        })
-        .to_string(),
+        }),
     )
-    .expect("write the experiment");
-    let journal = dir.join("journal.json");
-    let _ = std::fs::remove_file(&journal);
-    let output = Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("CHAOS_DATABASE_URL")
-        .args(["run", "--journal-path"])
-        .arg(&journal)
-        .arg(&experiment)
-        .output()
-        .expect("run chaos-admin");
-    let text = std::fs::read_to_string(&journal)
-        .unwrap_or_else(|err| panic!("no journal ({err}): {output:?}"));
-    let journal = serde_json::from_str(&text).expect("journal JSON");
-    (output.status.code().unwrap_or(-1), journal)
 }
 
 #[test]
@@ -136,6 +119,7 @@ fn run_experiment(dir: &Path, experiment: &Value) -> (i32, Value) {
     let file = dir.join("experiment.json");
     std::fs::write(&file, experiment.to_string()).expect("write the experiment");
     let journal = dir.join("journal.json");
+    let _ = std::fs::remove_file(&journal);
     let output = Command::new(BIN)
         .current_dir(dir)
         .env_remove("CHAOS_DATABASE_URL")
