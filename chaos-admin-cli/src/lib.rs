@@ -7,6 +7,6 @@ mod commands;
 mod confirm;
 mod error;
 pub mod experiment;
-mod generate;
+use chaos_middleware::gameday::generate;
 mod hidden;
 mod output;

@@ -9,6 +9,7 @@ pub mod action;
 #[cfg(feature = "admin")]
 pub mod admin;
 mod fast_rng;
+pub mod gameday;
 mod layer;
 mod point;
 mod snapshot;

@@ -5,20 +5,17 @@
 
 use std::io::{self, Write};
 
-use chaos_middleware::action::{Action, now_ms, parse_probability};
+use chaos_middleware::action::{Action, now_ms};
+use chaos_middleware::gameday::{ExerciseForm, ExercisePlan, HINTS, hint_text};
 use chaos_middleware::store::{Exercise, ExerciseStart};
-use chaos_middleware::{Kind, Store};
+use chaos_middleware::{Naming, Store};
 
 use crate::commands::storm::storm_views;
-use crate::commands::{count_actions, parse_expiry};
+use crate::commands::count_actions;
 use crate::error::CliError;
 use crate::generate::{self, ExerciseOptions};
 use crate::output;
 
-/// Default `--for`.
-pub const DEFAULT_DURATION: &str = "1h";
-/// How many hints an exercise gives: the targets, then the kind of fault on each.
-pub const HINTS: u32 = 2;
 
 /// `exercise` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -113,42 +110,27 @@ pub fn plan(command: Command) -> Result<Plan, CliError> {
         Command::End => return Ok(Plan::End),
         Command::Status => return Ok(Plan::Status),
     };
-    for (option, values) in [("--view", &args.views), ("--point", &args.points)] {
-        if values.iter().any(|v| v.trim().is_empty()) {
-            return Err(CliError::usage(format!(
-                "empty {option} value: a {option} value must not be empty"
-            )));
-        }
-    }
-    let probability = args
-        .probability
-        .as_deref()
-        .map(parse_probability)
-        .transpose()?;
-    let for_text = args.for_duration.as_deref().unwrap_or(DEFAULT_DURATION);
-    let expires_at = parse_expiry(Some(for_text), None)?.unwrap_or_else(now_ms);
+    let form = ExerciseForm {
+        views: args.views,
+        points: args.points,
+        faults: Some(args.faults),
+        for_duration: args.for_duration,
+        probability: args.probability,
+        seed: args.seed,
+    };
+    let ExercisePlan {
+        views,
+        points,
+        options,
+    } = form.build(Naming::Flags, now_ms())?;
     Ok(Plan::Start {
-        views: dedup(args.views),
-        points: dedup(args.points),
-        options: ExerciseOptions {
-            faults: args.faults as usize,
-            probability,
-            expires_at,
-            seed: args.seed.unwrap_or_else(rand::random::<u64>),
-        },
+        views,
+        points,
+        options,
         force: args.force,
     })
 }
 
-fn dedup(values: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(values.len());
-    for value in values {
-        if !out.contains(&value) {
-            out.push(value);
-        }
-    }
-    out
-}
 
 /// Carries out the subcommand.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
@@ -264,43 +246,6 @@ async fn hint(store: &Store) -> Result<String, CliError> {
     }
     let given = store.record_exercise_hint(exercise.id).await?;
     Ok(hint_text(given, &actions))
-}
-
-/// Hint `number` (1-based) about `actions`: 1 names the targets, 2 the kind of fault on
-/// each, later ones point at `reveal`.
-pub fn hint_text(number: u32, actions: &[Action]) -> String {
-    match number {
-        1 => {
-            let mut targets: Vec<String> = Vec::new();
-            for action in actions {
-                let target = describe_target(action);
-                if !targets.contains(&target) {
-                    targets.push(target);
-                }
-            }
-            format!("hint 1 of {HINTS}: look at {}\n", targets.join(", "))
-        }
-        2 => {
-            let mut text = format!("hint 2 of {HINTS}: what goes wrong\n");
-            for action in actions {
-                text.push_str(&format!(
-                    "  {}: {}\n",
-                    describe_target(action),
-                    generate::fault_kind(&action.spec.fault)
-                ));
-            }
-            text
-        }
-        _ => "no more hints: `chaos-admin exercise reveal` shows the faults\n".to_owned(),
-    }
-}
-
-fn describe_target(action: &Action) -> String {
-    match (action.spec.kind, action.spec.target.as_str()) {
-        (Kind::Response, "*") => "every view".to_owned(),
-        (Kind::Response, view) => format!("view {view}"),
-        (Kind::Point, name) => format!("fault point {name}"),
-    }
 }
 
 async fn reveal(store: &Store) -> Result<String, CliError> {
@@ -425,7 +370,7 @@ fn fault_table(actions: &[Action], now: i64) -> Result<String, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chaos_middleware::{ActionSpec, Fault, Phase};
+    use chaos_middleware::{ActionSpec, Fault, Kind, Phase};
 
     fn action(id: i64, kind: Kind, target: &str, fault: Fault) -> Action {
         Action {

@@ -3,19 +3,16 @@
 
 use std::io::{self, Write};
 
-use chaos_middleware::action::{now_ms, parse_probability};
-use chaos_middleware::{Selection, Store};
+use chaos_middleware::action::now_ms;
+use chaos_middleware::gameday::{StormForm, StormPlan};
+use chaos_middleware::{Naming, Selection, Store};
 use serde_json::{Value, json};
 
-use crate::commands::{count_actions, parse_expiry};
+use crate::commands::count_actions;
 use crate::error::CliError;
-use crate::generate::{self, Intensity, STORM_TAG, StormOptions};
+use crate::generate::{self, STORM_TAG, StormOptions};
 use crate::output;
 
-/// Default `--probability`: per request, per action.
-pub const DEFAULT_PROBABILITY: &str = "3%";
-/// Default `--for`: a storm always ends by itself.
-pub const DEFAULT_DURATION: &str = "15m";
 
 /// Arguments of `storm`.
 #[derive(Debug, clap::Args)]
@@ -95,50 +92,23 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
     if args.end {
         return Ok(Plan::End);
     }
-    if args.users.is_empty() && args.groups.is_empty() {
-        return Err(CliError::usage(
-            "a storm needs --user NAME or --group NAME (repeatable): it never hits everyone",
-        ));
-    }
-    for (option, values) in [
-        ("--user", &args.users),
-        ("--group", &args.groups),
-        ("--view", &args.views),
-    ] {
-        if values.iter().any(|v| v.trim().is_empty()) {
-            return Err(CliError::usage(format!(
-                "empty {option} value: a {option} value must not be empty"
-            )));
-        }
-    }
-    let probability =
-        parse_probability(args.probability.as_deref().unwrap_or(DEFAULT_PROBABILITY))?;
-    let intensity = match &args.intensity {
-        Some(text) => text.parse::<Intensity>().map_err(CliError::usage)?,
-        None => Intensity::default(),
+    let form = StormForm {
+        users: args.users,
+        groups: args.groups,
+        views: args.views,
+        probability: args.probability,
+        for_duration: args.for_duration,
+        seed: args.seed,
+        intensity: args.intensity,
     };
-    let for_text = args.for_duration.as_deref().unwrap_or(DEFAULT_DURATION);
-    let expires_at = parse_expiry(Some(for_text), None)?.unwrap_or_else(now_ms);
-    let (seed, random_seed) = match args.seed {
-        Some(seed) => (seed, false),
-        None => (rand::random::<u64>(), true),
-    };
-    let mut views: Vec<String> = Vec::new();
-    for view in args.views {
-        if !views.contains(&view) {
-            views.push(view);
-        }
-    }
+    let StormPlan {
+        views,
+        options,
+        random_seed,
+    } = form.build(Naming::Flags, now_ms())?;
     Ok(Plan::Start {
         views,
-        options: StormOptions {
-            users: args.users,
-            groups: args.groups,
-            probability,
-            intensity,
-            expires_at,
-            seed,
-        },
+        options,
         random_seed,
         json: args.json,
     })

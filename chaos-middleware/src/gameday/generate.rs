@@ -5,13 +5,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chaos_middleware::{ActionSpec, Fault, Kind, Phase};
+use crate::action::{ActionSpec, Fault, Kind, Phase};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 
 /// The tags of storm and exercise actions (the store's: they end with their owner).
-pub use chaos_middleware::store::{EXERCISE_TAG, STORM_TAG};
+pub use crate::store::{EXERCISE_TAG, STORM_TAG};
 
 /// Statuses a storm forces: client and server errors an app must cope with.
 pub const STORM_STATUSES: [u16; 11] = [400, 401, 403, 404, 408, 409, 429, 500, 502, 503, 504];
