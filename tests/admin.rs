@@ -473,3 +473,80 @@ fn the_demo_embeds_the_admin_behind_its_login_and_a_form_action_reaches_the_app(
         200
     );
 }
+
+#[test]
+fn a_game_day_runs_from_the_admin() {
+    let store = TestStore::sqlite();
+    let server = Server::start(store.url(), Some(TOKEN));
+    // A storm from the page's form, for one user on two views.
+    let bearer = format!("Bearer {TOKEN}");
+    let form = [
+        ("Authorization", bearer.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    let started = server.request(
+        "POST",
+        "/storm",
+        &form,
+        "users=alice&views=items&views=checkout&intensity=medium&for=10m&seed=42",
+    );
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert!(
+        started.body.contains("Storm started: 4 actions"),
+        "{}",
+        started.body
+    );
+    let listed = admin_ok(store.url(), &["list", "--json"]);
+    assert!(listed.matches("\"alice\"").count() >= 4, "{listed}");
+    // Nobody to hit: the CLI's rule and message.
+    let nobody = server.request("POST", "/storm", &form, "views=items");
+    assert_eq!(nobody.status, 422);
+    assert!(
+        nobody
+            .body
+            .contains("a storm needs user NAME or group NAME"),
+        "{}",
+        nobody.body
+    );
+    let ended = server.api("DELETE", "/api/v1/storm", "");
+    assert_eq!(ended.json()["removed"], 4, "{}", ended.body);
+
+    // An exercise through the API: hidden until revealed, hints, end.
+    let exercise = server.api(
+        "POST",
+        "/api/v1/exercise",
+        r#"{"views": ["items"], "faults": 2, "for": "30m", "seed": 5}"#,
+    );
+    assert_eq!(exercise.status, 201, "{}", exercise.body);
+    assert_eq!(exercise.json()["exercise"]["faults"], 2);
+    assert!(exercise.json()["exercise"].get("actions").is_none());
+    let again = server.api("POST", "/api/v1/exercise", r#"{"views": ["items"]}"#);
+    assert_eq!(again.status, 409, "{}", again.body);
+    let page = server.request("GET", "/gameday", &[("Authorization", bearer.as_str())], "");
+    assert!(page.body.contains("2 hidden faults"), "{}", page.body);
+    assert!(
+        !page.body.contains("view items"),
+        "hidden before the reveal: {}",
+        page.body
+    );
+    let hint = server.api("POST", "/api/v1/exercise/hint", "");
+    assert!(
+        hint.json()["hint"]
+            .as_str()
+            .unwrap_or("")
+            .contains("look at view items"),
+        "{}",
+        hint.body
+    );
+    let revealed = server.api("POST", "/api/v1/exercise/reveal", "");
+    assert_eq!(
+        revealed.json()["exercise"]["actions"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let end = server.api("POST", "/api/v1/exercise/end", "");
+    assert_eq!(end.json()["removed"], 2, "{}", end.body);
+    let none = server.api("POST", "/api/v1/exercise/hint", "");
+    assert_eq!(none.status, 409);
+}

@@ -10,12 +10,11 @@ use chaos_middleware::gameday::{ExerciseForm, ExercisePlan, HINTS, hint_text};
 use chaos_middleware::store::{Exercise, ExerciseStart};
 use chaos_middleware::{Naming, Store};
 
-use crate::commands::storm::storm_views;
 use crate::commands::count_actions;
+use crate::commands::storm::storm_views;
 use crate::error::CliError;
 use crate::generate::{self, ExerciseOptions};
 use crate::output;
-
 
 /// `exercise` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -130,7 +129,6 @@ pub fn plan(command: Command) -> Result<Plan, CliError> {
         force: args.force,
     })
 }
-
 
 /// Carries out the subcommand.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {

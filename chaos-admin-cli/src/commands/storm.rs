@@ -13,7 +13,6 @@ use crate::error::CliError;
 use crate::generate::{self, STORM_TAG, StormOptions};
 use crate::output;
 
-
 /// Arguments of `storm`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -114,24 +113,10 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
     })
 }
 
-/// The views a storm or an exercise covers when no `--view` is given: every view the
-/// live app instances registered (by name, once each, sorted), or the wildcard `*` when
-/// no instance is live (every app applies it to all of its views).
+/// The views a storm or an exercise covers when no `--view` is given (see
+/// [`chaos_middleware::gameday::default_views`]).
 pub async fn storm_views(store: &Store) -> Result<Vec<String>, CliError> {
-    let now = chaos_middleware::action::now_ms();
-    let mut names: Vec<String> = store
-        .registered_views()
-        .await?
-        .into_iter()
-        .filter(|view| view.instance.is_live_at(now))
-        .map(|view| view.name)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    if names.is_empty() {
-        names.push("*".to_owned());
-    }
-    Ok(names)
+    Ok(chaos_middleware::gameday::default_views(store).await?)
 }
 
 /// Creates the storm in one transaction and prints what it created, or ends every storm.

@@ -31,6 +31,7 @@
 //! page and API response until it is revealed, as in the CLI.
 
 mod api;
+mod gameday;
 mod pages;
 mod select;
 
@@ -253,6 +254,11 @@ fn routes(state: Admin) -> Router {
         .route("/actions/bulk", post(pages::bulk))
         .route("/actions/{id}/{op}", post(pages::row_op))
         .route("/kill", get(pages::kill_confirm).post(pages::kill))
+        .route("/gameday", get(gameday::page_gameday))
+        .route("/storm", post(gameday::page_start_storm))
+        .route("/storm/end", post(gameday::page_end_storm))
+        .route("/exercise", post(gameday::page_start_exercise))
+        .route("/exercise/{op}", post(gameday::page_exercise_op))
         .route("/instances", get(pages::instances))
         .route("/audit", get(pages::audit))
         .route("/assets/admin.css", get(pages::stylesheet))
@@ -268,6 +274,17 @@ fn routes(state: Admin) -> Router {
         )
         .route("/api/v1/actions/{id}/{op}", post(api::toggle_action))
         .route("/api/v1/kill-switch", post(api::kill_switch))
+        .route(
+            "/api/v1/storm",
+            post(gameday::api_start_storm).delete(gameday::api_end_storm),
+        )
+        .route(
+            "/api/v1/exercise",
+            get(gameday::api_exercise).post(gameday::api_start_exercise),
+        )
+        .route("/api/v1/exercise/hint", post(gameday::api_hint))
+        .route("/api/v1/exercise/reveal", post(gameday::api_reveal))
+        .route("/api/v1/exercise/end", post(gameday::api_end_exercise))
         .route("/api/v1/views", get(api::views))
         .route("/api/v1/instances", get(api::instances))
         .route("/api/v1/audit", get(api::audit))
@@ -287,6 +304,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/actions/1/disable"),
     ("GET", "/kill"),
     ("POST", "/kill"),
+    ("GET", "/gameday"),
+    ("POST", "/storm"),
+    ("POST", "/storm/end"),
+    ("POST", "/exercise"),
+    ("POST", "/exercise/hint"),
     ("GET", "/instances"),
     ("GET", "/audit"),
     ("GET", "/assets/admin.css"),
@@ -298,6 +320,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/actions/1"),
     ("POST", "/api/v1/actions/1/enable"),
     ("POST", "/api/v1/kill-switch"),
+    ("POST", "/api/v1/storm"),
+    ("DELETE", "/api/v1/storm"),
+    ("GET", "/api/v1/exercise"),
+    ("POST", "/api/v1/exercise"),
+    ("POST", "/api/v1/exercise/hint"),
+    ("POST", "/api/v1/exercise/reveal"),
+    ("POST", "/api/v1/exercise/end"),
     ("GET", "/api/v1/views"),
     ("GET", "/api/v1/instances"),
     ("GET", "/api/v1/audit"),

@@ -21,7 +21,7 @@ use crate::store::Selection;
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");
 
-fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
+pub(super) fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     let base = &ctx.base;
     html! {
         (DOCTYPE)
@@ -39,6 +39,7 @@ fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                     nav {
                         a href=(ctx.home()) { "Actions" }
                         a href={ (base) "/actions/new" } { "New action" }
+                        a href={ (base) "/gameday" } { "Game day" }
                         a href={ (base) "/instances" } { "Instances" }
                         a href={ (base) "/audit" } { "Audit log" }
                         a.kill href={ (base) "/kill" } { "Kill switch" }
@@ -51,7 +52,7 @@ fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     }
 }
 
-fn html_response(status: StatusCode, markup: Markup) -> Response {
+pub(super) fn html_response(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [(
@@ -64,7 +65,7 @@ fn html_response(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// An error as a page (the same message the API and the CLI give).
-fn error_page(ctx: &Ctx, err: &ApiError) -> Response {
+pub(super) fn error_page(ctx: &Ctx, err: &ApiError) -> Response {
     html_response(
         err.status(),
         page(
@@ -327,7 +328,7 @@ pub(super) async fn actions_fragment(
 }
 
 /// The pairs of an `application/x-www-form-urlencoded` body.
-fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+pub(super) fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()

@@ -192,6 +192,28 @@ impl ExerciseForm {
     }
 }
 
+/// The views a storm or an exercise covers when none is given: every view the live app
+/// instances registered (by name, once each, sorted), or the wildcard `*` when no
+/// instance is live (every app applies it to all of its views).
+///
+/// Errors: the store cannot be read.
+pub async fn default_views(store: &crate::Store) -> Result<Vec<String>, crate::StoreError> {
+    let now = crate::time::now_ms();
+    let mut names: Vec<String> = store
+        .registered_views()
+        .await?
+        .into_iter()
+        .filter(|view| view.instance.is_live_at(now))
+        .map(|view| view.name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        names.push("*".to_owned());
+    }
+    Ok(names)
+}
+
 /// Where a fault is, for hints: `view items`, `every view`, `fault point db.items`.
 pub fn describe_target(action: &Action) -> String {
     match (action.spec.kind, action.spec.target.as_str()) {
@@ -236,10 +258,20 @@ mod tests {
 
     #[test]
     fn storms_need_someone_and_check_their_values() {
-        let nobody = StormForm::default().build(Naming::Fields, 0).expect_err("nobody");
-        assert!(nobody.to_string().contains("user NAME or group NAME"), "{nobody}");
-        let cli = StormForm::default().build(Naming::Flags, 0).expect_err("nobody");
-        assert!(cli.to_string().contains("--user NAME or --group NAME"), "{cli}");
+        let nobody = StormForm::default()
+            .build(Naming::Fields, 0)
+            .expect_err("nobody");
+        assert!(
+            nobody.to_string().contains("user NAME or group NAME"),
+            "{nobody}"
+        );
+        let cli = StormForm::default()
+            .build(Naming::Flags, 0)
+            .expect_err("nobody");
+        assert!(
+            cli.to_string().contains("--user NAME or --group NAME"),
+            "{cli}"
+        );
         let form = StormForm {
             users: vec!["alice".into(), "alice".into()],
             views: vec!["items".into()],
@@ -260,7 +292,9 @@ mod tests {
 
     #[test]
     fn exercises_check_their_fault_count() {
-        let plan = ExerciseForm::default().build(Naming::Fields, 0).expect("defaults");
+        let plan = ExerciseForm::default()
+            .build(Naming::Fields, 0)
+            .expect("defaults");
         assert_eq!(plan.options.faults, 1);
         assert_eq!(plan.options.expires_at, 3_600_000);
         for faults in [0, 21] {

@@ -1,0 +1,483 @@
+//! Game days in the admin: start and end storms, start an exercise, give its hints,
+//! reveal it and end it — as a page with plain forms and as `/api/v1/storm` and
+//! `/api/v1/exercise`. The rules are the CLI's ([`StormForm`], [`ExerciseForm`]); an
+//! exercise's faults stay hidden until it is revealed.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use serde_json::{Value, json};
+
+use super::pages::{error_page, form_pairs, html_response, page};
+use super::{ApiError, Ctx};
+use crate::action::describe::{action_json, detail, timestamp};
+use crate::action::{Action, Naming, now_ms};
+use crate::gameday::generate::{self, fault_kind};
+use crate::gameday::{ExerciseForm, HINTS, StormForm, default_views, describe_target, hint_text};
+use crate::store::{Exercise, ExerciseStart, STORM_TAG, Selection};
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+/// Starts a storm; returns its seed, expiry and action ids.
+async fn start_storm(ctx: &Ctx, form: &StormForm) -> Result<Value, ApiError> {
+    let plan = form.build(Naming::Fields, now_ms())?;
+    let views = if plan.views.is_empty() {
+        default_views(&ctx.store).await?
+    } else {
+        plan.views
+    };
+    let specs = generate::storm(&views, &plan.options);
+    let ids = ctx.store.create_many(&specs).await?;
+    Ok(json!({
+        "seed": plan.options.seed.to_string(),
+        "expires_at": timestamp(plan.options.expires_at),
+        "expires_at_ms": plan.options.expires_at,
+        "views": views,
+        "ids": ids,
+    }))
+}
+
+async fn end_storm(ctx: &Ctx) -> Result<u64, ApiError> {
+    Ok(ctx
+        .store
+        .delete(&Selection::Tag(STORM_TAG.to_owned()))
+        .await?)
+}
+
+/// The running exercise, or 409 saying there is none.
+async fn running(ctx: &Ctx) -> Result<Exercise, ApiError> {
+    match ctx.store.current_exercise().await? {
+        Some(exercise) => Ok(exercise),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no exercise is running: start one first",
+        )),
+    }
+}
+
+async fn exercise_faults(ctx: &Ctx, exercise: &Exercise) -> Result<Vec<Action>, ApiError> {
+    Ok(ctx
+        .store
+        .list()
+        .await?
+        .actions
+        .into_iter()
+        .filter(|a| exercise.action_ids.contains(&a.id))
+        .collect())
+}
+
+async fn start_exercise(ctx: &Ctx, form: &ExerciseForm) -> Result<Exercise, ApiError> {
+    let plan = form.build(Naming::Fields, now_ms())?;
+    let views = if plan.views.is_empty() {
+        default_views(&ctx.store).await?
+    } else {
+        plan.views
+    };
+    let specs = generate::exercise(&views, &plan.points, &plan.options);
+    match ctx
+        .store
+        .start_exercise(&specs, plan.options.seed, plan.options.expires_at)
+        .await?
+    {
+        ExerciseStart::Started { exercise, .. } => Ok(exercise),
+        ExerciseStart::AlreadyRunning(running) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "exercise {} is already running (ends {}): one exercise at a time, end it first",
+                running.id,
+                timestamp(running.expires_at)
+            ),
+        )),
+    }
+}
+
+async fn next_hint(ctx: &Ctx) -> Result<String, ApiError> {
+    let exercise = running(ctx).await?;
+    if exercise.hints_given >= HINTS {
+        return Ok(hint_text(HINTS + 1, &[]));
+    }
+    let faults = exercise_faults(ctx, &exercise).await?;
+    let given = ctx.store.record_exercise_hint(exercise.id).await?;
+    Ok(hint_text(given, &faults))
+}
+
+/// An exercise as JSON: its state, never its faults before the reveal.
+fn exercise_json(exercise: &Exercise, faults: Option<&[Action]>) -> Value {
+    let now = now_ms();
+    let mut value = json!({
+        "id": exercise.id,
+        "running": exercise.is_running_at(now),
+        "started_at": timestamp(exercise.started_at),
+        "expires_at": timestamp(exercise.expires_at),
+        "hints_given": exercise.hints_given,
+        "revealed": exercise.revealed_at.is_some(),
+        "faults": exercise.action_ids.len(),
+    });
+    if let (Some(faults), Value::Object(map)) = (faults, &mut value) {
+        map.insert("seed".to_owned(), Value::from(exercise.seed.to_string()));
+        map.insert(
+            "actions".to_owned(),
+            faults
+                .iter()
+                .filter_map(|a| action_json(a, now).ok())
+                .collect(),
+        );
+    }
+    value
+}
+
+// ---- JSON API ----
+
+/// `POST /api/v1/storm` with a [`StormForm`]: 201 `{"seed", "expires_at", "views", "ids"}`.
+pub(super) async fn api_start_storm(
+    ctx: Ctx,
+    body: Result<Json<StormForm>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(form) = body.map_err(|err| bad_request(err.body_text()))?;
+    let started = start_storm(&ctx, &form).await?;
+    Ok((StatusCode::CREATED, Json(started)).into_response())
+}
+
+/// `DELETE /api/v1/storm`: removes every storm action; `{"removed": N}`.
+pub(super) async fn api_end_storm(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"removed": end_storm(&ctx).await?})))
+}
+
+/// `GET /api/v1/exercise`: the latest exercise not ended (null when none); its faults
+/// only once revealed.
+pub(super) async fn api_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let Some(exercise) = ctx.store.current_exercise().await? else {
+        return Ok(Json(json!({"exercise": null})));
+    };
+    let faults = if exercise.revealed_at.is_some() {
+        Some(exercise_faults(&ctx, &exercise).await?)
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({"exercise": exercise_json(&exercise, faults.as_deref())}),
+    ))
+}
+
+/// `POST /api/v1/exercise` with an [`ExerciseForm`]: 201 `{"exercise"}`; 409 when one runs.
+pub(super) async fn api_start_exercise(
+    ctx: Ctx,
+    body: Result<Json<ExerciseForm>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(form) = body.map_err(|err| bad_request(err.body_text()))?;
+    let exercise = start_exercise(&ctx, &form).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"exercise": exercise_json(&exercise, None)})),
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/exercise/hint`: `{"hint": "..."}`.
+pub(super) async fn api_hint(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"hint": next_hint(&ctx).await?})))
+}
+
+/// `POST /api/v1/exercise/reveal`: the exercise with its faults.
+pub(super) async fn api_reveal(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let exercise = running(&ctx).await?;
+    ctx.store.reveal_exercise(exercise.id).await?;
+    let faults = exercise_faults(&ctx, &exercise).await?;
+    Ok(Json(
+        json!({"exercise": exercise_json(&exercise, Some(&faults))}),
+    ))
+}
+
+/// `POST /api/v1/exercise/end`: removes its faults; `{"removed": N}`.
+pub(super) async fn api_end_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    let exercise = running(&ctx).await?;
+    let removed = ctx.store.end_exercise(exercise.id).await?;
+    Ok(Json(json!({"removed": removed})))
+}
+
+// ---- Page ----
+
+/// Splits a comma-separated form field into names.
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn storm_form(pairs: &[(String, String)]) -> Result<StormForm, ApiError> {
+    let mut form = StormForm::default();
+    for (key, value) in pairs {
+        let text = Some(value.clone()).filter(|v| !v.trim().is_empty());
+        match key.as_str() {
+            "users" => form.users = list(value),
+            "groups" => form.groups = list(value),
+            "views" => form.views.push(value.clone()),
+            "probability" => form.probability = text,
+            "for" => form.for_duration = text,
+            "intensity" => form.intensity = text,
+            "seed" if !value.trim().is_empty() => {
+                form.seed = Some(value.trim().parse().map_err(|_| {
+                    bad_request(format!(
+                        "invalid seed '{value}': allowed are whole numbers 0-18446744073709551615"
+                    ))
+                })?);
+            }
+            "seed" => {}
+            other => return Err(bad_request(format!("unknown field '{other}'"))),
+        }
+    }
+    Ok(form)
+}
+
+fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
+    let mut form = ExerciseForm::default();
+    for (key, value) in pairs {
+        let text = Some(value.clone()).filter(|v| !v.trim().is_empty());
+        match key.as_str() {
+            "views" => form.views.push(value.clone()),
+            "points" => form.points = list(value),
+            "probability" => form.probability = text,
+            "for" => form.for_duration = text,
+            "faults" if !value.trim().is_empty() => {
+                form.faults = Some(value.trim().parse().map_err(|_| {
+                    bad_request(format!("invalid faults '{value}': allowed are 1 to 20"))
+                })?);
+            }
+            "seed" if !value.trim().is_empty() => {
+                form.seed = Some(value.trim().parse().map_err(|_| {
+                    bad_request(format!("invalid seed '{value}': allowed are whole numbers"))
+                })?);
+            }
+            "faults" | "seed" => {}
+            other => return Err(bad_request(format!("unknown field '{other}'"))),
+        }
+    }
+    Ok(form)
+}
+
+/// `GET /gameday`: storms and the exercise, with their forms.
+pub(super) async fn page_gameday(ctx: Ctx) -> Response {
+    render(&ctx, None, None).await
+}
+
+async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) -> Response {
+    let data = async {
+        let listing = ctx.store.list().await?;
+        let exercise = ctx.store.current_exercise().await?;
+        let views = default_views(&ctx.store).await?;
+        Ok::<_, crate::StoreError>((listing, exercise, views))
+    }
+    .await;
+    let (listing, exercise, views) = match data {
+        Ok(data) => data,
+        Err(err) => return error_page(ctx, &ApiError::from(err)),
+    };
+    let now = now_ms();
+    let storm: Vec<&Action> = listing
+        .actions
+        .iter()
+        .filter(|a| a.spec.tag.as_deref() == Some(STORM_TAG) && !a.is_expired_at(now))
+        .collect();
+    let base = &ctx.base;
+    let running = exercise.as_ref().filter(|e| e.is_running_at(now));
+    let revealed: Vec<&Action> = match running {
+        Some(e) if e.revealed_at.is_some() => listing
+            .actions
+            .iter()
+            .filter(|a| e.action_ids.contains(&a.id))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let body = html! {
+        @if let Some(text) = &message { pre.notice role="status" { (text) } }
+        @if let Some(err) = error { p.error role="alert" { (err.message()) } }
+        h2 { "Storm" }
+        @if storm.is_empty() {
+            p { "No storm is raging." }
+        } @else {
+            p { strong { (storm.len()) " storm actions" } " active, until "
+                (timestamp(storm.iter().filter_map(|a| a.spec.expires_at).max().unwrap_or(now))) "." }
+            form method="post" action={ (base) "/storm/end" } {
+                button.danger type="submit" { "End the storm" }
+            }
+        }
+        form.create method="post" action={ (base) "/storm" } {
+            fieldset {
+                legend { "Start a storm (random failures for chosen users only)" }
+                label { "Users (comma-separated) " input name="users" placeholder="alice, bob"; }
+                label { "Groups " input name="groups" placeholder="beta"; }
+                fieldset.views {
+                    legend { "Views (none ticked: all)" }
+                    @for view in &views {
+                        label.check { input type="checkbox" name="views" value=(view); " " (view) }
+                    }
+                }
+                label { "Intensity "
+                    select name="intensity" {
+                        option value="low" { "low" }
+                        option value="medium" selected { "medium" }
+                        option value="high" { "high" }
+                    }
+                }
+                label { "Probability " input name="probability" placeholder="3%"; }
+                label { "Duration " input name="for" placeholder="15m"; }
+                label { "Seed (to replay a storm) " input name="seed" inputmode="numeric"; }
+                button type="submit" { "Start the storm" }
+            }
+        }
+        h2 { "Exercise" }
+        @match running {
+            Some(e) => {
+                p { "Exercise " (e.id) " is running until " (timestamp(e.expires_at)) ": "
+                    (e.action_ids.len()) " hidden faults; hints given " (e.hints_given) " of " (HINTS) "."
+                    @if e.revealed_at.is_some() { " Revealed." } }
+                div.actions-row {
+                    form method="post" action={ (base) "/exercise/hint" } { button type="submit" { "Give a hint" } }
+                    @if e.revealed_at.is_none() {
+                        form method="post" action={ (base) "/exercise/reveal" } { button type="submit" { "Reveal the faults" } }
+                    }
+                    form method="post" action={ (base) "/exercise/end" } { button.danger type="submit" { "End the exercise" } }
+                }
+                @if !revealed.is_empty() {
+                    table {
+                        thead { tr { th { "id" } th { "where" } th { "fault" } th { "detail" } } }
+                        tbody {
+                            @for action in &revealed {
+                                tr { td { (action.id) } td { (describe_target(action)) } td { (fault_kind(&action.spec.fault)) } td { (detail(&action.spec.fault, Some(30))) } }
+                            }
+                        }
+                    }
+                }
+            }
+            None => {
+                p { "No exercise is running." }
+                form.create method="post" action={ (base) "/exercise" } {
+                    fieldset {
+                        legend { "Start an exercise (hidden faults for everyone)" }
+                        fieldset.views {
+                            legend { "Views (none ticked: all)" }
+                            @for view in &views {
+                                label.check { input type="checkbox" name="views" value=(view); " " (view) }
+                            }
+                        }
+                        label { "Fault points (comma-separated) " input name="points" placeholder="db.items"; }
+                        label { "Faults " input name="faults" value="1" inputmode="numeric"; }
+                        label { "Duration " input name="for" placeholder="1h"; }
+                        label { "Probability (default: drawn per fault) " input name="probability"; }
+                        label { "Seed " input name="seed" inputmode="numeric"; }
+                        button type="submit" { "Start the exercise" }
+                    }
+                }
+            }
+        }
+    };
+    let status = error.map_or(StatusCode::OK, ApiError::status);
+    html_response(status, page(ctx, "Game day", body))
+}
+
+/// `POST /storm` (form).
+pub(super) async fn page_start_storm(ctx: Ctx, body: Bytes) -> Response {
+    let result = match storm_form(&form_pairs(&body)) {
+        Ok(form) => start_storm(&ctx, &form).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(started) => {
+            let count = started["ids"].as_array().map_or(0, Vec::len);
+            render(
+                &ctx,
+                Some(format!(
+                    "Storm started: {count} actions until {} (seed {}).",
+                    started["expires_at"].as_str().unwrap_or(""),
+                    started["seed"].as_str().unwrap_or("")
+                )),
+                None,
+            )
+            .await
+        }
+        Err(err) => render(&ctx, None, Some(&err)).await,
+    }
+}
+
+/// `POST /storm/end`.
+pub(super) async fn page_end_storm(ctx: Ctx) -> Response {
+    match end_storm(&ctx).await {
+        Ok(n) => {
+            render(
+                &ctx,
+                Some(format!("Storm ended: removed {n} actions.")),
+                None,
+            )
+            .await
+        }
+        Err(err) => render(&ctx, None, Some(&err)).await,
+    }
+}
+
+/// `POST /exercise` (form).
+pub(super) async fn page_start_exercise(ctx: Ctx, body: Bytes) -> Response {
+    let result = match exercise_form(&form_pairs(&body)) {
+        Ok(form) => start_exercise(&ctx, &form).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(exercise) => {
+            let text = format!(
+                "Exercise {} started: {} hidden faults for everyone until {}.",
+                exercise.id,
+                exercise.action_ids.len(),
+                timestamp(exercise.expires_at)
+            );
+            render(&ctx, Some(text), None).await
+        }
+        Err(err) => render(&ctx, None, Some(&err)).await,
+    }
+}
+
+/// `POST /exercise/hint|reveal|end`.
+pub(super) async fn page_exercise_op(
+    ctx: Ctx,
+    axum::extract::Path(op): axum::extract::Path<String>,
+) -> Response {
+    let result = match op.as_str() {
+        "hint" => next_hint(&ctx).await,
+        "reveal" => match running(&ctx).await {
+            Ok(e) => ctx
+                .store
+                .reveal_exercise(e.id)
+                .await
+                .map(|()| "The faults are revealed below.".to_owned())
+                .map_err(ApiError::from),
+            Err(err) => Err(err),
+        },
+        "end" => match running(&ctx).await {
+            Ok(e) => ctx
+                .store
+                .end_exercise(e.id)
+                .await
+                .map(|n| format!("Exercise ended: removed {n} faults."))
+                .map_err(ApiError::from),
+            Err(err) => Err(err),
+        },
+        other => {
+            return error_page(
+                &ctx,
+                &ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("unknown operation '{other}': allowed are hint, reveal, end"),
+                ),
+            );
+        }
+    };
+    match result {
+        Ok(text) => render(&ctx, Some(text), None).await,
+        Err(err) => render(&ctx, None, Some(&err)).await,
+    }
+}
