@@ -136,19 +136,48 @@ fn no_route_is_reachable_without_the_token() {
 }
 
 #[test]
+fn without_a_token_only_loopback_host_names_get_in() {
+    let store = TestStore::sqlite();
+    let server = Server::start(store.url(), None);
+    let local = server.request("GET", "/api/v1/actions", &[], "");
+    assert_eq!(local.status, 200, "{}", local.body);
+    // A page of another site that a DNS name points at 127.0.0.1 (DNS rebinding).
+    let rebound = server.request(
+        "POST",
+        "/api/v1/kill-switch",
+        &[
+            ("Host", "evil.example:8900"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        "",
+    );
+    assert_eq!(rebound.status, 421, "{}", rebound.body);
+    for response in [&local, &rebound] {
+        assert!(!header(response, "content-security-policy").is_empty());
+    }
+}
+
+#[test]
 fn a_non_loopback_address_needs_a_token() {
     let store = TestStore::sqlite();
     let output = admin(store.url(), &["serve", "--bind", "0.0.0.0:0"]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a loopback address"), "{stderr}");
-    let short = Command::new(binary("chaos-admin"))
-        .args(["serve", "--database-url", store.url()])
-        .env("CHAOS_ADMIN_TOKEN", "short")
-        .output()
-        .expect("runs");
-    assert_eq!(short.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 16"));
+    for (token, why) in [
+        ("short", "allowed are 16 to 256"),
+        ("abc;def ghi=jkl,mno\"pq", "visible ASCII"),
+        ("ééééééééééééééééé", "visible ASCII"),
+    ] {
+        let refused = Command::new(binary("chaos-admin"))
+            .args(["serve", "--database-url", store.url()])
+            .env("CHAOS_ADMIN_TOKEN", token)
+            .output()
+            .expect("runs");
+        assert_eq!(refused.status.code(), Some(2), "{token}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(why), "{token}: {stderr}");
+    }
 }
 
 #[test]
@@ -223,6 +252,24 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
     );
     // The other one was enabled already: a no-op is not counted.
     assert_eq!(bulk.json()["changed"], 1, "{}", bulk.body);
+    let many: Vec<String> = (1..=1001).map(|i| i.to_string()).collect();
+    let too_many = server.api(
+        "POST",
+        "/api/v1/actions/bulk",
+        &format!(r#"{{"ids": [{}], "op": "disable"}}"#, many.join(",")),
+    );
+    assert_eq!(too_many.status, 422, "{}", too_many.body);
+    assert!(
+        too_many.body.len() < 400,
+        "the message does not echo every id"
+    );
+    let lower = server.request(
+        "GET",
+        "/api/v1/actions",
+        &[("Authorization", &format!("bearer {TOKEN}"))],
+        "",
+    );
+    assert_eq!(lower.status, 200, "the scheme is case-insensitive");
     let killed = server.api("POST", "/api/v1/kill-switch", "");
     assert_eq!(killed.json()["disabled"], 2);
     let deleted = server.api("DELETE", &format!("/api/v1/actions/{id}"), "");
@@ -324,7 +371,9 @@ fn login_sets_strict_http_only_cookies_and_forms_work_without_javascript() {
     );
     assert_eq!(login.status, 303, "{}", login.body);
     let cookies = header(&login, "set-cookie");
-    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    // A session id, never the token: cookies are shared with other ports of the host.
+    assert!(!cookies[0].contains(TOKEN), "{cookies:?}");
     assert!(
         cookies
             .iter()
@@ -333,6 +382,8 @@ fn login_sets_strict_http_only_cookies_and_forms_work_without_javascript() {
     let jar: Vec<&str> = cookies.iter().filter_map(|c| c.split(';').next()).collect();
     let cookie = jar.join("; ");
     let cookie_headers = [("Cookie", cookie.as_str()), ("Content-Type", form)];
+    let page = server.request("GET", "/", &cookie_headers, "");
+    assert!(page.body.contains("operator: Ann Lee"), "{}", page.body);
 
     // The create form, as a browser without JavaScript posts it.
     let created = server.request(
@@ -378,10 +429,32 @@ fn login_sets_strict_http_only_cookies_and_forms_work_without_javascript() {
     );
     let unconfirmed = server.request("POST", "/kill", &cookie_headers, "");
     assert_eq!(unconfirmed.status, 303);
-    let page = server.request("GET", "/", &cookie_headers, "");
-    assert!(page.body.contains("operator: Ann Lee"), "{}", page.body);
-    let audit = server.request("GET", "/audit", &cookie_headers, "");
-    assert!(audit.body.contains("Ann Lee"), "{}", audit.body);
+    // Where the redirects lead: the list with a fixed notice, and filters as a form sends them.
+    let notice = server.request("GET", "/?notice=disabled&n=2", &cookie_headers, "");
+    assert_eq!(notice.status, 200, "{}", notice.body);
+    assert!(
+        notice.body.contains("Disabled 2 actions."),
+        "{}",
+        notice.body
+    );
+    let filtered = server.request(
+        "GET",
+        "/?state=&kind=&verb=slow&view=&q=",
+        &cookie_headers,
+        "",
+    );
+    assert_eq!(filtered.status, 200, "{}", filtered.body);
+    let enabled = server.request(
+        "GET",
+        "/fragment/actions?state=enabled",
+        &cookie_headers,
+        "",
+    );
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    // Logging out ends the session.
+    let logout = server.request("GET", "/logout", &cookie_headers, "");
+    assert_eq!(logout.status, 303);
+    assert_eq!(server.request("GET", "/", &cookie_headers, "").status, 401);
 }
 
 #[test]

@@ -110,6 +110,8 @@ pub(crate) fn point_outcome(
     };
     for rule in &decision.fired {
         shared.counters.record(&rule.effect, true);
+        rule.fired
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             target: "chaos",
             action_id = rule.id,

@@ -33,6 +33,49 @@ pub(crate) struct Rule {
     pub groups: Box<[String]>,
     pub methods: Box<[Method]>,
     pub expires_at_ms: Option<i64>,
+    /// How often this action injected its fault on this instance (shared by every copy
+    /// of the rule and kept across reloads: see [`FiredCounters`]).
+    pub fired: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The per-action fault counters of one layer, by action id. Locked only when a snapshot
+/// is compiled and when the heartbeat reads them; the request path increments the
+/// counter its rule holds, without a lock.
+#[derive(Debug, Default)]
+pub(crate) struct FiredCounters(
+    std::sync::Mutex<std::collections::HashMap<i64, Arc<std::sync::atomic::AtomicU64>>>,
+);
+
+impl FiredCounters {
+    /// The counter of `id` (created at 0), keeping only the ids in `keep`.
+    fn for_actions(
+        &self,
+        ids: &[i64],
+    ) -> std::collections::HashMap<i64, Arc<std::sync::atomic::AtomicU64>> {
+        let mut map = match self.0.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.retain(|id, _| ids.contains(id));
+        for id in ids {
+            map.entry(*id).or_default();
+        }
+        map.clone()
+    }
+
+    /// Every counter's current value, by action id.
+    pub fn read(&self) -> Vec<(i64, u64)> {
+        let map = match self.0.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut out: Vec<(i64, u64)> = map
+            .iter()
+            .map(|(id, n)| (*id, n.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
 }
 
 /// What a rule does.
@@ -171,6 +214,7 @@ impl Snapshot {
         actions: &[Action],
         views: &ChaosViews,
         host: &str,
+        fired: &FiredCounters,
     ) -> Self {
         let mut responses = RuleSetBuilder::default();
         let mut points = RuleSetBuilder::default();
@@ -181,8 +225,13 @@ impl Snapshot {
             .filter(|a| a.spec.hosts.is_empty() || a.spec.hosts.iter().any(|h| glob_match(h, host)))
             .collect();
         sorted.sort_by_key(|a| a.id);
+        let ids: Vec<i64> = sorted.iter().map(|a| a.id).collect();
+        let counters = fired.for_actions(&ids);
         for action in sorted {
-            let rule = match Rule::from_action(action) {
+            let rule = match Rule::from_action(
+                action,
+                counters.get(&action.id).cloned().unwrap_or_default(),
+            ) {
                 Ok(rule) => rule,
                 Err(reason) => {
                     tracing::warn!(target: "chaos", action_id = action.id, "skipping action {}: {reason}", action.id);
@@ -258,7 +307,10 @@ fn compile_methods(methods: &[String]) -> Result<Box<[Method]>, String> {
 impl Rule {
     /// Compiles an action; `Err` (the reason) when a filter cannot be understood, and the
     /// action is then skipped rather than widened.
-    fn from_action(action: &Action) -> Result<Self, String> {
+    fn from_action(
+        action: &Action,
+        fired: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<Self, String> {
         let effect = match &action.spec.fault {
             Fault::Slow {
                 min_ms,
@@ -294,6 +346,7 @@ impl Rule {
             groups: action.spec.groups.clone().into_boxed_slice(),
             methods: compile_methods(&action.spec.methods)?,
             expires_at_ms: action.spec.expires_at,
+            fired,
         })
     }
 

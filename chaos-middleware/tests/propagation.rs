@@ -321,7 +321,7 @@ async fn instance_rows_round_trip(url: &str) {
     };
     assert!(
         !store
-            .heartbeat("test-1", None, None)
+            .heartbeat("test-1", None, None, None)
             .await
             .expect("heartbeat")
     );
@@ -336,7 +336,12 @@ async fn instance_rows_round_trip(url: &str) {
         .expect("register again");
     assert!(
         store
-            .heartbeat("test-1", Some(4), Some(6))
+            .heartbeat(
+                "test-1",
+                Some(4),
+                Some(6),
+                Some(r#"{"7": [12, 3], "9": [1, 0]}"#)
+            )
             .await
             .expect("heartbeat")
     );
@@ -344,6 +349,19 @@ async fn instance_rows_round_trip(url: &str) {
     assert_eq!(instances.len(), 1);
     assert_eq!(instances[0].applied_generation, Some(4));
     assert_eq!(instances[0].applied_at, Some(6));
+    // The fault counts the heartbeat carried, read back over the live instances.
+    let fired = chaos_middleware::store::fired_counts(&instances, instances[0].last_seen);
+    assert_eq!(
+        fired.get(&7).copied(),
+        Some(chaos_middleware::store::Fired {
+            total: 12,
+            recent: 3
+        })
+    );
+    assert_eq!(fired.get(&9).map(|f| f.total), Some(1));
+    // A stale instance's counts no longer count.
+    let stale = chaos_middleware::store::fired_counts(&instances, instances[0].last_seen + 36_000);
+    assert!(stale.is_empty());
     assert!(instances[0].is_live_at(instances[0].last_seen + 35_000));
     assert!(!instances[0].is_live_at(instances[0].last_seen + 36_000));
     let views = store.registered_views().await.expect("views");

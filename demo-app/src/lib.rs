@@ -130,7 +130,13 @@ pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
 /// outside the chaos layer, so chaos never breaks the tool that turns it off.
 pub fn with_admin(app: Router, database_url: &str, password: &str) -> Router {
     let password: std::sync::Arc<str> = std::sync::Arc::from(password);
-    app.nest(
+    // `/chaos/` (as typed, and as some proxies rewrite it) goes to the admin too, outside
+    // the chaos layer.
+    app.route(
+        "/chaos/",
+        axum::routing::get(|| async { axum::response::Redirect::permanent("/chaos") }),
+    )
+    .nest(
         "/chaos",
         // Opened on first use: the shop starts even while the chaos store is down.
         chaos_middleware::admin::router_for_url(database_url)

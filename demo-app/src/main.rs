@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     std::io::stdout()
         .flush()
         .context("cannot write to stdout")?;
-    tracing::info!(store = %args.database_url, "chaos store");
+    tracing::info!(store = %chaos_middleware::store::redact(&args.database_url), "chaos store");
     let handle = chaos.handle();
     let app = demo_app::with_admin(
         demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic),

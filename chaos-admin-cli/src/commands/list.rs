@@ -29,9 +29,9 @@ pub fn plan(args: Args) -> Plan {
     Plan { json: args.json }
 }
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 14] = [
     "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "WHO", "METHODS", "HOSTS",
-    "EXPIRES", "TAG", "NOTE",
+    "EXPIRES", "FIRED", "TAG", "NOTE",
 ];
 
 /// Prints the listing; rows the store cannot read are warned about on stderr.
@@ -41,6 +41,8 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     // A running exercise's faults are listed as existing, with no details.
     let hidden_ids = store.hidden_action_ids().await?;
     let now = now_ms();
+    // How often each action fired on the live instances (their heartbeats report it).
+    let fired = chaos_middleware::store::fired_counts(&store.instances().await?, now);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     // Rows that cannot be read are listed too, as broken, in id order.
@@ -53,7 +55,16 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                 Row::Action(action) if hidden_ids.contains(&action.id) => {
                     Ok(hidden::json(action, now))
                 }
-                Row::Action(action) => output::action_json(action, now),
+                Row::Action(action) => output::action_json(action, now).map(|mut value| {
+                    if let Value::Object(map) = &mut value {
+                        let counts = fired.get(&action.id).copied().unwrap_or_default();
+                        map.insert(
+                            "fired".to_owned(),
+                            serde_json::to_value(counts).unwrap_or(Value::Null),
+                        );
+                    }
+                    value
+                }),
             })
             .collect::<Result<Vec<Value>, _>>()?;
         let result = serde_json::to_writer_pretty(&mut out, &actions)
@@ -84,6 +95,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                 output::who(&action.spec.methods),
                 output::who(&action.spec.hosts),
                 output::expires(action.spec.expires_at, now),
+                output::fired(fired.get(&action.id).copied()),
                 action.spec.tag.clone().unwrap_or_default(),
                 action.spec.note.clone().unwrap_or_default(),
             ]);

@@ -8,8 +8,10 @@
 //! Without a token the server only binds to a loopback address (every local user is then
 //! trusted, and changes are audited as the OS user).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -30,39 +32,41 @@ pub struct Args {
     /// Address to listen on (a non-loopback address needs a token).
     #[arg(long, default_value = "127.0.0.1:8900", value_name = "ADDR:PORT")]
     pub bind: String,
-    /// File holding the access token (its first line; at least 16 characters).
-    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    /// File holding the access token (its first line; 16 to 256 visible ASCII characters
+    /// other than `;`, `,`, `"` and `\`). Wins over CHAOS_ADMIN_TOKEN.
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// The access token itself (prefer --token-file: the environment is visible to the
-    /// user's other processes).
-    #[arg(
-        long,
-        env = "CHAOS_ADMIN_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+}
+
+/// The token from the environment (a flag would show in `ps`).
+fn token_from_env() -> Option<String> {
+    std::env::var("CHAOS_ADMIN_TOKEN").ok()
 }
 
 /// The shortest token accepted.
 const MIN_TOKEN_CHARS: usize = 16;
-/// Cookie holding the token after a login.
-const TOKEN_COOKIE: &str = "chaos_admin_token";
-/// Cookie holding the operator's name after a login.
-const NAME_COOKIE: &str = "chaos_admin_operator";
+/// The longest token accepted.
+const MAX_TOKEN_CHARS: usize = 256;
+/// Cookie holding the session a login opened (a random id, never the token: cookies are
+/// not kept apart by port, so other services on the host would see it).
+const SESSION_COOKIE: &str = "chaos_admin_session";
 
 /// Who may use the server.
 #[derive(Debug, Clone)]
 enum Access {
-    /// Anyone who presents this token.
-    Token(String),
+    /// Anyone who presents this token, or the session cookie a login with it gave.
+    Token {
+        token: String,
+        /// Session id → operator name; in memory, so a restart logs everyone out.
+        sessions: Arc<Mutex<HashMap<String, String>>>,
+    },
     /// Anyone who can reach the loopback address, as this OS user.
     Local(String),
 }
 
 fn read_token(args: &Args) -> Result<Option<String>, CliError> {
-    let token = match (&args.token_file, &args.token) {
-        (Some(path), _) => {
+    let token = match &args.token_file {
+        Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|err| {
                 CliError::usage(format!(
                     "cannot read --token-file {}: {err}",
@@ -71,16 +75,23 @@ fn read_token(args: &Args) -> Result<Option<String>, CliError> {
             })?;
             Some(text.lines().next().unwrap_or("").trim().to_owned())
         }
-        (None, Some(token)) => Some(token.trim().to_owned()),
-        (None, None) => None,
+        None => token_from_env().map(|t| t.trim().to_owned()),
     };
-    if let Some(token) = &token
-        && token.chars().count() < MIN_TOKEN_CHARS
-    {
-        return Err(CliError::usage(format!(
-            "the admin token has {} characters: allowed are tokens of at least {MIN_TOKEN_CHARS} (e.g. `openssl rand -hex 32`)",
-            token.chars().count()
-        )));
+    if let Some(token) = &token {
+        let length = token.chars().count();
+        if !(MIN_TOKEN_CHARS..=MAX_TOKEN_CHARS).contains(&length) {
+            return Err(CliError::usage(format!(
+                "the admin token has {length} characters: allowed are {MIN_TOKEN_CHARS} to {MAX_TOKEN_CHARS} (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+        if let Some(bad) = token
+            .chars()
+            .find(|c| !c.is_ascii_graphic() || matches!(c, ';' | ',' | '"' | '\\'))
+        {
+            return Err(CliError::usage(format!(
+                "the admin token holds {bad:?}: allowed are visible ASCII characters other than ; , \" \\ (e.g. `openssl rand -hex 32`)"
+            )));
+        }
     }
     Ok(token)
 }
@@ -94,7 +105,10 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
         ))
     })?;
     let access = match read_token(&args)? {
-        Some(token) => Access::Token(token),
+        Some(token) => Access::Token {
+            token,
+            sessions: Arc::default(),
+        },
         None if addr.ip().is_loopback() => {
             Access::Local(std::env::var("USER").unwrap_or_else(|_| "local".to_owned()))
         }
@@ -115,7 +129,10 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
         })?;
         let local = listener.local_addr()?;
         match &access {
-            Access::Token(_) => eprintln!("chaos admin on http://{local}/ (token required; store {})", store.location()),
+            Access::Token { .. } => eprintln!(
+                "chaos admin on http://{local}/ (token required; store {})",
+                store.location()
+            ),
             Access::Local(user) => eprintln!(
                 "chaos admin on http://{local}/ without a token: every local user can use it, audited as {user} (store {})",
                 store.location()
@@ -139,6 +156,7 @@ fn app(store: Store, access: Access) -> Router {
         .route("/logout", get(logout))
         .with_state(access)
         .merge(guarded)
+        .layer(middleware::map_response(security_headers))
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -150,6 +168,51 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// The headers every response of the server carries (the admin's pages set a stricter
+/// policy of their own, which is kept).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Whether the request names this machine in `Host` (127.0.0.1, ::1, localhost): without a
+/// token, a page of another site that a DNS name points here must not get in.
+fn host_is_loopback(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The credentials after `scheme ` in `Authorization`, the scheme matched without regard
+/// to case (RFC 9110 §11.1).
+fn credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (given, rest) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }
 
 fn token_matches(expected: &str, given: &str) -> bool {
@@ -185,7 +248,7 @@ fn unauthorized(api: bool) -> Response {
             .into_response()
     } else {
         // The login form itself, with the status that says why.
-        with_login_headers((StatusCode::UNAUTHORIZED, login_form(None)).into_response())
+        (StatusCode::UNAUTHORIZED, login_form(None)).into_response()
     }
 }
 
@@ -194,26 +257,34 @@ fn unauthorized(api: bool) -> Response {
 async fn authenticate(State(access): State<Access>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     let operator = match &access {
-        Access::Local(user) => Some(Operator::new(user.clone())),
-        Access::Token(expected) => {
-            let bearer = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if let Some(given) = bearer {
-                token_matches(expected, given.trim()).then(|| {
+        Access::Local(user) => {
+            if !host_is_loopback(headers) {
+                return (
+                    StatusCode::MISDIRECTED_REQUEST,
+                    axum::Json(serde_json::json!({
+                        "error": "this server answers only requests for 127.0.0.1, [::1] or localhost (it runs without a token)",
+                        "status": 421
+                    })),
+                )
+                    .into_response();
+            }
+            Some(Operator::new(user.clone()))
+        }
+        Access::Token { token, sessions } => {
+            if let Some(given) = credentials(headers, "Bearer") {
+                token_matches(token, given).then(|| {
                     let name = headers
                         .get("x-chaos-operator")
                         .and_then(|v| v.to_str().ok());
                     Operator::new(operator_name(name, "api"))
                 })
             } else {
-                cookie(headers, TOKEN_COOKIE)
-                    .filter(|given| token_matches(expected, given))
-                    .map(|_| {
-                        let name = cookie(headers, NAME_COOKIE).map(decode_cookie);
-                        Operator::new(operator_name(name.as_deref(), "web"))
-                    })
+                let session = cookie(headers, SESSION_COOKIE).unwrap_or("");
+                let known = match sessions.lock() {
+                    Ok(map) => map.get(session).cloned(),
+                    Err(poisoned) => poisoned.into_inner().get(session).cloned(),
+                };
+                known.filter(|_| !session.is_empty()).map(Operator::new)
             }
         }
     };
@@ -224,13 +295,6 @@ async fn authenticate(State(access): State<Access>, mut request: Request, next: 
         }
         None => unauthorized(request.uri().path().starts_with("/api/")),
     }
-}
-
-fn decode_cookie(text: &str) -> String {
-    form_urlencoded::parse(format!("n={text}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 fn login_form(error: Option<&str>) -> Html<String> {
@@ -248,65 +312,64 @@ fn login_form(error: Option<&str>) -> Html<String> {
 }
 
 async fn login_page() -> Response {
-    with_login_headers(login_form(None).into_response())
+    login_form(None).into_response()
 }
 
-fn with_login_headers(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
-    );
-    response
-}
-
-/// `POST /login` (`name`, `token`): sets the cookies and goes to the admin.
+/// `POST /login` (`name`, `token`): opens a session (an HttpOnly, `SameSite=Strict`
+/// cookie) and goes to the admin.
 async fn login(State(access): State<Access>, body: Bytes) -> Response {
     let mut name = None;
-    let mut token = None;
+    let mut given = None;
     for (key, value) in form_urlencoded::parse(&body) {
         match key.as_ref() {
             "name" => name = Some(value.into_owned()),
-            "token" => token = Some(value.into_owned()),
+            "token" => given = Some(value.into_owned()),
             _ => {}
         }
     }
-    let ok = match &access {
-        Access::Local(_) => true,
-        Access::Token(expected) => token
-            .as_deref()
-            .is_some_and(|t| token_matches(expected, t.trim())),
+    let Access::Token { token, sessions } = &access else {
+        // Without a token there is nothing to log in to.
+        return Redirect::to("/").into_response();
     };
-    if !ok {
+    if !given
+        .as_deref()
+        .is_some_and(|t| token_matches(token, t.trim()))
+    {
         let page = login_form(Some("That token is not the server's token."));
-        return with_login_headers((StatusCode::UNAUTHORIZED, page).into_response());
+        return (StatusCode::UNAUTHORIZED, page).into_response();
     }
     let name = operator_name(name.as_deref(), "web");
-    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
-    let token_value = match &access {
-        Access::Token(expected) => expected.clone(),
-        Access::Local(_) => String::new(),
+    let session: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    match sessions.lock() {
+        Ok(mut map) => map.insert(session.clone(), name),
+        Err(poisoned) => poisoned.into_inner().insert(session.clone(), name),
     };
     let mut response = Redirect::to("/").into_response();
-    for cookie in [
-        format!("{TOKEN_COOKIE}={token_value}; HttpOnly; SameSite=Strict; Path=/"),
-        format!("{NAME_COOKIE}={encoded}; HttpOnly; SameSite=Strict; Path=/"),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/"
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }
 
-/// `GET /logout`: forgets the cookies.
-async fn logout() -> Response {
+/// `GET /logout`: ends the session.
+async fn logout(State(access): State<Access>, headers: HeaderMap) -> Response {
+    if let (Access::Token { sessions, .. }, Some(session)) =
+        (&access, cookie(&headers, SESSION_COOKIE))
+    {
+        match sessions.lock() {
+            Ok(mut map) => map.remove(session),
+            Err(poisoned) => poisoned.into_inner().remove(session),
+        };
+    }
     let mut response = Redirect::to("/login").into_response();
-    for name in [TOKEN_COOKIE, NAME_COOKIE] {
-        if let Ok(value) = HeaderValue::from_str(&format!(
-            "{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-        )) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }
@@ -316,21 +379,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cookies_and_names() {
+    fn cookies_names_hosts_and_schemes() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; chaos_admin_token=abc; chaos_admin_operator=Ann%20Lee"),
+            HeaderValue::from_static("a=1; chaos_admin_session=abc"),
         );
-        assert_eq!(cookie(&headers, TOKEN_COOKIE), Some("abc"));
-        assert_eq!(
-            decode_cookie(cookie(&headers, NAME_COOKIE).unwrap_or_default()),
-            "Ann Lee"
-        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(operator_name(Some(" \u{1b}[31mbob "), "x"), "[31mbob");
         assert_eq!(operator_name(Some("  "), "web"), "web");
         assert!(token_matches("0123456789abcdef", "0123456789abcdef"));
         assert!(!token_matches("0123456789abcdef", "0123456789abcdeF"));
         assert!(!token_matches("0123456789abcdef", ""));
+        for (host, loopback) in [
+            ("127.0.0.1:8900", true),
+            ("localhost:8900", true),
+            ("[::1]:8900", true),
+            ("evil.example:8900", false),
+            ("127.0.0.1.evil.example", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_static(host));
+            assert_eq!(host_is_loopback(&headers), loopback, "{host}");
+        }
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  tok "),
+        );
+        assert_eq!(credentials(&headers, "Bearer"), Some("tok"));
+        assert_eq!(credentials(&headers, "Basic"), None);
     }
 }

@@ -188,3 +188,15 @@ pub fn hidden_json(action: &Action, now_ms: i64) -> Value {
         "tag": action.spec.tag,
     })
 }
+
+/// `12 (3 recently)`: how often the live app instances injected an action's fault, and
+/// how often in their last heartbeat interval; `0` when none did.
+pub fn fired(counts: Option<crate::store::Fired>) -> String {
+    match counts {
+        Some(crate::store::Fired { total, recent }) if recent > 0 => {
+            format!("{total} ({recent} recently)")
+        }
+        Some(crate::store::Fired { total, .. }) => total.to_string(),
+        None => "0".to_owned(),
+    }
+}

@@ -5,9 +5,11 @@
 //! (cross-site), 404 (no such action), 422 (an invalid action, with the CLI's message),
 //! 503 (the store is unreachable).
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,23 +19,46 @@ use super::select::{ActionFilter, Row};
 use super::{ApiError, Ctx};
 use crate::action::describe::{action_json, broken_json, hidden_json};
 use crate::action::{ActionForm, Naming, now_ms};
-use crate::store::{Listing, Selection};
+use crate::store::{Fired, Listing, Selection, fired_counts};
 
-/// A listing and the ids a running exercise hides, read together.
-pub(super) async fn read(ctx: &Ctx) -> Result<(Listing, Vec<i64>), ApiError> {
+/// What the action views need, read together: the listing, the ids a running exercise
+/// hides, and how often each action fired on the live instances.
+pub(super) struct Read {
+    pub(super) listing: Listing,
+    pub(super) hidden: Vec<i64>,
+    pub(super) fired: HashMap<i64, Fired>,
+}
+
+pub(super) async fn read(ctx: &Ctx) -> Result<Read, ApiError> {
     let listing = ctx.store.list().await?;
     let hidden = ctx.store.hidden_action_ids().await?;
-    Ok((listing, hidden))
+    let fired = fired_counts(&ctx.store.instances().await?, now_ms());
+    Ok(Read {
+        listing,
+        hidden,
+        fired,
+    })
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 
-/// A row as JSON.
-fn row_json(row: &Row<'_>, now: i64) -> Value {
+/// A row as JSON; a visible action also says how often it `fired` on the live instances
+/// (`{"total", "recent"}`).
+fn row_json(row: &Row<'_>, now: i64, fired: &HashMap<i64, Fired>) -> Value {
     match row {
-        Row::Action(action) => action_json(action, now).unwrap_or(Value::Null),
+        Row::Action(action) => {
+            let mut value = action_json(action, now).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                let counts = fired.get(&action.id).copied().unwrap_or_default();
+                map.insert(
+                    "fired".to_owned(),
+                    serde_json::to_value(counts).unwrap_or(Value::Null),
+                );
+            }
+            value
+        }
         Row::Hidden(action) => hidden_json(action, now),
         Row::Broken(corrupt) => broken_json(corrupt),
     }
@@ -42,14 +67,15 @@ fn row_json(row: &Row<'_>, now: i64) -> Value {
 /// `GET /api/v1/actions?...`: `{"actions": [...], "total", "page", "per_page", "pages"}`.
 pub(super) async fn list_actions(
     ctx: Ctx,
-    filter: Result<Query<ActionFilter>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(filter) = filter.map_err(|err| bad_request(err.body_text()))?;
-    let (listing, hidden) = read(&ctx).await?;
+    let filter =
+        ActionFilter::from_query(query.as_deref().unwrap_or(""), true).map_err(bad_request)?;
+    let read = read(&ctx).await?;
     let now = now_ms();
-    let page = filter.select(&listing, &hidden, now);
+    let page = filter.select(&read.listing, &read.hidden, now);
     Ok(Json(json!({
-        "actions": page.rows.iter().map(|row| row_json(row, now)).collect::<Vec<_>>(),
+        "actions": page.rows.iter().map(|row| row_json(row, now, &read.fired)).collect::<Vec<_>>(),
         "total": page.total,
         "page": page.page,
         "per_page": page.per_page,
@@ -94,17 +120,17 @@ fn not_found(id: i64) -> ApiError {
 /// `GET /api/v1/actions/{id}`.
 pub(super) async fn get_action(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let (listing, hidden) = read(&ctx).await?;
+    let read = read(&ctx).await?;
     let now = now_ms();
-    if let Some(action) = listing.actions.iter().find(|a| a.id == id) {
-        let row = if hidden.contains(&id) {
+    if let Some(action) = read.listing.actions.iter().find(|a| a.id == id) {
+        let row = if read.hidden.contains(&id) {
             Row::Hidden(action)
         } else {
             Row::Action(action)
         };
-        return Ok(Json(row_json(&row, now)));
+        return Ok(Json(row_json(&row, now, &read.fired)));
     }
-    match listing.corrupt.iter().find(|c| c.id == Some(id)) {
+    match read.listing.corrupt.iter().find(|c| c.id == Some(id)) {
         Some(corrupt) => Ok(Json(broken_json(corrupt))),
         None => Err(not_found(id)),
     }
@@ -119,6 +145,9 @@ pub(super) async fn delete_action(
     let deleted = ctx.store.delete(&Selection::Ids(vec![id])).await?;
     Ok(Json(json!({"deleted": deleted})))
 }
+
+/// The most ids one bulk operation takes.
+pub(super) const MAX_BULK_IDS: usize = 1000;
 
 /// The operations on one or several actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -143,9 +172,20 @@ impl Op {
     }
 
     /// Applies the operation; returns how many actions changed.
-    pub(super) async fn apply(self, ctx: &Ctx, ids: Vec<i64>) -> Result<u64, ApiError> {
+    pub(super) async fn apply(self, ctx: &Ctx, mut ids: Vec<i64>) -> Result<u64, ApiError> {
         if ids.is_empty() {
             return Err(bad_request("no action selected: give at least one id"));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > MAX_BULK_IDS {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{} actions selected: allowed are at most {MAX_BULK_IDS} at once (select by tag or view with the CLI for more)",
+                    ids.len()
+                ),
+            ));
         }
         let selection = Selection::Ids(ids);
         Ok(match self {

@@ -336,7 +336,7 @@ async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) ->
         @match running {
             Some(e) => {
                 p { "Exercise " (e.id) " is running until " (timestamp(e.expires_at)) ": "
-                    (e.action_ids.len()) " hidden faults; hints given " (e.hints_given) " of " (HINTS) "."
+                    (e.action_ids.len()) @if e.action_ids.len() == 1 { " hidden fault" } @else { " hidden faults" } "; hints given " (e.hints_given) " of " (HINTS) "."
                     @if e.revealed_at.is_some() { " Revealed." } }
                 div.actions-row {
                     form method="post" action={ (base) "/exercise/hint" } { button type="submit" { "Give a hint" } }
@@ -429,10 +429,11 @@ pub(super) async fn page_start_exercise(ctx: Ctx, body: Bytes) -> Response {
     };
     match result {
         Ok(exercise) => {
+            let count = exercise.action_ids.len();
             let text = format!(
-                "Exercise {} started: {} hidden faults for everyone until {}.",
+                "Exercise {} started: {count} hidden {} for everyone until {}.",
                 exercise.id,
-                exercise.action_ids.len(),
+                if count == 1 { "fault" } else { "faults" },
                 timestamp(exercise.expires_at)
             );
             render(&ctx, Some(text), None).await

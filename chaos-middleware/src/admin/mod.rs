@@ -117,12 +117,13 @@ impl FromRequestParts<Admin> for Ctx {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Admin) -> Result<Self, Response> {
+        let api = parts.uri.path().starts_with("/api/");
         let Some(operator) = parts.extensions.get::<Operator>().cloned() else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "no operator: the app must authenticate requests to the chaos admin and insert chaos_middleware::admin::Operator",
             )
-            .into_response());
+            .respond(api));
         };
         // Where the app nested the admin (`/chaos`); empty at the root.
         let base = parts
@@ -133,7 +134,7 @@ impl FromRequestParts<Admin> for Ctx {
         let store = state
             .store()
             .await
-            .map_err(|err| ApiError::from(err).into_response())?;
+            .map_err(|err| ApiError::from(err).respond(api))?;
         Ok(Ctx {
             store: store.with_actor(operator.name()),
             operator,
@@ -167,6 +168,40 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// JSON for the API, a small page for people (before a page with the admin's layout
+    /// can be drawn: no operator, no store).
+    fn respond(self, api: bool) -> Response {
+        if api {
+            return self.into_response();
+        }
+        let page = maud::html! {
+            (maud::DOCTYPE)
+            html lang="en" {
+                head { meta charset="utf-8"; title { "chaos admin" } }
+                body { h1 { "chaos admin" } p role="alert" { (self.message) } }
+            }
+        };
+        (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            page.into_string(),
+        )
+            .into_response()
+    }
+}
+
+/// Anything the admin does not serve: 404, JSON under `/api/`.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let api = uri.path().contains("/api/");
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such page: {}", uri.path()),
+    )
+    .respond(api)
 }
 
 impl From<crate::StoreError> for ApiError {
@@ -288,6 +323,7 @@ fn routes(state: Admin) -> Router {
         .route("/api/v1/views", get(api::views))
         .route("/api/v1/instances", get(api::instances))
         .route("/api/v1/audit", get(api::audit))
+        .fallback(not_found)
         .with_state(state)
         .layer(tower_http::csrf::CsrfLayer::new().with_rejection_response(csrf_refusal))
         // Outermost, so refusals carry the headers too.

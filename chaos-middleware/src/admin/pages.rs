@@ -4,9 +4,11 @@
 //! 2 s so changes made elsewhere (the CLI, another operator) show up, and pauses while
 //! rows are ticked.
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, RawQuery};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -14,9 +16,9 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::api::{AuditQuery, Op, read};
 use super::select::{ActionFilter, Page, Row};
 use super::{ApiError, Ctx};
-use crate::action::describe::{detail, expires, percent, state, timestamp, who};
+use crate::action::describe::{self, detail, expires, percent, state, timestamp, who};
 use crate::action::{ActionForm, Naming, now_ms};
-use crate::store::Selection;
+use crate::store::{Fired, Selection};
 
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");
@@ -147,7 +149,13 @@ fn filter_form(ctx: &Ctx, filter: &ActionFilter) -> Markup {
     }
 }
 
-fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64) -> Markup {
+fn table(
+    ctx: &Ctx,
+    page_rows: &Page<'_>,
+    filter: &ActionFilter,
+    now: i64,
+    fired: &HashMap<i64, Fired>,
+) -> Markup {
     let base = &ctx.base;
     let query = filter_query(filter);
     let link = |page: usize| {
@@ -161,12 +169,12 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64) -> Ma
                 thead { tr {
                     th { span.visually-hidden { "select" } }
                     th { "id" } th { "state" } th { "kind" } th { "verb" } th { "view / point" }
-                    th { "detail" } th { "prob." } th { "who" } th { "expires" } th { "tag" }
+                    th { "detail" } th { "prob." } th { "who" } th { "expires" } th { "fired" } th { "tag" }
                     th { "changed" } th { span.visually-hidden { "operations" } }
                 } }
                 tbody {
                     @if page_rows.rows.is_empty() {
-                        tr { td colspan="13" .empty { "No action matches." } }
+                        tr { td colspan="14" .empty { "No action matches." } }
                     }
                     @for row in &page_rows.rows {
                         @match row {
@@ -184,6 +192,7 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64) -> Ma
                                     td { (percent(spec.probability)) }
                                     td { (audience(spec)) }
                                     td { (expires(spec.expires_at, now)) }
+                                    td.fired { (describe::fired(fired.get(&action.id).copied())) }
                                     td { (spec.tag.as_deref().unwrap_or("")) }
                                     td { (timestamp(action.updated_at)) @if let Some(by) = &action.created_by { " by " (by) } }
                                     td.ops {
@@ -202,7 +211,7 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64) -> Ma
                                     td { input type="checkbox" name="ids" value=(action.id) aria-label={ "select action " (action.id) }; }
                                     td { (action.id) }
                                     td { span class={ "badge " (st) } { (st) } }
-                                    td colspan="8" { em { "hidden by the running exercise until it is revealed" } }
+                                    td colspan="9" { em { "hidden by the running exercise until it is revealed" } }
                                     td { (action.spec.tag.as_deref().unwrap_or("")) }
                                     td {}
                                     td.ops {}
@@ -213,7 +222,7 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64) -> Ma
                                     td { @if let Some(id) = corrupt.id { input type="checkbox" name="ids" value=(id) aria-label={ "select row " (id) }; } }
                                     td { (corrupt.id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())) }
                                     td { span.badge.broken { "broken" } }
-                                    td colspan="10" { (corrupt.reason) }
+                                    td colspan="11" { (corrupt.reason) }
                                 }
                             }
                         }
@@ -264,32 +273,27 @@ fn notice(code: Option<&str>, count: Option<u64>) -> Option<String> {
 }
 
 /// `GET /`: the action list with filters, bulk operations and live refresh.
-pub(super) async fn actions(
-    ctx: Ctx,
-    filter: Result<Query<ActionFilter>, QueryRejection>,
-    Query(flash): Query<Flash>,
-) -> Response {
-    let filter = match filter {
-        Ok(Query(filter)) => filter,
-        Err(err) => {
-            return error_page(
-                &ctx,
-                &ApiError::new(StatusCode::BAD_REQUEST, err.body_text()),
-            );
+pub(super) async fn actions(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let filter = match ActionFilter::from_query(&query, false) {
+        Ok(filter) => filter,
+        Err(message) => {
+            return error_page(&ctx, &ApiError::new(StatusCode::BAD_REQUEST, message));
         }
     };
-    let (listing, hidden) = match read(&ctx).await {
+    let flash = Flash::from_query(&query);
+    let read = match read(&ctx).await {
         Ok(read) => read,
         Err(err) => return error_page(&ctx, &err),
     };
     let now = now_ms();
-    let rows = filter.select(&listing, &hidden, now);
+    let rows = filter.select(&read.listing, &read.hidden, now);
     let base = ctx.base.clone();
     let body = html! {
         @if let Some(text) = notice(flash.notice.as_deref(), flash.n) { p.notice role="status" { (text) } }
         (filter_form(&ctx, &filter))
         form.bulk method="post" action={ (base) "/actions/bulk" } {
-            (table(&ctx, &rows, &filter, now))
+            (table(&ctx, &rows, &filter, now, &read.fired))
             fieldset.bulk-ops {
                 legend { "With the ticked actions" }
                 button type="submit" name="op" value="enable" { "Enable" }
@@ -302,26 +306,39 @@ pub(super) async fn actions(
 }
 
 /// Fixed notices after a redirect (`?notice=disabled&n=2`).
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct Flash {
     notice: Option<String>,
     n: Option<u64>,
 }
 
+impl Flash {
+    fn from_query(query: &str) -> Flash {
+        let mut flash = Flash::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match key.as_ref() {
+                "notice" => flash.notice = Some(value.into_owned()),
+                "n" => flash.n = value.parse().ok(),
+                _ => {}
+            }
+        }
+        flash
+    }
+}
+
 /// `GET /fragment/actions`: the table alone, for the live refresh.
-pub(super) async fn actions_fragment(
-    ctx: Ctx,
-    filter: Result<Query<ActionFilter>, QueryRejection>,
-) -> Response {
-    let Ok(Query(filter)) = filter else {
+pub(super) async fn actions_fragment(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
+    let Ok(filter) = ActionFilter::from_query(query.as_deref().unwrap_or(""), false) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
     match read(&ctx).await {
-        Ok((listing, hidden)) => {
+        Ok(read) => {
             let now = now_ms();
-            let rows = filter.select(&listing, &hidden, now);
-            html_response(StatusCode::OK, table(&ctx, &rows, &filter, now))
+            let rows = filter.select(&read.listing, &read.hidden, now);
+            html_response(
+                StatusCode::OK,
+                table(&ctx, &rows, &filter, now, &read.fired),
+            )
         }
         Err(err) => err.into_response(),
     }

@@ -29,6 +29,21 @@ pub enum StateFilter {
 }
 
 impl StateFilter {
+    /// Parses a state as a query string writes it (`enabled` is `active`, as the CLI and
+    /// the badges call it).
+    pub fn parse(text: &str) -> Result<StateFilter, String> {
+        match text {
+            "active" | "enabled" => Ok(StateFilter::Active),
+            "disabled" => Ok(StateFilter::Disabled),
+            "expired" => Ok(StateFilter::Expired),
+            "hidden" => Ok(StateFilter::Hidden),
+            "broken" => Ok(StateFilter::Broken),
+            other => Err(format!(
+                "unknown state '{other}': allowed are active (or enabled), disabled, expired, hidden, broken"
+            )),
+        }
+    }
+
     /// The state as written in a query string.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,6 +113,63 @@ impl Page<'_> {
     /// How many pages the matching rows fill (at least 1).
     pub fn pages(&self) -> usize {
         self.total.div_ceil(self.per_page).max(1)
+    }
+}
+
+impl ActionFilter {
+    /// The filter of a query string (`state=active&q=items&page=2`). Empty values count as
+    /// absent (a form sends every field). With `strict`, an unknown parameter is an error
+    /// (the API); otherwise it is ignored (pages carry notices and the like).
+    ///
+    /// Errors: an unknown state, kind or verb, a page or page size that is not a whole
+    /// number, an unknown parameter when strict.
+    pub fn from_query(query: &str, strict: bool) -> Result<ActionFilter, String> {
+        let mut filter = ActionFilter::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.trim().to_owned();
+            if value.is_empty() {
+                continue;
+            }
+            let number = |what: &str| {
+                value.parse::<usize>().map_err(|_| {
+                    format!("invalid {what} '{value}': allowed are whole numbers from 1")
+                })
+            };
+            match key.as_ref() {
+                "state" => filter.state = Some(StateFilter::parse(&value)?),
+                "kind" => {
+                    if !matches!(value.as_str(), "response" | "point") {
+                        return Err(format!(
+                            "unknown kind '{value}': allowed are response, point"
+                        ));
+                    }
+                    filter.kind = Some(value);
+                }
+                "verb" => {
+                    if !crate::action::VERBS.split(", ").any(|v| v == value) {
+                        return Err(format!(
+                            "unknown verb '{value}': allowed are {}",
+                            crate::action::VERBS
+                        ));
+                    }
+                    filter.verb = Some(value);
+                }
+                "view" => filter.view = Some(value),
+                "tag" => filter.tag = Some(value),
+                "user" => filter.user = Some(value),
+                "group" => filter.group = Some(value),
+                "q" => filter.q = Some(value),
+                "page" => filter.page = Some(number("page")?),
+                "per_page" => filter.per_page = Some(number("per_page")?),
+                other if strict => {
+                    return Err(format!(
+                        "unknown parameter '{other}': allowed are state, kind, verb, view, tag, user, group, q, page, per_page"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(filter)
     }
 }
 
@@ -304,6 +376,31 @@ mod tests {
         }
         .select(&listing, &[], 0);
         assert_eq!((huge.per_page, huge.rows.len()), (MAX_PER_PAGE, 0));
+    }
+
+    #[test]
+    fn query_strings_as_forms_send_them() {
+        let filter = ActionFilter::from_query("state=&verb=slow&view=&q=+items+&page=2", true)
+            .expect("empty fields are absent");
+        assert_eq!(filter.state, None);
+        assert_eq!(filter.verb.as_deref(), Some("slow"));
+        assert_eq!(filter.q.as_deref(), Some("items"));
+        assert_eq!(filter.page, Some(2));
+        assert_eq!(
+            ActionFilter::from_query("state=enabled", true).map(|f| f.state),
+            Ok(Some(StateFilter::Active))
+        );
+        assert!(ActionFilter::from_query("notice=created&n=1", false).is_ok());
+        for bad in [
+            "notice=created",
+            "state=sleepy",
+            "kind=bogus",
+            "verb=boom",
+            "page=-1",
+            "page=99999999999999999999999",
+        ] {
+            assert!(ActionFilter::from_query(bad, true).is_err(), "{bad}");
+        }
     }
 
     #[test]

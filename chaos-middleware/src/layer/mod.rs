@@ -21,7 +21,7 @@ pub(crate) use state::{ActiveDelay, Shared};
 use crate::action::Action;
 use crate::action::DEFAULT_MAX_DELAY;
 use crate::point::{ChaosPointError, GLOBAL, point_outcome};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{FiredCounters, Snapshot};
 use crate::store::Store;
 use crate::user::{ChaosUser, RequestInfo, UserExtractor};
 use crate::views::ChaosViews;
@@ -224,6 +224,7 @@ impl ChaosLayerBuilder {
             extract_user: self.extract_user.unwrap_or_default(),
             host: self.host.unwrap_or_else(local_host_name),
             counters: Counters::default(),
+            fired: FiredCounters::default(),
             enabled,
             limits: Limits {
                 max_delay: self.max_delay.unwrap_or(DEFAULT_MAX_DELAY),
@@ -396,7 +397,7 @@ impl Shared {
         if !self.enabled || *self.shutdown.stop.borrow() {
             return;
         }
-        let snapshot = Snapshot::compile(generation, actions, &self.views, &self.host);
+        let snapshot = Snapshot::compile(generation, actions, &self.views, &self.host, &self.fired);
         let has_rules = !snapshot.has_no_response_rules();
         self.snapshot.store(Arc::new(snapshot));
         self.has_response_rules.store(has_rules, Ordering::Relaxed);

@@ -311,12 +311,31 @@ async fn heartbeat(
     let mut registered = false;
     let mut failing = false;
     let mut last_store: Option<Store> = None;
+    // Fault counts at the previous heartbeat, to report what fired in the interval.
+    let mut previous: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
     loop {
         let state = published.borrow_and_update().clone();
         if let Some(store) = &state.store {
+            let fired = layer.upgrade().map(|layer| {
+                let now = layer.fired.read();
+                let report: serde_json::Map<String, serde_json::Value> = now
+                    .iter()
+                    .map(|(id, total)| {
+                        let recent = total.saturating_sub(previous.get(id).copied().unwrap_or(0));
+                        (id.to_string(), serde_json::json!([total, recent]))
+                    })
+                    .collect();
+                previous = now.into_iter().collect();
+                serde_json::Value::Object(report).to_string()
+            });
             let result = if registered {
                 store
-                    .heartbeat(&info.id, state.generation, state.applied_at)
+                    .heartbeat(
+                        &info.id,
+                        state.generation,
+                        state.applied_at,
+                        fired.as_deref(),
+                    )
                     .await
             } else {
                 Ok(false)

@@ -146,6 +146,8 @@ impl<S> ChaosService<S> {
     ) {
         for rule in &decision.fired {
             self.shared.counters.record(&rule.effect, false);
+            rule.fired
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(
                 target: "chaos",
                 action_id = rule.id,

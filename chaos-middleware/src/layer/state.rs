@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub extract_user: UserExtractor,
     pub host: String,
     pub counters: Counters,
+    /// Faults injected per action (for the heartbeat).
+    pub fired: crate::snapshot::FiredCounters,
     /// False when built disabled or switched off by `CHAOS_DISABLED`.
     pub enabled: bool,
     pub limits: Limits,

@@ -206,7 +206,7 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
 
 /// The URL with the password (if any, in the user info or as a `password=` option)
 /// replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),

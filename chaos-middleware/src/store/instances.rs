@@ -62,6 +62,45 @@ pub struct InstanceRow {
     pub applied_generation: Option<i64>,
     /// When that snapshot was loaded (Unix ms).
     pub applied_at: Option<i64>,
+    /// The faults it injected per action, as its last heartbeat reported them: JSON
+    /// `{"<action id>": [total since the instance started, in the last interval]}`
+    /// (read with [`fired_counts`]).
+    pub fired: Option<String>,
+}
+
+/// How often an action fired on the live instances, as their heartbeats report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Fired {
+    /// Faults injected since each instance started (summed over the live ones).
+    pub total: u64,
+    /// Faults injected in each instance's last heartbeat interval (about 10 s), summed.
+    pub recent: u64,
+}
+
+/// The fault counts per action id over the instances live at `now_ms` (a hand-edited
+/// `fired` column counts as nothing).
+pub fn fired_counts(
+    instances: &[InstanceRow],
+    now_ms: i64,
+) -> std::collections::HashMap<i64, Fired> {
+    let mut out: std::collections::HashMap<i64, Fired> = std::collections::HashMap::new();
+    for instance in instances.iter().filter(|i| i.is_live_at(now_ms)) {
+        let Some(text) = &instance.fired else {
+            continue;
+        };
+        let Ok(map) = serde_json::from_str::<std::collections::HashMap<String, (u64, u64)>>(text)
+        else {
+            continue;
+        };
+        for (id, (total, recent)) in map {
+            if let Ok(id) = id.parse::<i64>() {
+                let entry = out.entry(id).or_default();
+                entry.total = entry.total.saturating_add(total);
+                entry.recent = entry.recent.saturating_add(recent);
+            }
+        }
+    }
+    out
 }
 
 impl InstanceRow {
@@ -136,7 +175,7 @@ where
 }
 
 const SELECT_INSTANCES: &str = "SELECT id, host, pid, started_at, last_seen, heartbeat_ms, \
-     applied_generation, applied_at FROM chaos_instances ORDER BY started_at, id";
+     applied_generation, applied_at, fired FROM chaos_instances ORDER BY started_at, id";
 
 impl Store {
     /// Registers (or re-registers) an instance and replaces its views, in one
@@ -201,22 +240,25 @@ impl Store {
         Ok(())
     }
 
-    /// Refreshes an instance's `last_seen` and applied generation. Returns `false` when
-    /// the instance is not registered (it was pruned): register it again.
+    /// Refreshes an instance's `last_seen`, applied generation and fault counts (`fired`:
+    /// the JSON of [`InstanceRow::fired`]). Returns `false` when the instance is not
+    /// registered (it was pruned): register it again. One small write.
     pub async fn heartbeat(
         &self,
         id: &str,
         applied_generation: Option<i64>,
         applied_at: Option<i64>,
+        fired: Option<&str>,
     ) -> Result<bool, StoreError> {
         let sql = "UPDATE chaos_instances SET last_seen = $1, applied_generation = $2, \
-             applied_at = $3 WHERE id = $4";
+             applied_at = $3, fired = $4 WHERE id = $5";
         let now = now_ms();
         let done = with_pool!(self, |pool| {
             sqlx::query(sql)
                 .bind(now)
                 .bind(applied_generation)
                 .bind(applied_at)
+                .bind(fired)
                 .bind(id)
                 .execute(pool)
                 .await

@@ -6,6 +6,7 @@
 //! the same transaction, so readers detect changes with one tiny query.
 
 mod connect;
+pub use connect::redact;
 mod row;
 
 use std::fmt;
@@ -14,7 +15,9 @@ use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 
-pub use instances::{InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute};
+pub use instances::{
+    Fired, InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute, fired_counts,
+};
 pub use notify::{CHANGE_CHANNEL, ChangeListener};
 pub use row::CorruptRow;
 
@@ -726,9 +729,9 @@ impl Store {
     fn actor(&self) -> Option<String> {
         match &self.actor {
             Some(actor) => Some(actor.to_string()),
-            None => std::env::var("CHAOS_ACTOR")
-                .or_else(|_| std::env::var("USER"))
-                .ok(),
+            None => ["CHAOS_ACTOR", "USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty())),
         }
     }
 }
