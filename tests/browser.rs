@@ -229,7 +229,7 @@ fn a_team_lead_runs_a_game_day_in_chromium() {
         fill(&client, "form.create [name=min]", "50ms").await;
         fill(&client, "form.create [name=max]", "50ms").await;
         click(&client, "form.create button[type=submit]").await;
-        let text = wait_for_text(&client, "Action created.").await;
+        wait_for_text(&client, "Action created.").await;
         poll("the demo to inject the slow action", || {
             (demo.get("/items").status == 200).then_some(())?;
             let listed = http_request(
@@ -254,7 +254,7 @@ fn a_team_lead_runs_a_game_day_in_chromium() {
             checkbox.click().await.expect("tick");
         }
         click(&client, "fieldset.bulk-ops button[value=disable]").await;
-        let text = wait_for_text(&client, "Disabled 2 actions.").await;
+        wait_for_text(&client, "Disabled 2 actions.").await;
 
         // An exercise to its reveal, then a storm started and ended.
         click(&client, "a[href='/gameday']").await;
@@ -262,11 +262,11 @@ fn a_team_lead_runs_a_game_day_in_chromium() {
         fill(&client, "form[action='/exercise'] [name=faults]", "2").await;
         fill(&client, "form[action='/exercise'] [name=seed]", "3").await;
         click(&client, "form[action='/exercise'] button[type=submit]").await;
-        let text = wait_for_text(&client, "2 hidden faults").await;
+        wait_for_text(&client, "2 hidden faults").await;
         click(&client, "form[action='/exercise/hint'] button").await;
         wait_for_text(&client, "hint 1 of 2").await;
         click(&client, "form[action='/exercise/reveal'] button").await;
-        let text = wait_for_text(&client, "The faults are revealed").await;
+        wait_for_text(&client, "The faults are revealed").await;
         screenshot(&client, &shots, "gameday").await;
         click(&client, "form[action='/exercise/end'] button").await;
         wait_for_text(&client, "Exercise ended").await;
