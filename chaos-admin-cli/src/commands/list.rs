@@ -55,16 +55,9 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                 Row::Action(action) if hidden_ids.contains(&action.id) => {
                     Ok(hidden::json(action, now))
                 }
-                Row::Action(action) => output::action_json(action, now).map(|mut value| {
-                    if let Value::Object(map) = &mut value {
-                        let counts = fired.get(&action.id).copied().unwrap_or_default();
-                        map.insert(
-                            "fired".to_owned(),
-                            serde_json::to_value(counts).unwrap_or(Value::Null),
-                        );
-                    }
-                    value
-                }),
+                Row::Action(action) => {
+                    output::action_json_fired(action, now, fired.get(&action.id).copied())
+                }
             })
             .collect::<Result<Vec<Value>, _>>()?;
         let result = serde_json::to_writer_pretty(&mut out, &actions)

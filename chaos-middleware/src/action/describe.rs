@@ -200,3 +200,20 @@ pub fn fired(counts: Option<crate::store::Fired>) -> String {
         None => "0".to_owned(),
     }
 }
+
+/// The JSON of an action (as [`action_json`]) with how often it `fired` on the live
+/// instances: `{"total", "recent"}` (zeros when it did not).
+pub fn action_json_fired(
+    action: &Action,
+    now_ms: i64,
+    counts: Option<crate::store::Fired>,
+) -> Result<Value, serde_json::Error> {
+    let mut value = action_json(action, now_ms)?;
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "fired".to_owned(),
+            serde_json::to_value(counts.unwrap_or_default())?,
+        );
+    }
+    Ok(value)
+}

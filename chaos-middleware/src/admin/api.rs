@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::select::{ActionFilter, Row};
 use super::{ApiError, Ctx};
-use crate::action::describe::{action_json, broken_json, hidden_json};
+use crate::action::describe::{action_json, action_json_fired, broken_json, hidden_json};
 use crate::action::{ActionForm, Naming, now_ms};
 use crate::store::{Fired, Listing, Selection, fired_counts};
 
@@ -49,15 +49,7 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 fn row_json(row: &Row<'_>, now: i64, fired: &HashMap<i64, Fired>) -> Value {
     match row {
         Row::Action(action) => {
-            let mut value = action_json(action, now).unwrap_or(Value::Null);
-            if let Value::Object(map) = &mut value {
-                let counts = fired.get(&action.id).copied().unwrap_or_default();
-                map.insert(
-                    "fired".to_owned(),
-                    serde_json::to_value(counts).unwrap_or(Value::Null),
-                );
-            }
-            value
+            action_json_fired(action, now, fired.get(&action.id).copied()).unwrap_or(Value::Null)
         }
         Row::Hidden(action) => hidden_json(action, now),
         Row::Broken(corrupt) => broken_json(corrupt),
