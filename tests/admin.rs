@@ -103,6 +103,44 @@ fn header<'a>(response: &'a e2e::HttpResponse, name: &str) -> Vec<&'a str> {
 }
 
 #[test]
+fn every_route_of_the_openapi_document_needs_the_token() {
+    let store = TestStore::sqlite();
+    let server = Server::start(store.url(), Some(TOKEN));
+    let document = server.api("GET", "/api/v1/openapi.json", "");
+    assert_eq!(document.status, 200, "{}", document.body);
+    let document = document.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().cloned().unwrap_or_default();
+    assert!(paths.len() >= 13, "{paths:?}");
+    let mut walked = 0;
+    for (path, operations) in &paths {
+        let concrete = path.replace("{id}", "1").replace("{op}", "disable");
+        for method in operations.as_object().into_iter().flatten().map(|(m, _)| m) {
+            let method = method.to_ascii_uppercase();
+            let response = server.request(&method, &concrete, &[], "");
+            assert_eq!(
+                response.status, 401,
+                "{method} {concrete}: {}",
+                response.body
+            );
+            walked += 1;
+        }
+    }
+    assert!(walked >= 17, "{walked} operations");
+    // Every API route the router serves is in the document.
+    for (method, path) in chaos_middleware::admin::ROUTES {
+        if !path.starts_with("/api/v1/") || *path == "/api/v1/openapi.json" {
+            continue;
+        }
+        let documented = paths.keys().any(|p| {
+            let pattern = p.replace("{id}", "1").replace("{op}", "enable");
+            pattern == *path || p.replace("{id}", "1").replace("{op}", "disable") == *path
+        });
+        assert!(documented, "{method} {path} is not in the OpenAPI document");
+    }
+}
+
+#[test]
 fn no_route_is_reachable_without_the_token() {
     let store = TestStore::sqlite();
     admin_ok(

@@ -33,6 +33,7 @@ impl Naming {
 /// An action as text, before checking. Durations are `250ms`, `1s`, `2m`; the probability
 /// `25%` or `0.25`; `for` an expiry delay, `until` an RFC 3339 time. Empty strings in the
 /// optional fields count as absent (an HTML form sends every field).
+#[cfg_attr(feature = "admin", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActionForm {

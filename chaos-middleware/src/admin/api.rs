@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::select::{ActionFilter, Row};
-use super::{ApiError, Ctx};
+use super::{ApiError, Ctx, ErrorBody};
 use crate::action::describe::{action_json, action_json_fired, broken_json, hidden_json};
 use crate::action::{ActionForm, Naming, now_ms};
 use crate::store::{Fired, Listing, Selection, fired_counts};
@@ -57,6 +57,18 @@ fn row_json(row: &Row<'_>, now: i64, fired: &HashMap<i64, Fired>) -> Value {
 }
 
 /// `GET /api/v1/actions?...`: `{"actions": [...], "total", "page", "per_page", "pages"}`.
+#[utoipa::path(get, path = "/api/v1/actions", tag = "actions",
+    params(
+        ("state" = Option<String>, Query, description = "active (or enabled), disabled, expired, hidden, broken"),
+        ("kind" = Option<String>, Query, description = "response or point"),
+        ("verb" = Option<String>, Query, description = "slow, return, abort, panic, error"),
+        ("view" = Option<String>, Query, description = "view or point name, exactly"),
+        ("tag" = Option<String>, Query), ("user" = Option<String>, Query), ("group" = Option<String>, Query),
+        ("q" = Option<String>, Query, description = "free text"),
+        ("page" = Option<u32>, Query, description = "1-based"),
+        ("per_page" = Option<u32>, Query, description = "at most 500"),
+    ),
+    responses((status = 200, description = "One page of actions", body = Object), (status = 400, description = "An invalid filter", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn list_actions(
     ctx: Ctx,
     RawQuery(query): RawQuery,
@@ -77,6 +89,8 @@ pub(super) async fn list_actions(
 
 /// `POST /api/v1/actions` with an [`ActionForm`] as JSON (`{"verb": "slow", "target":
 /// "items", "min": "200ms", "max": "1s", "probability": "50%"}`): 201 `{"id", "action"}`.
+#[utoipa::path(post, path = "/api/v1/actions", tag = "actions", request_body = ActionForm,
+    responses((status = 201, description = "Created: {id, action}", body = Object), (status = 400, description = "Malformed JSON or unknown field", body = ErrorBody), (status = 422, description = "An invalid action (the CLI's message)", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn create_action(
     ctx: Ctx,
     form: Result<Json<ActionForm>, JsonRejection>,
@@ -110,6 +124,8 @@ fn not_found(id: i64) -> ApiError {
 }
 
 /// `GET /api/v1/actions/{id}`.
+#[utoipa::path(get, path = "/api/v1/actions/{id}", tag = "actions", params(("id" = i64, Path, description = "action id")),
+    responses((status = 200, description = "The action", body = Object), (status = 404, description = "No such action", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn get_action(ctx: Ctx, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let read = read(&ctx).await?;
@@ -129,6 +145,8 @@ pub(super) async fn get_action(ctx: Ctx, Path(id): Path<String>) -> Result<Json<
 }
 
 /// `DELETE /api/v1/actions/{id}`: `{"deleted": 1}`.
+#[utoipa::path(delete, path = "/api/v1/actions/{id}", tag = "actions", params(("id" = i64, Path, description = "action id")),
+    responses((status = 200, description = "{deleted: 1}", body = Object), (status = 404, description = "No such action", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn delete_action(
     ctx: Ctx,
     Path(id): Path<String>,
@@ -142,7 +160,7 @@ pub(super) async fn delete_action(
 pub(super) const MAX_BULK_IDS: usize = 1000;
 
 /// The operations on one or several actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum Op {
     Enable,
@@ -189,6 +207,9 @@ impl Op {
 }
 
 /// `POST /api/v1/actions/{id}/enable|disable`: `{"changed": 0|1}`.
+#[utoipa::path(post, path = "/api/v1/actions/{id}/{op}", tag = "actions",
+    params(("id" = i64, Path, description = "action id"), ("op" = String, Path, description = "enable or disable")),
+    responses((status = 200, description = "{changed: 0 or 1}", body = Object), (status = 404, description = "No such action or operation", body = ErrorBody), (status = 422, description = "Refused (an expired storm or exercise action)", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn toggle_action(
     ctx: Ctx,
     Path((id, op)): Path<(String, String)>,
@@ -208,7 +229,7 @@ pub(super) async fn toggle_action(
 }
 
 /// The body of `POST /api/v1/actions/bulk`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Bulk {
     ids: Vec<i64>,
@@ -217,6 +238,8 @@ pub(super) struct Bulk {
 
 /// `POST /api/v1/actions/bulk` `{"ids": [1, 2], "op": "disable"}`: `{"changed": N}`; an
 /// unknown id changes nothing (404).
+#[utoipa::path(post, path = "/api/v1/actions/bulk", tag = "actions", request_body = Bulk,
+    responses((status = 200, description = "{changed: N}", body = Object), (status = 400, description = "Malformed request", body = ErrorBody), (status = 404, description = "An unknown id (nothing changed)", body = ErrorBody), (status = 422, description = "More than 1,000 ids", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn bulk(
     ctx: Ctx,
     body: Result<Json<Bulk>, JsonRejection>,
@@ -227,6 +250,8 @@ pub(super) async fn bulk(
 }
 
 /// `POST /api/v1/kill-switch`: disables every action; `{"disabled": N}`.
+#[utoipa::path(post, path = "/api/v1/kill-switch", tag = "actions",
+    responses((status = 200, description = "{disabled: N}", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn kill_switch(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let disabled = ctx
         .store
@@ -236,6 +261,8 @@ pub(super) async fn kill_switch(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `GET /api/v1/views`: the views the live app instances registered.
+#[utoipa::path(get, path = "/api/v1/views", tag = "instances",
+    responses((status = 200, description = "Registered views", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn views(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let views = ctx.store.registered_views().await?;
     Ok(Json(serde_json::to_value(views).unwrap_or(Value::Null)))
@@ -243,6 +270,8 @@ pub(super) async fn views(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 
 /// `GET /api/v1/instances`: the app instances, each with the generation it applies and
 /// whether it is live; and the store's current generation.
+#[utoipa::path(get, path = "/api/v1/instances", tag = "instances",
+    responses((status = 200, description = "{generation, instances}", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn instances(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let generation = ctx.store.generation().await?;
     let now = now_ms();
@@ -272,6 +301,8 @@ pub(super) struct AuditQuery {
 }
 
 /// `GET /api/v1/audit?limit=N`: the most recent changes, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(("limit" = Option<u32>, Query, description = "1-1000, default 100")),
+    responses((status = 200, description = "{entries}", body = Object), (status = 400, description = "An invalid limit", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn audit(
     ctx: Ctx,
     query: Result<Query<AuditQuery>, QueryRejection>,

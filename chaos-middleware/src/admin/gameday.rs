@@ -12,7 +12,7 @@ use maud::html;
 use serde_json::{Value, json};
 
 use super::pages::{error_page, form_pairs, html_response, page};
-use super::{ApiError, Ctx};
+use super::{ApiError, Ctx, ErrorBody};
 use crate::action::describe::{action_json, detail, timestamp};
 use crate::action::{Action, Naming, now_ms};
 use crate::gameday::generate::{self, fault_kind};
@@ -134,6 +134,8 @@ fn exercise_json(exercise: &Exercise, faults: Option<&[Action]>) -> Value {
 // ---- JSON API ----
 
 /// `POST /api/v1/storm` with a [`StormForm`]: 201 `{"seed", "expires_at", "views", "ids"}`.
+#[utoipa::path(post, path = "/api/v1/storm", tag = "game day", request_body = StormForm,
+    responses((status = 201, description = "{seed, expires_at, views, ids}", body = Object), (status = 400, description = "Malformed request", body = ErrorBody), (status = 422, description = "An invalid storm (the CLI's message)", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_start_storm(
     ctx: Ctx,
     body: Result<Json<StormForm>, JsonRejection>,
@@ -144,12 +146,16 @@ pub(super) async fn api_start_storm(
 }
 
 /// `DELETE /api/v1/storm`: removes every storm action; `{"removed": N}`.
+#[utoipa::path(delete, path = "/api/v1/storm", tag = "game day",
+    responses((status = 200, description = "{removed: N}", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_end_storm(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"removed": end_storm(&ctx).await?})))
 }
 
 /// `GET /api/v1/exercise`: the latest exercise not ended (null when none); its faults
 /// only once revealed.
+#[utoipa::path(get, path = "/api/v1/exercise", tag = "game day",
+    responses((status = 200, description = "{exercise} (null when none; faults only once revealed)", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let Some(exercise) = ctx.store.current_exercise().await? else {
         return Ok(Json(json!({"exercise": null})));
@@ -165,6 +171,8 @@ pub(super) async fn api_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `POST /api/v1/exercise` with an [`ExerciseForm`]: 201 `{"exercise"}`; 409 when one runs.
+#[utoipa::path(post, path = "/api/v1/exercise", tag = "game day", request_body = ExerciseForm,
+    responses((status = 201, description = "{exercise}", body = Object), (status = 400, description = "Malformed request", body = ErrorBody), (status = 409, description = "An exercise is running", body = ErrorBody), (status = 422, description = "An invalid exercise", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_start_exercise(
     ctx: Ctx,
     body: Result<Json<ExerciseForm>, JsonRejection>,
@@ -179,11 +187,15 @@ pub(super) async fn api_start_exercise(
 }
 
 /// `POST /api/v1/exercise/hint`: `{"hint": "..."}`.
+#[utoipa::path(post, path = "/api/v1/exercise/hint", tag = "game day",
+    responses((status = 200, description = "{hint}", body = Object), (status = 409, description = "No exercise is running", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_hint(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"hint": next_hint(&ctx).await?})))
 }
 
 /// `POST /api/v1/exercise/reveal`: the exercise with its faults.
+#[utoipa::path(post, path = "/api/v1/exercise/reveal", tag = "game day",
+    responses((status = 200, description = "{exercise} with its faults", body = Object), (status = 409, description = "No exercise is running", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_reveal(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let exercise = running(&ctx).await?;
     ctx.store.reveal_exercise(exercise.id).await?;
@@ -194,6 +206,8 @@ pub(super) async fn api_reveal(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `POST /api/v1/exercise/end`: removes its faults; `{"removed": N}`.
+#[utoipa::path(post, path = "/api/v1/exercise/end", tag = "game day",
+    responses((status = 200, description = "{removed: N}", body = Object), (status = 409, description = "No exercise is running", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_end_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let exercise = running(&ctx).await?;
     let removed = ctx.store.end_exercise(exercise.id).await?;

@@ -32,6 +32,7 @@
 
 mod api;
 mod gameday;
+mod openapi;
 mod pages;
 mod select;
 
@@ -141,6 +142,15 @@ impl FromRequestParts<Admin> for Ctx {
             base,
         })
     }
+}
+
+/// The body of every error of the JSON API.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// One line, the same the CLI prints for the same input.
+    pub error: String,
+    /// The HTTP status code.
+    pub status: u16,
 }
 
 /// An error of the admin: a status code that means what it says and one line (the same
@@ -320,6 +330,7 @@ fn routes(state: Admin) -> Router {
         .route("/api/v1/exercise/hint", post(gameday::api_hint))
         .route("/api/v1/exercise/reveal", post(gameday::api_reveal))
         .route("/api/v1/exercise/end", post(gameday::api_end_exercise))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/views", get(api::views))
         .route("/api/v1/instances", get(api::instances))
         .route("/api/v1/audit", get(api::audit))
@@ -363,6 +374,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/exercise/hint"),
     ("POST", "/api/v1/exercise/reveal"),
     ("POST", "/api/v1/exercise/end"),
+    ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/views"),
     ("GET", "/api/v1/instances"),
     ("GET", "/api/v1/audit"),

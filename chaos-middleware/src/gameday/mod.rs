@@ -50,6 +50,7 @@ fn expiry(naming: Naming, now_ms: i64, text: &str) -> Result<i64, InvalidAction>
 
 /// A storm as text, before checking (`users`, `groups`, `views` as lists; `probability`
 /// `3%` or `0.03`; `for` a duration; `intensity` `low`, `medium` or `high`).
+#[cfg_attr(feature = "admin", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StormForm {
@@ -130,6 +131,7 @@ impl StormForm {
 }
 
 /// An exercise as text, before checking.
+#[cfg_attr(feature = "admin", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExerciseForm {
