@@ -260,12 +260,12 @@ pub(super) async fn kill_switch(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"disabled": disabled})))
 }
 
-/// `GET /api/v1/views`: the views the live app instances registered.
+/// `GET /api/v1/views`: `{"views": [...]}`, the views the app instances registered.
 #[utoipa::path(get, path = "/api/v1/views", tag = "instances",
-    responses((status = 200, description = "Registered views", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
+    responses((status = 200, description = "{views: [{name, pattern, methods, instance}]}", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn views(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let views = ctx.store.registered_views().await?;
-    Ok(Json(serde_json::to_value(views).unwrap_or(Value::Null)))
+    Ok(Json(json!({"views": views})))
 }
 
 /// `GET /api/v1/instances`: the app instances, each with the generation it applies and
