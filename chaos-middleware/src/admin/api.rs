@@ -19,7 +19,7 @@ use super::select::{ActionFilter, Row};
 use super::{ApiError, Ctx, ErrorBody};
 use crate::action::describe::{action_json, action_json_fired, broken_json, hidden_json};
 use crate::action::{ActionForm, Naming, now_ms};
-use crate::store::{Fired, Listing, Selection, fired_counts};
+use crate::store::{AuditEntry, Fired, Listing, Selection, fired_counts, last_changes};
 
 /// What the action views need, read together: the listing, the ids a running exercise
 /// hides, and how often each action fired on the live instances.
@@ -27,16 +27,20 @@ pub(super) struct Read {
     pub(super) listing: Listing,
     pub(super) hidden: Vec<i64>,
     pub(super) fired: HashMap<i64, Fired>,
+    /// Who changed each action last (from the newest 1,000 audit entries).
+    pub(super) changed: HashMap<i64, (i64, Option<String>)>,
 }
 
 pub(super) async fn read(ctx: &Ctx) -> Result<Read, ApiError> {
     let listing = ctx.store.list().await?;
     let hidden = ctx.store.hidden_action_ids().await?;
     let fired = fired_counts(&ctx.store.instances().await?, now_ms());
+    let changed = last_changes(&ctx.store.audit(1000).await?);
     Ok(Read {
         listing,
         hidden,
         fired,
+        changed,
     })
 }
 
@@ -293,24 +297,57 @@ pub(super) async fn instances(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     ))
 }
 
-/// `?limit=N` (default 100, at most 1000).
+/// `?limit=N&actor=NAME&operation=OP&action=ID`: how many of the newest changes to read
+/// (default 100, at most 1000), then only those by this actor, of this operation (`create`,
+/// `disable`, …; a prefix matches: `exercise`), touching this action.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct AuditQuery {
     pub(super) limit: Option<u32>,
+    pub(super) actor: Option<String>,
+    pub(super) operation: Option<String>,
+    pub(super) action: Option<i64>,
+}
+
+impl AuditQuery {
+    /// The matching entries of the newest `limit`.
+    pub(super) async fn entries(&self, ctx: &Ctx) -> Result<Vec<AuditEntry>, ApiError> {
+        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let given = |t: &Option<String>| {
+            t.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let (actor, operation) = (given(&self.actor), given(&self.operation));
+        Ok(ctx
+            .store
+            .audit(limit)
+            .await?
+            .into_iter()
+            .filter(|e| {
+                actor
+                    .as_deref()
+                    .is_none_or(|a| e.actor.as_deref() == Some(a))
+            })
+            .filter(|e| {
+                operation
+                    .as_deref()
+                    .is_none_or(|o| e.operation.starts_with(o))
+            })
+            .filter(|e| self.action.is_none_or(|id| e.ids().any(|x| x == id)))
+            .collect())
+    }
 }
 
 /// `GET /api/v1/audit?limit=N`: the most recent changes, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(("limit" = Option<u32>, Query, description = "1-1000, default 100")),
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(("limit" = Option<u32>, Query, description = "the newest N changes read, 1-1000, default 100"), ("actor" = Option<String>, Query), ("operation" = Option<String>, Query, description = "a prefix: create, disable, exercise, ..."), ("action" = Option<i64>, Query, description = "changes touching this action id")),
     responses((status = 200, description = "{entries}", body = Object), (status = 400, description = "An invalid limit", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn audit(
     ctx: Ctx,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|err| bad_request(err.body_text()))?;
-    let entries = ctx
-        .store
-        .audit(query.limit.unwrap_or(100).clamp(1, 1000))
-        .await?;
+    let entries = query.entries(&ctx).await?;
     Ok(Json(json!({"entries": entries})))
 }

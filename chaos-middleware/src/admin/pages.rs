@@ -4,8 +4,6 @@
 //! 2 s so changes made elsewhere (the CLI, another operator) show up, and pauses while
 //! rows are ticked.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery};
@@ -13,12 +11,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::api::{AuditQuery, Op, read};
+use super::api::{AuditQuery, Op, Read, read};
 use super::select::{ActionFilter, Page, Row};
 use super::{ApiError, Ctx};
 use crate::action::describe::{self, detail, expires, percent, state, timestamp, who};
 use crate::action::{ActionForm, Naming, now_ms};
-use crate::store::{Fired, Selection};
+use crate::store::Selection;
 
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");
@@ -149,13 +147,9 @@ fn filter_form(ctx: &Ctx, filter: &ActionFilter) -> Markup {
     }
 }
 
-fn table(
-    ctx: &Ctx,
-    page_rows: &Page<'_>,
-    filter: &ActionFilter,
-    now: i64,
-    fired: &HashMap<i64, Fired>,
-) -> Markup {
+fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64, read: &Read) -> Markup {
+    let fired = &read.fired;
+    let changed = &read.changed;
     let base = &ctx.base;
     let query = filter_query(filter);
     let link = |page: usize| {
@@ -194,7 +188,12 @@ fn table(
                                     td { (expires(spec.expires_at, now)) }
                                     td.fired { (describe::fired(fired.get(&action.id).copied())) }
                                     td { (spec.tag.as_deref().unwrap_or("")) }
-                                    td { (timestamp(action.updated_at)) @if let Some(by) = &action.created_by { " by " (by) } }
+                                    td.when {
+                                        @match changed.get(&action.id) {
+                                            Some((at, by)) => { (timestamp(*at)) " by " (by.as_deref().unwrap_or("?")) },
+                                            None => { (timestamp(action.updated_at)) @if let Some(by) = &action.created_by { " by " (by) } },
+                                        }
+                                    }
                                     td.ops {
                                         @if spec.enabled {
                                             button type="submit" formaction={ (base) "/actions/" (action.id) "/disable" } { "Disable" }
@@ -293,7 +292,7 @@ pub(super) async fn actions(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
         @if let Some(text) = notice(flash.notice.as_deref(), flash.n) { p.notice role="status" { (text) } }
         (filter_form(&ctx, &filter))
         form.bulk method="post" action={ (base) "/actions/bulk" } {
-            (table(&ctx, &rows, &filter, now, &read.fired))
+            (table(&ctx, &rows, &filter, now, &read))
             fieldset.bulk-ops {
                 legend { "With the ticked actions" }
                 button type="submit" name="op" value="enable" { "Enable" }
@@ -335,10 +334,7 @@ pub(super) async fn actions_fragment(ctx: Ctx, RawQuery(query): RawQuery) -> Res
         Ok(read) => {
             let now = now_ms();
             let rows = filter.select(&read.listing, &read.hidden, now);
-            html_response(
-                StatusCode::OK,
-                table(&ctx, &rows, &filter, now, &read.fired),
-            )
+            html_response(StatusCode::OK, table(&ctx, &rows, &filter, now, &read))
         }
         Err(err) => err.into_response(),
     }
@@ -641,29 +637,41 @@ pub(super) async fn instances(ctx: Ctx) -> Response {
     html_response(StatusCode::OK, page(&ctx, "Instances and views", body))
 }
 
-/// `GET /audit?limit=N`: who changed what.
+/// `GET /audit?actor=&operation=&action=&limit=N`: who changed what, filterable.
 pub(super) async fn audit(ctx: Ctx, query: Result<Query<AuditQuery>, QueryRejection>) -> Response {
-    let limit = query
-        .ok()
-        .and_then(|q| q.0.limit)
-        .unwrap_or(200)
-        .clamp(1, 1000);
-    let entries = match ctx.store.audit(limit).await {
-        Ok(entries) => entries,
-        Err(err) => return error_page(&ctx, &ApiError::from(err)),
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(err) => {
+            return error_page(
+                &ctx,
+                &ApiError::new(StatusCode::BAD_REQUEST, err.body_text()),
+            );
+        }
     };
+    let entries = match query.entries(&ctx).await {
+        Ok(entries) => entries,
+        Err(err) => return error_page(&ctx, &err),
+    };
+    let text = |t: &Option<String>| t.clone().unwrap_or_default();
     let body = html! {
-        table {
+        form.filters method="get" action={ (ctx.base) "/audit" } {
+            label { "Who " input name="actor" value=(text(&query.actor)) size="12"; }
+            label { "Operation " input name="operation" value=(text(&query.operation)) size="12" placeholder="create, disable, exercise"; }
+            label { "Action id " input name="action" value=(query.action.map(|a| a.to_string()).unwrap_or_default()) size="6" inputmode="numeric"; }
+            button type="submit" { "Filter" }
+            a href={ (ctx.base) "/audit" } { "Clear" }
+        }
+        table.audit {
             thead { tr { th { "when" } th { "who" } th { "operation" } th { "actions" } th { "detail" } } }
             tbody {
-                @if entries.is_empty() { tr { td colspan="5" .empty { "Nothing changed yet." } } }
+                @if entries.is_empty() { tr { td colspan="5" .empty { "No change matches." } } }
                 @for entry in &entries {
                     tr {
-                        td { (timestamp(entry.at)) }
+                        td.when { (timestamp(entry.at)) }
                         td { (entry.actor.as_deref().unwrap_or("?")) }
                         td { (entry.operation) }
                         td { (entry.action_ids) }
-                        td { (entry.detail.as_deref().unwrap_or("")) }
+                        td.detail { (entry.detail.as_deref().unwrap_or("")) }
                     }
                 }
             }

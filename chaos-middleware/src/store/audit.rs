@@ -52,3 +52,27 @@ impl Store {
         })
     }
 }
+
+impl AuditEntry {
+    /// The action ids this change touched (an unreadable list touches none).
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.action_ids
+            .split([',', ' '])
+            .filter_map(|id| id.trim().parse::<i64>().ok())
+    }
+}
+
+/// Who changed each action last, and when, from audit entries (newest first):
+/// action id → (Unix ms, actor).
+pub fn last_changes(
+    entries: &[AuditEntry],
+) -> std::collections::HashMap<i64, (i64, Option<String>)> {
+    let mut out = std::collections::HashMap::new();
+    for entry in entries {
+        for id in entry.ids() {
+            out.entry(id)
+                .or_insert_with(|| (entry.at, entry.actor.clone()));
+        }
+    }
+    out
+}

@@ -210,7 +210,7 @@ mod batch;
 mod audit;
 mod exercise;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, last_changes};
 pub use exercise::{Exercise, ExerciseStart};
 mod instances;
 mod notify;
