@@ -330,6 +330,31 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
         "{}",
         audit.body
     );
+    let creates = server.api("GET", "/api/v1/audit?operation=create", "");
+    let creates = creates.json()["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(creates.len(), 2, "{creates:?}");
+    let touching = server.api("GET", &format!("/api/v1/audit?action={other}"), "");
+    let touching = touching.json()["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!touching.is_empty(), "{touching:?}");
+    assert!(
+        touching.iter().all(|e| e["action_ids"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&other.to_string())),
+        "{touching:?}"
+    );
+    let bad = server.api("GET", "/api/v1/audit?action=x", "");
+    assert_eq!(bad.status, 400);
+    // The list says who changed an action last (from the audit log).
+    let bearer = format!("Bearer {TOKEN}");
+    let page = server.request("GET", "/", &[("Authorization", bearer.as_str())], "");
+    assert!(page.body.contains(" by e2e-lead"), "{}", page.body);
 }
 
 #[test]
