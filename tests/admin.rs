@@ -626,11 +626,18 @@ fn a_game_day_runs_from_the_admin() {
         &form,
         "users=alice&views=items&views=checkout&intensity=medium&for=10m&seed=42",
     );
-    assert_eq!(started.status, 200, "{}", started.body);
+    // A redirect (reloading the page does not start a second storm), then the notice.
+    assert_eq!(started.status, 303, "{}", started.body);
+    let location = header(&started, "location").join("");
     assert!(
-        started.body.contains("Storm started: 4 actions"),
+        location.starts_with("/gameday?notice=storm-started&n=4&seed=42"),
+        "{location}"
+    );
+    let shown = server.request("GET", &location, &[("Authorization", bearer.as_str())], "");
+    assert!(
+        shown.body.contains("Storm started: 4 actions (seed 42)."),
         "{}",
-        started.body
+        shown.body
     );
     let listed = admin_ok(store.url(), &["list", "--json"]);
     assert!(listed.matches("\"alice\"").count() >= 4, "{listed}");

@@ -276,6 +276,23 @@ fn a_team_lead_runs_a_game_day_in_chromium() {
         click(&client, "form[action='/storm/end'] button").await;
         wait_for_text(&client, "Storm ended").await;
 
+        // A form on another site that posts to the admin is refused: nothing is deleted.
+        let attack = format!(
+            "data:text/html,<form method=post action='{base}/actions/bulk'><input name=ids value=1><input name=op value=delete></form><script>document.forms[0].submit()</script>"
+        );
+        client.goto(&attack).await.expect("open the other site's page");
+        // The strict cookie does not go along: the admin answers with its login form.
+        wait_for_text(&client, "Token").await;
+        let still = http_request(
+            port,
+            "GET",
+            "/api/v1/actions/1",
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+        )
+        .expect("GET action 1");
+        assert_eq!(still.status, 200, "the cross-site form deleted action 1");
+        client.goto(&format!("{base}/gameday")).await.expect("back to the admin");
+
         // The kill switch asks first.
         click(&client, "a.kill").await;
         wait_for_text(&client, "Disable every chaos action now?").await;

@@ -57,13 +57,37 @@ pub async fn admin_auth(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|value| {
+            let (scheme, rest) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then_some(rest)
+        })
         .and_then(|encoded| {
             base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .ok()
         })
         .and_then(|bytes| String::from_utf8(bytes).ok());
+    // The demo binds to 127.0.0.1 and its password is public: answer only requests that
+    // name this machine, so a web page cannot reach the admin by DNS rebinding.
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            [(header::CONTENT_SECURITY_POLICY, "default-src 'none'")],
+            "the demo's chaos admin answers only requests for 127.0.0.1, [::1] or localhost",
+        )
+            .into_response();
+    }
     let operator = credentials.as_deref().and_then(|text| {
         let (user, given) = text.split_once(':')?;
         (!user.trim().is_empty() && given == &*password).then(|| user.trim().to_owned())
@@ -77,10 +101,13 @@ pub async fn admin_auth(
         }
         None => (
             StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"chaos admin\", charset=\"UTF-8\"",
-            )],
+            [
+                (
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"chaos admin\", charset=\"UTF-8\"",
+                ),
+                (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+            ],
             "log in to the chaos admin (demo: any user name, password DEMO_ADMIN_PASSWORD, default chaos)",
         )
             .into_response(),

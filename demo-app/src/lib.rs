@@ -134,7 +134,14 @@ pub fn with_admin(app: Router, database_url: &str, password: &str) -> Router {
     // the chaos layer.
     app.route(
         "/chaos/",
-        axum::routing::get(|| async { axum::response::Redirect::permanent("/chaos") }),
+        axum::routing::get(|uri: axum::http::Uri| async move {
+            // Keep the query (`/chaos/?state=active`).
+            let target = match uri.query() {
+                Some(query) => format!("/chaos?{query}"),
+                None => "/chaos".to_owned(),
+            };
+            axum::response::Redirect::permanent(&target)
+        }),
     )
     .nest(
         "/chaos",

@@ -311,8 +311,12 @@ fn login_form(error: Option<&str>) -> Html<String> {
     ))
 }
 
-async fn login_page() -> Response {
-    login_form(None).into_response()
+async fn login_page(State(access): State<Access>) -> Response {
+    match access {
+        // Without a token there is nothing to log in to.
+        Access::Local(_) => Redirect::to("/").into_response(),
+        Access::Token { .. } => login_form(None).into_response(),
+    }
 }
 
 /// `POST /login` (`name`, `token`): opens a session (an HttpOnly, `SameSite=Strict`

@@ -246,6 +246,65 @@ impl ActionSpec {
     /// is written: `--body` with a status that carries no content (204, 205, 304).
     pub fn validate(&self) -> Result<(), InvalidAction> {
         self.validate_stored()?;
+        // Sizes: every page, list and snapshot carries these (checked on new actions, so
+        // rows stored before still load).
+        let too_long = |what: &str, text: &str, max: usize| {
+            let length = text.chars().count();
+            (length > max).then(|| {
+                InvalidAction::new(format!(
+                    "{what} has {length} characters: allowed are at most {max}"
+                ))
+            })
+        };
+        let mut checks = vec![too_long(
+            "the view or point name",
+            &self.target,
+            MAX_NAME_CHARS,
+        )];
+        checks.push(
+            self.note
+                .as_deref()
+                .and_then(|n| too_long("the note", n, MAX_NOTE_CHARS)),
+        );
+        checks.push(
+            self.tag
+                .as_deref()
+                .and_then(|t| too_long("the tag", t, MAX_NAME_CHARS)),
+        );
+        match &self.fault {
+            Fault::Return {
+                body: Some(body), ..
+            } => {
+                checks.push(too_long("the body", body, MAX_BODY_CHARS));
+            }
+            Fault::Error {
+                message: Some(message),
+            } => {
+                checks.push(too_long("the message", message, MAX_NOTE_CHARS));
+            }
+            _ => {}
+        }
+        for name in self.users.iter().chain(&self.groups).chain(&self.hosts) {
+            checks.push(too_long("a user, group or host name", name, MAX_NAME_CHARS));
+        }
+        if let Some(err) = checks.into_iter().flatten().next() {
+            return Err(err);
+        }
+        if self.target.chars().any(char::is_control) {
+            return Err(InvalidAction::new(format!(
+                "invalid view {:?}: a view or point name must not hold control characters",
+                self.target
+            )));
+        }
+        if let Some(host) = self
+            .hosts
+            .iter()
+            .find(|h| h.chars().any(char::is_whitespace))
+        {
+            return Err(InvalidAction::new(format!(
+                "invalid host {host:?}: a host name (or glob) holds no spaces"
+            )));
+        }
         if let Fault::Return {
             status,
             body: Some(body),
@@ -332,6 +391,13 @@ impl InvalidAction {
 /// The default cap on a single delay: the CLI refuses longer ones unless told otherwise,
 /// and the layer clamps to its own cap (this one unless configured).
 pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// The longest view, point, tag, user, group or host name a new action may have.
+pub const MAX_NAME_CHARS: usize = 256;
+/// The longest note or error message.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+/// The longest `return` body (characters).
+pub const MAX_BODY_CHARS: usize = 65_536;
 
 /// The longest delay the store accepts at all (an action is a fault, not a hang).
 pub const MAX_DELAY: Duration = Duration::from_secs(3600);

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, RawQuery};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -46,6 +46,16 @@ pub(super) async fn read(ctx: &Ctx) -> Result<Read, ApiError> {
 
 fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+/// A body axum could not read, with the status it chose (400, 413 too large, 415 not JSON,
+/// 422 wrong shape).
+pub(super) fn rejected(err: &JsonRejection) -> ApiError {
+    let status = match err.status() {
+        status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => status,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, err.body_text())
 }
 
 /// A row as JSON; a visible action also says how often it `fired` on the live instances
@@ -99,7 +109,7 @@ pub(super) async fn create_action(
     ctx: Ctx,
     form: Result<Json<ActionForm>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(form) = form.map_err(|err| bad_request(err.body_text()))?;
+    let Json(form) = form.map_err(|err| rejected(&err))?;
     let spec = form.build(Naming::Fields, now_ms())?;
     let id = ctx.store.create(&spec).await?;
     let action = ctx.store.get(id).await?;
@@ -248,7 +258,7 @@ pub(super) async fn bulk(
     ctx: Ctx,
     body: Result<Json<Bulk>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(bulk) = body.map_err(|err| bad_request(err.body_text()))?;
+    let Json(bulk) = body.map_err(|err| rejected(&err))?;
     let changed = bulk.op.apply(&ctx, bulk.ids).await?;
     Ok(Json(json!({"changed": changed})))
 }
@@ -278,6 +288,7 @@ pub(super) async fn views(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     responses((status = 200, description = "{generation, instances}", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn instances(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let generation = ctx.store.generation().await?;
+    let hidden = ctx.store.hidden_action_ids().await?;
     let now = now_ms();
     let instances: Vec<Value> = ctx
         .store
@@ -286,8 +297,21 @@ pub(super) async fn instances(ctx: Ctx) -> Result<Json<Value>, ApiError> {
         .iter()
         .map(|instance| {
             let mut value = serde_json::to_value(instance).unwrap_or(Value::Null);
+            // Its fault counts as an object, without the faults an exercise hides.
+            let fired: serde_json::Map<String, Value> =
+                fired_counts(std::slice::from_ref(instance), instance.last_seen)
+                    .into_iter()
+                    .filter(|(id, _)| !hidden.contains(id))
+                    .map(|(id, f)| {
+                        (
+                            id.to_string(),
+                            json!({"total": f.total, "recent": f.recent}),
+                        )
+                    })
+                    .collect();
             if let Value::Object(map) = &mut value {
                 map.insert("live".to_owned(), Value::Bool(instance.is_live_at(now)));
+                map.insert("fired".to_owned(), Value::Object(fired));
             }
             value
         })
@@ -298,10 +322,10 @@ pub(super) async fn instances(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 }
 
 /// `?limit=N&actor=NAME&operation=OP&action=ID`: how many of the newest changes to read
-/// (default 100, at most 1000), then only those by this actor, of this operation (`create`,
-/// `disable`, …; a prefix matches: `exercise`), touching this action.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// (default 100, or 1000 when filtering; at most 1000), then only those by this actor, of
+/// this operation (`create`, `disable`, …; a prefix matches: `exercise`), touching this
+/// action. Empty values count as absent (a form sends every field).
+#[derive(Debug, Default)]
 pub(super) struct AuditQuery {
     pub(super) limit: Option<u32>,
     pub(super) actor: Option<String>,
@@ -310,9 +334,40 @@ pub(super) struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// Parses a query string; with `strict`, an unknown parameter is an error.
+    pub(super) fn from_query(query: &str, strict: bool) -> Result<AuditQuery, ApiError> {
+        let mut out = AuditQuery::default();
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            let value = value.trim().to_owned();
+            if value.is_empty() {
+                continue;
+            }
+            let number = |what: &str| {
+                bad_request(format!(
+                    "invalid {what} '{value}': allowed are whole numbers"
+                ))
+            };
+            match key.as_ref() {
+                "limit" => out.limit = Some(value.parse().map_err(|_| number("limit"))?),
+                "action" => out.action = Some(value.parse().map_err(|_| number("action"))?),
+                "actor" => out.actor = Some(value),
+                "operation" => out.operation = Some(value),
+                other if strict => {
+                    return Err(bad_request(format!(
+                        "unknown parameter '{other}': allowed are limit, actor, operation, action"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// The matching entries of the newest `limit`.
     pub(super) async fn entries(&self, ctx: &Ctx) -> Result<Vec<AuditEntry>, ApiError> {
-        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let filtering = self.actor.is_some() || self.operation.is_some() || self.action.is_some();
+        let default = if filtering { 1000 } else { 100 };
+        let limit = self.limit.unwrap_or(default).clamp(1, 1000);
         let given = |t: &Option<String>| {
             t.as_deref()
                 .map(str::trim)
@@ -343,11 +398,8 @@ impl AuditQuery {
 /// `GET /api/v1/audit?limit=N`: the most recent changes, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(("limit" = Option<u32>, Query, description = "the newest N changes read, 1-1000, default 100"), ("actor" = Option<String>, Query), ("operation" = Option<String>, Query, description = "a prefix: create, disable, exercise, ..."), ("action" = Option<i64>, Query, description = "changes touching this action id")),
     responses((status = 200, description = "{entries}", body = Object), (status = 400, description = "An invalid limit", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
-pub(super) async fn audit(
-    ctx: Ctx,
-    query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(|err| bad_request(err.body_text()))?;
+pub(super) async fn audit(ctx: Ctx, RawQuery(query): RawQuery) -> Result<Json<Value>, ApiError> {
+    let query = AuditQuery::from_query(query.as_deref().unwrap_or(""), true)?;
     let entries = query.entries(&ctx).await?;
     Ok(Json(json!({"entries": entries})))
 }

@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::RawQuery;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -52,12 +53,20 @@ async fn end_storm(ctx: &Ctx) -> Result<u64, ApiError> {
 /// The running exercise, or 409 saying there is none.
 async fn running(ctx: &Ctx) -> Result<Exercise, ApiError> {
     match ctx.store.current_exercise().await? {
-        Some(exercise) => Ok(exercise),
-        None => Err(ApiError::new(
+        Some(exercise) if exercise.is_running_at(now_ms()) => Ok(exercise),
+        _ => Err(ApiError::new(
             StatusCode::CONFLICT,
             "no exercise is running: start one first",
         )),
     }
+}
+
+/// The latest exercise not ended, running or expired (ending an expired one closes it).
+async fn not_ended(ctx: &Ctx) -> Result<Exercise, ApiError> {
+    ctx.store
+        .current_exercise()
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no exercise to end: none is running"))
 }
 
 async fn exercise_faults(ctx: &Ctx, exercise: &Exercise) -> Result<Vec<Action>, ApiError> {
@@ -107,6 +116,18 @@ async fn next_hint(ctx: &Ctx) -> Result<String, ApiError> {
 }
 
 /// An exercise as JSON: its state, never its faults before the reveal.
+/// Every hint given so far (hints are deterministic: the faults decide them).
+fn hints_so_far(actions: &[Action], exercise: &Exercise) -> String {
+    let faults: Vec<Action> = actions
+        .iter()
+        .filter(|a| exercise.action_ids.contains(&a.id))
+        .cloned()
+        .collect();
+    (1..=exercise.hints_given.min(HINTS))
+        .map(|n| hint_text(n, &faults))
+        .collect()
+}
+
 fn exercise_json(exercise: &Exercise, faults: Option<&[Action]>) -> Value {
     let now = now_ms();
     let mut value = json!({
@@ -140,7 +161,7 @@ pub(super) async fn api_start_storm(
     ctx: Ctx,
     body: Result<Json<StormForm>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(form) = body.map_err(|err| bad_request(err.body_text()))?;
+    let Json(form) = body.map_err(|err| super::api::rejected(&err))?;
     let started = start_storm(&ctx, &form).await?;
     Ok((StatusCode::CREATED, Json(started)).into_response())
 }
@@ -177,7 +198,7 @@ pub(super) async fn api_start_exercise(
     ctx: Ctx,
     body: Result<Json<ExerciseForm>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(form) = body.map_err(|err| bad_request(err.body_text()))?;
+    let Json(form) = body.map_err(|err| super::api::rejected(&err))?;
     let exercise = start_exercise(&ctx, &form).await?;
     Ok((
         StatusCode::CREATED,
@@ -199,6 +220,7 @@ pub(super) async fn api_hint(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 pub(super) async fn api_reveal(ctx: Ctx) -> Result<Json<Value>, ApiError> {
     let exercise = running(&ctx).await?;
     ctx.store.reveal_exercise(exercise.id).await?;
+    let exercise = ctx.store.exercise(exercise.id).await?.unwrap_or(exercise);
     let faults = exercise_faults(&ctx, &exercise).await?;
     Ok(Json(
         json!({"exercise": exercise_json(&exercise, Some(&faults))}),
@@ -209,7 +231,7 @@ pub(super) async fn api_reveal(ctx: Ctx) -> Result<Json<Value>, ApiError> {
 #[utoipa::path(post, path = "/api/v1/exercise/end", tag = "game day",
     responses((status = 200, description = "{removed: N}", body = Object), (status = 409, description = "No exercise is running", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_end_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    let exercise = running(&ctx).await?;
+    let exercise = not_ended(&ctx).await?;
     let removed = ctx.store.end_exercise(exercise.id).await?;
     Ok(Json(json!({"removed": removed})))
 }
@@ -276,9 +298,54 @@ fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
     Ok(form)
 }
 
-/// `GET /gameday`: storms and the exercise, with their forms.
-pub(super) async fn page_gameday(ctx: Ctx) -> Response {
-    render(&ctx, None, None).await
+/// `GET /gameday`: storms and the exercise, with their forms; after a change (a redirect,
+/// so that reloading does not repeat it) a fixed notice.
+pub(super) async fn page_gameday(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
+    let mut notice = None;
+    let mut n = 0u64;
+    let mut seed = None;
+    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "notice" => notice = Some(value.into_owned()),
+            "n" => n = value.parse().unwrap_or(0),
+            "seed" => seed = value.parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    let plural = |one: &str, many: &str| {
+        if n == 1 {
+            one.to_owned()
+        } else {
+            many.to_owned()
+        }
+    };
+    let message = match notice.as_deref() {
+        Some("storm-started") => Some(format!(
+            "Storm started: {n} {} (seed {}).",
+            plural("action", "actions"),
+            seed.map_or_else(|| "?".to_owned(), |s| s.to_string())
+        )),
+        Some("storm-ended") => Some(format!(
+            "Storm ended: removed {n} {}.",
+            plural("action", "actions")
+        )),
+        Some("exercise-started") => Some(format!(
+            "Exercise started: {n} hidden {} for everyone.",
+            plural("fault", "faults")
+        )),
+        Some("hint") => Some("Hint given (below).".to_owned()),
+        Some("revealed") => Some("The faults are revealed below.".to_owned()),
+        Some("exercise-ended") => Some(format!(
+            "Exercise ended: removed {n} {}.",
+            plural("fault", "faults")
+        )),
+        _ => None,
+    };
+    render(&ctx, message, None).await
+}
+
+fn after(ctx: &Ctx, query: &str) -> Response {
+    axum::response::Redirect::to(&format!("{}/gameday?{query}", ctx.base)).into_response()
 }
 
 async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) -> Response {
@@ -297,7 +364,9 @@ async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) ->
     let storm: Vec<&Action> = listing
         .actions
         .iter()
-        .filter(|a| a.spec.tag.as_deref() == Some(STORM_TAG) && !a.is_expired_at(now))
+        .filter(|a| {
+            a.spec.tag.as_deref() == Some(STORM_TAG) && a.spec.enabled && !a.is_expired_at(now)
+        })
         .collect();
     let base = &ctx.base;
     let running = exercise.as_ref().filter(|e| e.is_running_at(now));
@@ -310,7 +379,7 @@ async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) ->
         _ => Vec::new(),
     };
     let body = html! {
-        @if let Some(text) = &message { pre.notice role="status" { (text) } }
+        @if let Some(text) = &message { p.notice role="status" { (text) } }
         @if let Some(err) = error { p.error role="alert" { (err.message()) } }
         h2 { "Storm" }
         @if storm.is_empty() {
@@ -359,6 +428,9 @@ async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) ->
                     }
                     form method="post" action={ (base) "/exercise/end" } { button.danger type="submit" { "End the exercise" } }
                 }
+                @if e.hints_given > 0 {
+                    pre.notice { (hints_so_far(&listing.actions, e)) }
+                }
                 @if !revealed.is_empty() {
                     table {
                         thead { tr { th { "id" } th { "where" } th { "fault" } th { "detail" } } }
@@ -405,16 +477,8 @@ pub(super) async fn page_start_storm(ctx: Ctx, body: Bytes) -> Response {
     match result {
         Ok(started) => {
             let count = started["ids"].as_array().map_or(0, Vec::len);
-            render(
-                &ctx,
-                Some(format!(
-                    "Storm started: {count} actions until {} (seed {}).",
-                    started["expires_at"].as_str().unwrap_or(""),
-                    started["seed"].as_str().unwrap_or("")
-                )),
-                None,
-            )
-            .await
+            let seed = started["seed"].as_str().unwrap_or("").to_owned();
+            after(&ctx, &format!("notice=storm-started&n={count}&seed={seed}"))
         }
         Err(err) => render(&ctx, None, Some(&err)).await,
     }
@@ -423,14 +487,7 @@ pub(super) async fn page_start_storm(ctx: Ctx, body: Bytes) -> Response {
 /// `POST /storm/end`.
 pub(super) async fn page_end_storm(ctx: Ctx) -> Response {
     match end_storm(&ctx).await {
-        Ok(n) => {
-            render(
-                &ctx,
-                Some(format!("Storm ended: removed {n} actions.")),
-                None,
-            )
-            .await
-        }
+        Ok(n) => after(&ctx, &format!("notice=storm-ended&n={n}")),
         Err(err) => render(&ctx, None, Some(&err)).await,
     }
 }
@@ -442,16 +499,10 @@ pub(super) async fn page_start_exercise(ctx: Ctx, body: Bytes) -> Response {
         Err(err) => Err(err),
     };
     match result {
-        Ok(exercise) => {
-            let count = exercise.action_ids.len();
-            let text = format!(
-                "Exercise {} started: {count} hidden {} for everyone until {}.",
-                exercise.id,
-                if count == 1 { "fault" } else { "faults" },
-                timestamp(exercise.expires_at)
-            );
-            render(&ctx, Some(text), None).await
-        }
+        Ok(exercise) => after(
+            &ctx,
+            &format!("notice=exercise-started&n={}", exercise.action_ids.len()),
+        ),
         Err(err) => render(&ctx, None, Some(&err)).await,
     }
 }
@@ -462,22 +513,22 @@ pub(super) async fn page_exercise_op(
     axum::extract::Path(op): axum::extract::Path<String>,
 ) -> Response {
     let result = match op.as_str() {
-        "hint" => next_hint(&ctx).await,
+        "hint" => next_hint(&ctx).await.map(|_| "notice=hint".to_owned()),
         "reveal" => match running(&ctx).await {
             Ok(e) => ctx
                 .store
                 .reveal_exercise(e.id)
                 .await
-                .map(|()| "The faults are revealed below.".to_owned())
+                .map(|()| "notice=revealed".to_owned())
                 .map_err(ApiError::from),
             Err(err) => Err(err),
         },
-        "end" => match running(&ctx).await {
+        "end" => match not_ended(&ctx).await {
             Ok(e) => ctx
                 .store
                 .end_exercise(e.id)
                 .await
-                .map(|n| format!("Exercise ended: removed {n} faults."))
+                .map(|n| format!("notice=exercise-ended&n={n}"))
                 .map_err(ApiError::from),
             Err(err) => Err(err),
         },
@@ -492,7 +543,7 @@ pub(super) async fn page_exercise_op(
         }
     };
     match result {
-        Ok(text) => render(&ctx, Some(text), None).await,
+        Ok(query) => after(&ctx, &query),
         Err(err) => render(&ctx, None, Some(&err)).await,
     }
 }

@@ -204,6 +204,16 @@ impl ApiError {
     }
 }
 
+/// A method a route does not take: 405, JSON under `/api/`.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let api = uri.path().contains("/api/");
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+    .respond(api)
+}
+
 /// Anything the admin does not serve: 404, JSON under `/api/`.
 async fn not_found(uri: axum::http::Uri) -> Response {
     let api = uri.path().contains("/api/");
@@ -305,6 +315,7 @@ fn routes(state: Admin) -> Router {
         .route("/exercise", post(gameday::page_start_exercise))
         .route("/exercise/{op}", post(gameday::page_exercise_op))
         .route("/instances", get(pages::instances))
+        .route("/fragment/instances", get(pages::instances_fragment))
         .route("/audit", get(pages::audit))
         .route("/assets/admin.css", get(pages::stylesheet))
         .route("/assets/admin.js", get(pages::script))
@@ -335,6 +346,7 @@ fn routes(state: Admin) -> Router {
         .route("/api/v1/instances", get(api::instances))
         .route("/api/v1/audit", get(api::audit))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(tower_http::csrf::CsrfLayer::new().with_rejection_response(csrf_refusal))
         // Outermost, so refusals carry the headers too.
@@ -357,6 +369,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/exercise"),
     ("POST", "/exercise/hint"),
     ("GET", "/instances"),
+    ("GET", "/fragment/instances"),
     ("GET", "/audit"),
     ("GET", "/assets/admin.css"),
     ("GET", "/assets/admin.js"),

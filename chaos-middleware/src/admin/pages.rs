@@ -5,8 +5,7 @@
 //! rows are ticked.
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, RawQuery};
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -16,7 +15,7 @@ use super::select::{ActionFilter, Page, Row};
 use super::{ApiError, Ctx};
 use crate::action::describe::{self, detail, expires, percent, state, timestamp, who};
 use crate::action::{ActionForm, Naming, now_ms};
-use crate::store::Selection;
+use crate::store::{Fired, Selection};
 
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");
@@ -115,8 +114,8 @@ fn filter_form(ctx: &Ctx, filter: &ActionFilter) -> Markup {
             label { "State "
                 select name="state" {
                     option value="" { "any" }
-                    @for s in ["active", "disabled", "expired", "hidden", "broken"] {
-                        option value=(s) selected[selected(state.as_deref(), s)] { (s) }
+                    @for (s, label) in [("active", "active (enabled)"), ("disabled", "disabled"), ("expired", "expired"), ("hidden", "hidden"), ("broken", "broken")] {
+                        option value=(s) selected[selected(state.as_deref(), s)] { (label) }
                     }
                 }
             }
@@ -589,36 +588,50 @@ pub(super) async fn kill(ctx: Ctx, body: Bytes) -> Response {
 
 /// `GET /instances`: views and app instances, with the generation each applies.
 pub(super) async fn instances(ctx: Ctx) -> Response {
-    let data = async {
-        let generation = ctx.store.generation().await?;
-        let instances = ctx.store.instances().await?;
-        let views = ctx.store.registered_views().await?;
-        Ok::<_, crate::StoreError>((generation, instances, views))
+    match instances_live(&ctx).await {
+        Ok(body) => html_response(StatusCode::OK, page(&ctx, "Instances and views", body)),
+        Err(err) => error_page(&ctx, &err),
     }
-    .await;
-    let (generation, instances, views) = match data {
-        Ok(data) => data,
-        Err(err) => return error_page(&ctx, &ApiError::from(err)),
-    };
+}
+
+/// `GET /fragment/instances`: the instances and views alone, for the live refresh.
+pub(super) async fn instances_fragment(ctx: Ctx) -> Response {
+    match instances_live(&ctx).await {
+        Ok(body) => html_response(StatusCode::OK, body),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The instances (with the generation each applies and the faults it injected) and the
+/// views, in the block the page refreshes every 2 s.
+async fn instances_live(ctx: &Ctx) -> Result<Markup, ApiError> {
+    let generation = ctx.store.generation().await?;
+    let instances = ctx.store.instances().await?;
+    let views = ctx.store.registered_views().await?;
     let now = now_ms();
-    let body = html! {
+    Ok(html! {
+        div #live data-src={ (ctx.base) "/fragment/instances" } {
         p { "The store is at generation " strong { (generation) } ". An instance that applies it has every change." }
         h2 { "App instances" }
         table {
-            thead { tr { th { "instance" } th { "host" } th { "pid" } th { "started" } th { "last heartbeat" } th { "applies" } th { "state" } } }
+            thead { tr { th { "instance" } th { "host" } th { "pid" } th { "started" } th { "last heartbeat" } th { "applies" } th { "state" } th { "faults injected" } } }
             tbody {
-                @if instances.is_empty() { tr { td colspan="7" .empty { "No app instance has registered with this store." } } }
+                @if instances.is_empty() { tr { td colspan="8" .empty { "No app instance has registered with this store." } } }
                 @for instance in &instances {
                     @let live = instance.is_live_at(now);
                     @let current = instance.applied_generation == Some(generation);
+                    @let counts = crate::store::fired_counts(std::slice::from_ref(instance), instance.last_seen)
+                        .values()
+                        .fold(Fired::default(), |sum, f| Fired { total: sum.total + f.total, recent: sum.recent + f.recent });
                     tr class=(if live { "live" } else { "stale" }) {
                         td { (instance.id) }
                         td { (instance.host) }
                         td { (instance.pid) }
-                        td { (timestamp(instance.started_at)) }
-                        td { (timestamp(instance.last_seen)) }
+                        td.when { (timestamp(instance.started_at)) }
+                        td.when { (timestamp(instance.last_seen)) }
                         td { @match instance.applied_generation { Some(g) => { "generation " (g) @if current { " ✓" } }, None => { "not loaded yet" } } }
                         td { @if live { "live" } @else { "stale" } }
+                        td { (describe::fired(Some(counts))) }
                     }
                 }
             }
@@ -633,20 +646,15 @@ pub(super) async fn instances(ctx: Ctx) -> Response {
                 }
             }
         }
-    };
-    html_response(StatusCode::OK, page(&ctx, "Instances and views", body))
+        }
+    })
 }
 
 /// `GET /audit?actor=&operation=&action=&limit=N`: who changed what, filterable.
-pub(super) async fn audit(ctx: Ctx, query: Result<Query<AuditQuery>, QueryRejection>) -> Response {
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(err) => {
-            return error_page(
-                &ctx,
-                &ApiError::new(StatusCode::BAD_REQUEST, err.body_text()),
-            );
-        }
+pub(super) async fn audit(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
+    let query = match AuditQuery::from_query(query.as_deref().unwrap_or(""), false) {
+        Ok(query) => query,
+        Err(err) => return error_page(&ctx, &err),
     };
     let entries = match query.entries(&ctx).await {
         Ok(entries) => entries,
