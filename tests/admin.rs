@@ -111,7 +111,11 @@ fn every_route_of_the_openapi_document_needs_the_token() {
     let document = document.json();
     assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().cloned().unwrap_or_default();
-    assert!(paths.len() >= 13, "{paths:?}");
+    assert!(paths.len() >= 14, "{paths:?}");
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "{document}"
+    );
     let mut walked = 0;
     for (path, operations) in &paths {
         let concrete = path.replace("{id}", "1").replace("{op}", "disable");
@@ -601,13 +605,77 @@ fn the_demo_embeds_the_admin_behind_its_login_and_a_form_action_reaches_the_app(
     poll("the demo to inject the action created in the admin", || {
         (app.get("/items").status == 503).then_some(())
     });
-    // The admin itself is outside the chaos layer.
-    assert_eq!(
-        app.request("GET", "/chaos/api/v1/actions", &basic)
-            .expect("api")
-            .status,
-        200
+    // The fault counts the demo reports with its heartbeat reach the admin.
+    let (fired, _) = poll("the demo to report its fault counts", || {
+        let listed = app
+            .request("GET", "/chaos/api/v1/actions?verb=return", &basic)
+            .ok()?;
+        let total = listed.json()["actions"][0]["fired"]["total"].as_u64()?;
+        (total >= 1).then_some(total)
+    });
+    assert!(fired >= 1);
+    // The admin itself is outside the chaos layer, `/chaos/` and unknown admin pages too.
+    admin_ok(store.url(), &["create", "abort", "*", "--no-wait"]);
+    poll("the demo to abort every view", || {
+        app.request("GET", "/health", &[]).is_err().then_some(())
+    });
+    let api = app
+        .request("GET", "/chaos/api/v1/actions", &basic)
+        .expect("api");
+    assert_eq!(api.status, 200);
+    let slash = app
+        .request("GET", "/chaos/?state=active", &basic)
+        .expect("/chaos/");
+    assert_eq!(slash.status, 308);
+    assert_eq!(header(&slash, "location"), ["/chaos?state=active"]);
+    let unknown = app
+        .request("GET", "/chaos/no-such-page", &basic)
+        .expect("404");
+    assert_eq!(unknown.status, 404);
+    // A page of another site reaching the demo by DNS rebinding is refused.
+    let rebound = app
+        .request(
+            "GET",
+            "/chaos",
+            &[basic[0], ("Host", "rebind.evil.example")],
+        )
+        .expect("rebinding");
+    assert_eq!(rebound.status, 421);
+    // Lower-case scheme (RFC 9110: case-insensitive).
+    let lower = app
+        .request(
+            "GET",
+            "/chaos",
+            &[("Authorization", "basic bGVhZDpjaGFvcw==")],
+        )
+        .expect("basic");
+    assert_eq!(lower.status, 200);
+    // An exercise on a view the demo does not serve: refused (the CLI's rule), unless forced.
+    let json = [basic[0], ("Content-Type", "application/json")];
+    let nope = http_request_with_body(
+        app.port,
+        "POST",
+        "/chaos/api/v1/exercise",
+        &json,
+        r#"{"views": ["nope"]}"#,
+    )
+    .expect("POST exercise");
+    assert_eq!(nope.status, 422, "{}", nope.body);
+    assert!(
+        nope.body
+            .contains("no live app instance serves the view nope"),
+        "{}",
+        nope.body
     );
+    let forced = http_request_with_body(
+        app.port,
+        "POST",
+        "/chaos/api/v1/exercise",
+        &json,
+        r#"{"views": ["nope"], "force": true}"#,
+    )
+    .expect("POST exercise");
+    assert_eq!(forced.status, 201, "{}", forced.body);
 }
 
 #[test]

@@ -116,6 +116,7 @@ pub fn plan(command: Command) -> Result<Plan, CliError> {
         for_duration: args.for_duration,
         probability: args.probability,
         seed: args.seed,
+        force: args.force,
     };
     let ExercisePlan {
         views,

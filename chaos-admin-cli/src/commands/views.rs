@@ -135,36 +135,24 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
 /// The names and route patterns of the views live app instances serve (empty when the
 /// registry cannot be read), for suggestions.
 pub async fn live_view_names(store: &Store) -> Vec<String> {
-    let now = now_ms();
-    let Ok(views) = store.registered_views().await else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = views
-        .iter()
-        .filter(|v| v.instance.is_live_at(now))
-        .flat_map(|v| [v.name.clone(), v.pattern.clone()])
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
+    chaos_middleware::gameday::live_view_names(store).await
 }
 
 /// The views in `names` that no live app instance serves, each with the served names
 /// close to it. Empty when every name is served, for `*`, when no instance is live
 /// (nothing to compare with), or when the registry cannot be read.
 pub async fn unknown_views(store: &Store, names: &[String]) -> Vec<(String, Vec<String>)> {
-    let now = now_ms();
-    let Ok(instances) = store.instances().await else {
-        return Vec::new();
-    };
-    if !instances.iter().any(|i| i.is_live_at(now)) {
+    let unserved = chaos_middleware::gameday::unserved_views(store, names).await;
+    if unserved.is_empty() {
         return Vec::new();
     }
     let served = live_view_names(store).await;
-    names
-        .iter()
-        .filter(|name| name.as_str() != "*" && !served.contains(name))
-        .map(|name| (name.clone(), super::suggestions(name, &served)))
+    unserved
+        .into_iter()
+        .map(|name| {
+            let close = super::suggestions(&name, &served);
+            (name, close)
+        })
         .collect()
 }
 

@@ -17,7 +17,9 @@ use super::{ApiError, Ctx, ErrorBody};
 use crate::action::describe::{action_json, detail, timestamp};
 use crate::action::{Action, Naming, now_ms};
 use crate::gameday::generate::{self, fault_kind};
-use crate::gameday::{ExerciseForm, HINTS, StormForm, default_views, describe_target, hint_text};
+use crate::gameday::{
+    ExerciseForm, HINTS, StormForm, default_views, describe_target, hint_text, unserved_views,
+};
 use crate::store::{Exercise, ExerciseStart, STORM_TAG, Selection};
 
 fn bad_request(message: impl Into<String>) -> ApiError {
@@ -85,6 +87,17 @@ async fn start_exercise(ctx: &Ctx, form: &ExerciseForm) -> Result<Exercise, ApiE
     let views = if plan.views.is_empty() {
         default_views(&ctx.store).await?
     } else {
+        // The CLI's rule: the players must be able to see the fault.
+        let unserved = unserved_views(&ctx.store, &plan.views).await;
+        if !unserved.is_empty() && !form.force {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "no live app instance serves the view {}: the players would hunt for a fault nobody can see; fix the name (see Instances) or set force",
+                    unserved.join(", ")
+                ),
+            ));
+        }
         plan.views
     };
     let specs = generate::exercise(&views, &plan.points, &plan.options);
@@ -291,6 +304,7 @@ fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
                     bad_request(format!("invalid seed '{value}': allowed are whole numbers"))
                 })?);
             }
+            "force" => form.force = value == "on",
             "faults" | "seed" => {}
             other => return Err(bad_request(format!("unknown field '{other}'"))),
         }

@@ -35,10 +35,27 @@ use crate::gameday::{ExerciseForm, StormForm};
         gameday::api_hint,
         gameday::api_reveal,
         gameday::api_end_exercise,
+        document,
     ),
-    components(schemas(ErrorBody, ActionForm, StormForm, ExerciseForm, Bulk, Op))
+    components(schemas(ErrorBody, ActionForm, StormForm, ExerciseForm, Bulk, Op)),
+    modifiers(&Bearer),
+    security(("bearer" = []))
 )]
 struct ApiDoc;
+
+/// The bearer token of `chaos-admin serve` (an embedding app uses its own auth instead).
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The document, generated once per request (it is small).
 pub(super) fn openapi() -> utoipa::openapi::OpenApi {
@@ -46,6 +63,8 @@ pub(super) fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// `GET /api/v1/openapi.json`.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "api",
+    responses((status = 200, description = "This document", body = Object), (status = 401, description = "No operator or token", body = ErrorBody)))]
 pub(super) async fn document(_: Ctx) -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }

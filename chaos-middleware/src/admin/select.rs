@@ -206,6 +206,8 @@ impl ActionFilter {
             }
         }
         let total = matching.len();
+        // Past the last page (the actions went away): the last page.
+        let page = page.min(total.div_ceil(per_page).max(1));
         let rows = matching
             .into_iter()
             .skip((page - 1).saturating_mul(per_page))
@@ -375,7 +377,11 @@ mod tests {
             ..ActionFilter::default()
         }
         .select(&listing, &[], 0);
-        assert_eq!((huge.per_page, huge.rows.len()), (MAX_PER_PAGE, 0));
+        // Past the end: the last page.
+        assert_eq!(
+            (huge.per_page, huge.page, huge.rows.len()),
+            (MAX_PER_PAGE, 1, 120)
+        );
     }
 
     #[test]

@@ -148,6 +148,8 @@ pub struct ExerciseForm {
     pub probability: Option<String>,
     /// Seed (default random).
     pub seed: Option<u64>,
+    /// Start even on views no live app instance serves.
+    pub force: bool,
 }
 
 /// A checked exercise.
@@ -214,6 +216,42 @@ pub async fn default_views(store: &crate::Store) -> Result<Vec<String>, crate::S
         names.push("*".to_owned());
     }
     Ok(names)
+}
+
+/// The names (view names and route patterns) the live app instances serve, sorted; empty
+/// when the registry cannot be read.
+pub async fn live_view_names(store: &crate::Store) -> Vec<String> {
+    let now = crate::time::now_ms();
+    let Ok(views) = store.registered_views().await else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = views
+        .iter()
+        .filter(|v| v.instance.is_live_at(now))
+        .flat_map(|v| [v.name.clone(), v.pattern.clone()])
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The views in `names` no live app instance serves (an exercise on one would have the
+/// players hunt for a fault nobody can see). Empty for `*`, when no instance is live
+/// (nothing to compare with), or when the registry cannot be read.
+pub async fn unserved_views(store: &crate::Store, names: &[String]) -> Vec<String> {
+    let now = crate::time::now_ms();
+    let Ok(instances) = store.instances().await else {
+        return Vec::new();
+    };
+    if !instances.iter().any(|i| i.is_live_at(now)) {
+        return Vec::new();
+    }
+    let served = live_view_names(store).await;
+    names
+        .iter()
+        .filter(|name| name.as_str() != "*" && !served.contains(name))
+        .cloned()
+        .collect()
 }
 
 /// Where a fault is, for hints: `view items`, `every view`, `fault point db.items`.
