@@ -35,7 +35,14 @@ fn run(command: &mut Command) -> std::process::Output {
 }
 
 /// The venv with the [`PACKAGES`], created when missing or pinned differently; its `bin`.
+/// The tests of this file run in parallel threads: one of them creates it, the others
+/// wait for it.
 fn tools() -> PathBuf {
+    static TOOLS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TOOLS.get_or_init(create_tools).clone()
+}
+
+fn create_tools() -> PathBuf {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaostoolkit-venv");
     let ready = venv.join("ready");
     let wanted = PACKAGES.join("\n");
