@@ -14,6 +14,7 @@
 //! backoff and resumes by itself. A SQLite file that is deleted or replaced counts as
 //! unreachable (and is reopened, never re-created, once it is back).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,10 @@ pub(crate) const SQLITE_POLL_INTERVAL: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Shortest wait between attempts of the listener to reconnect.
 const MIN_LISTEN_BACKOFF: Duration = Duration::from_millis(200);
+/// While the PostgreSQL change listener is connected, a safety re-read of the generation
+/// at this interval (a notification lost in transit is caught within it); polling at the
+/// configured interval resumes as soon as the listener is down.
+pub(crate) const LISTENING_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 
 /// What the reloader publishes for the heartbeat.
 #[derive(Clone, Default)]
@@ -107,6 +112,8 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         tokio::spawn(task);
     }
     let wake = Arc::new(Notify::new());
+    // Set by the listener task while its LISTEN connection is up.
+    let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut listener: Option<AbortOnDrop> = None;
     let mut interval = config.poll_interval.unwrap_or(super::DEFAULT_POLL_INTERVAL);
     let mut applied: Option<i64> = None;
@@ -140,7 +147,12 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                     interval = SQLITE_POLL_INTERVAL;
                 }
                 if listener.is_none() && store.backend_name() == "postgres" {
-                    let task = listen(store.clone(), Arc::clone(&wake), url.clone());
+                    let task = listen(
+                        store.clone(),
+                        Arc::clone(&wake),
+                        Arc::clone(&listening),
+                        url.clone(),
+                    );
                     listener = Some(AbortOnDrop(tokio::spawn(task)));
                 }
                 published.send_modify(|p| p.store = Some(store.clone()));
@@ -164,7 +176,12 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                     tracing::info!(target: "chaos", store = %url, "chaos store reachable again");
                 }
                 failing = false;
-                wait = interval;
+                // No polling while notifications arrive: only a safety check.
+                wait = if listening.load(std::sync::atomic::Ordering::Acquire) {
+                    LISTENING_CHECK_INTERVAL
+                } else {
+                    interval
+                };
                 if reloaded {
                     published.send_modify(|p| {
                         p.generation = applied;
@@ -239,7 +256,7 @@ async fn refresh(
 
 /// PostgreSQL: wakes the reloader on every change notification, and after every
 /// (re)connection (notifications sent while not listening are lost).
-async fn listen(store: Store, wake: Arc<Notify>, url: String) {
+async fn listen(store: Store, wake: Arc<Notify>, listening: Arc<AtomicBool>, url: String) {
     let mut wait = Duration::ZERO;
     let mut failing = false;
     loop {
@@ -251,10 +268,15 @@ async fn listen(store: Store, wake: Arc<Notify>, url: String) {
                 }
                 failing = false;
                 wait = Duration::ZERO;
+                listening.store(true, Ordering::Release);
+                // Catch up on what changed while nobody listened.
                 wake.notify_one();
                 while listener.changed().await.is_ok() {
                     wake.notify_one();
                 }
+                // Back to polling at once (the reloader may be in its long safety wait).
+                listening.store(false, Ordering::Release);
+                wake.notify_one();
                 tracing::debug!(target: "chaos", store = %url, "chaos change listener lost its connection");
             }
             Ok(None) => return,

@@ -165,6 +165,9 @@ fn is_sqlite_race(err: &StoreError) -> bool {
         || text.contains("busy")
 }
 
+/// How long a PostgreSQL pool connection may sit idle before it is closed.
+const PG_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn connect_postgres(url: &str, display_url: String) -> Result<Store, StoreError> {
     let unreachable = |source| StoreError::Connect {
         url: display_url.clone(),
@@ -177,8 +180,13 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
         .map_err(unreachable)?;
     let _ = probe.close().await;
+    // A quiet neighbour in the app's own database: no connection is kept idle (the
+    // change listener holds its own); one opens for a reload or a heartbeat and closes
+    // after a few idle seconds.
     let pool = PgPoolOptions::new()
         .max_connections(4)
+        .min_connections(0)
+        .idle_timeout(Some(PG_IDLE_TIMEOUT))
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect(url)
         .await
