@@ -53,33 +53,16 @@ pub async fn admin_auth(
     use axum::response::IntoResponse;
     use base64::Engine;
 
-    let credentials = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, rest) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then_some(rest)
-        })
+    let credentials = chaos_middleware::admin::auth::credentials(request.headers(), "Basic")
         .and_then(|encoded| {
             base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
+                .decode(encoded)
                 .ok()
         })
         .and_then(|bytes| String::from_utf8(bytes).ok());
     // The demo binds to 127.0.0.1 and its password is public: answer only requests that
     // name this machine, so a web page cannot reach the admin by DNS rebinding.
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    let loopback = name.eq_ignore_ascii_case("localhost")
-        || name
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let loopback = chaos_middleware::admin::auth::host_is_loopback(request.headers());
     if !loopback {
         return (
             StatusCode::MISDIRECTED_REQUEST,

@@ -48,14 +48,6 @@ const HEADER: [&str; 9] = [
     "FIRED",
 ];
 
-/// The faults an instance injected, as its last heartbeat reported them: (total, in the
-/// last interval), over every action.
-fn injected(instance: &InstanceRow) -> (u64, u64) {
-    chaos_middleware::store::fired_counts(std::slice::from_ref(instance), instance.last_seen)
-        .values()
-        .fold((0, 0), |(t, r), f| (t + f.total, r + f.recent))
-}
-
 /// Prints the store generation and the instances.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let generation = store.generation().await?;
@@ -83,7 +75,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                     "applied_at": i.applied_at,
                     "snapshot_age_ms": i.applied_at.map(|at| now.saturating_sub(at)),
                     "state": state(i, generation, now),
-                    "fired": {"total": injected(i).0, "recent": injected(i).1},
+                    "fired": i.fired_total(),
                 });
                 output::rfc3339_fields(&mut item, &["started_at", "last_seen", "applied_at"]);
                 item
@@ -134,10 +126,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                 state(i, generation, now).to_owned(),
                 i.applied_at
                     .map_or_else(|| "-".to_owned(), |at| output::age(now, at)),
-                {
-                    let (total, recent) = injected(i);
-                    output::fired(Some(chaos_middleware::store::Fired { total, recent }))
-                },
+                output::fired(Some(i.fired_total())),
             ]
         })
         .collect();

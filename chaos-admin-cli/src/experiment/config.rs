@@ -77,7 +77,7 @@ pub fn convert_to_type(kind: Option<&str>, raw: &str) -> Result<Value, String> {
             .ok_or_else(|| format!("'{raw}' is not an int")),
         Some("float" | "number") => super::pynum::normalize(raw)
             .and_then(|text| text.parse::<f64>().ok())
-            .map(super::yaml::finite)
+            .map(super::pynum::finite)
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .ok_or_else(|| format!("'{raw}' is not a float")),

@@ -74,6 +74,18 @@ pub fn normalize(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// JSON has no infinity: the largest finite float stands for it (every comparison with a
+/// finite number comes out the same). NaN stays NaN (and is refused by JSON numbers).
+pub fn finite(value: f64) -> f64 {
+    if value == f64::INFINITY {
+        f64::MAX
+    } else if value == f64::NEG_INFINITY {
+        f64::MIN
+    } else {
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use serde_json::{Map, Number, Value};
 
+use super::pynum::finite;
+
 /// A YAML document that cannot be read: 1-based line and column, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
@@ -406,18 +408,6 @@ fn construct_int(text: &str) -> Option<Value> {
         (_, Ok(unsigned)) => Value::from(unsigned),
         _ => Number::from_f64(value as f64).map(Value::Number)?,
     })
-}
-
-/// JSON has no infinity: the largest finite float stands for it (every comparison with a
-/// finite number comes out the same). NaN stays NaN (and is refused).
-pub fn finite(value: f64) -> f64 {
-    if value == f64::INFINITY {
-        f64::MAX
-    } else if value == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        value
-    }
 }
 
 /// `str()` of the date or datetime PyYAML's `construct_yaml_timestamp` makes:

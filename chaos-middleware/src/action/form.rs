@@ -271,7 +271,12 @@ impl ActionForm {
     }
 }
 
-fn non_empty(naming: Naming, field: &str, values: &[String]) -> Result<Vec<String>, InvalidAction> {
+/// The values as given; an empty one is refused, naming the field as the front end does.
+pub(crate) fn non_empty(
+    naming: Naming,
+    field: &str,
+    values: &[String],
+) -> Result<Vec<String>, InvalidAction> {
     if values.iter().any(|v| v.trim().is_empty()) {
         let name = naming.name(field);
         return Err(InvalidAction::new(format!(

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod describe;
 mod form;
+pub(crate) use form::non_empty;
 pub use form::{ActionForm, Naming};
 
 /// Where an action applies: to whole requests matched by view, or to a named fault point.

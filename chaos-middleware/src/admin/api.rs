@@ -44,7 +44,7 @@ pub(super) async fn read(ctx: &Ctx) -> Result<Read, ApiError> {
     })
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub(super) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 

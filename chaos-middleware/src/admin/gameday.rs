@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde_json::{Value, json};
 
+use super::api::bad_request;
 use super::pages::{error_page, form_pairs, html_response, page};
 use super::{ApiError, Ctx, ErrorBody};
 use crate::action::describe::{action_json, detail, timestamp};
@@ -21,10 +22,6 @@ use crate::gameday::{
     ExerciseForm, HINTS, StormForm, default_views, describe_target, hint_text, unserved_views,
 };
 use crate::store::{Exercise, ExerciseStart, STORM_TAG, Selection};
-
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, message)
-}
 
 /// Starts a storm; returns its seed, expiry and action ids.
 async fn start_storm(ctx: &Ctx, form: &StormForm) -> Result<Value, ApiError> {

@@ -31,6 +31,8 @@
 //! page and API response until it is revealed, as in the CLI.
 
 mod api;
+pub mod auth;
+use auth::is_api;
 mod gameday;
 mod openapi;
 mod pages;
@@ -42,7 +44,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
 
 use crate::Store;
 
@@ -118,7 +119,7 @@ impl FromRequestParts<Admin> for Ctx {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Admin) -> Result<Self, Response> {
-        let api = parts.uri.path().starts_with("/api/");
+        let api = is_api(parts.uri.path());
         let Some(operator) = parts.extensions.get::<Operator>().cloned() else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -206,7 +207,7 @@ impl ApiError {
 
 /// A method a route does not take: 405, JSON under `/api/`.
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    let api = uri.path().contains("/api/");
+    let api = is_api(uri.path());
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
@@ -216,7 +217,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 
 /// Anything the admin does not serve: 404, JSON under `/api/`.
 async fn not_found(uri: axum::http::Uri) -> Response {
-    let api = uri.path().contains("/api/");
+    let api = is_api(uri.path());
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!("no such page: {}", uri.path()),
@@ -244,11 +245,11 @@ impl From<crate::InvalidAction> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({"error": self.message, "status": self.status.as_u16()})),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: self.message,
+            status: self.status.as_u16(),
+        };
+        (self.status, axum::Json(body)).into_response()
     }
 }
 

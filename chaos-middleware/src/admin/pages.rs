@@ -15,7 +15,7 @@ use super::select::{ActionFilter, Page, Row};
 use super::{ApiError, Ctx};
 use crate::action::describe::{self, detail, expires, percent, state, timestamp, who};
 use crate::action::{ActionForm, Naming, now_ms};
-use crate::store::{Fired, Selection};
+use crate::store::Selection;
 
 const CSS: &str = include_str!("assets/admin.css");
 const JS: &str = include_str!("assets/admin.js");
@@ -610,44 +610,42 @@ async fn instances_live(ctx: &Ctx) -> Result<Markup, ApiError> {
     let views = ctx.store.registered_views().await?;
     let now = now_ms();
     Ok(html! {
-        div #live data-src={ (ctx.base) "/fragment/instances" } {
-        p { "The store is at generation " strong { (generation) } ". An instance that applies it has every change." }
-        h2 { "App instances" }
-        table {
-            thead { tr { th { "instance" } th { "host" } th { "pid" } th { "started" } th { "last heartbeat" } th { "applies" } th { "state" } th { "faults injected" } } }
-            tbody {
-                @if instances.is_empty() { tr { td colspan="8" .empty { "No app instance has registered with this store." } } }
-                @for instance in &instances {
-                    @let live = instance.is_live_at(now);
-                    @let current = instance.applied_generation == Some(generation);
-                    @let counts = crate::store::fired_counts(std::slice::from_ref(instance), instance.last_seen)
-                        .values()
-                        .fold(Fired::default(), |sum, f| Fired { total: sum.total + f.total, recent: sum.recent + f.recent });
-                    tr class=(if live { "live" } else { "stale" }) {
-                        td { (instance.id) }
-                        td { (instance.host) }
-                        td { (instance.pid) }
-                        td.when { (timestamp(instance.started_at)) }
-                        td.when { (timestamp(instance.last_seen)) }
-                        td { @match instance.applied_generation { Some(g) => { "generation " (g) @if current { " ✓" } }, None => { "not loaded yet" } } }
-                        td { @if live { "live" } @else { "stale" } }
-                        td { (describe::fired(Some(counts))) }
+            div #live data-src={ (ctx.base) "/fragment/instances" } {
+            p { "The store is at generation " strong { (generation) } ". An instance that applies it has every change." }
+            h2 { "App instances" }
+            table {
+                thead { tr { th { "instance" } th { "host" } th { "pid" } th { "started" } th { "last heartbeat" } th { "applies" } th { "state" } th { "faults injected" } } }
+                tbody {
+                    @if instances.is_empty() { tr { td colspan="8" .empty { "No app instance has registered with this store." } } }
+                    @for instance in &instances {
+                        @let live = instance.is_live_at(now);
+                        @let current = instance.applied_generation == Some(generation);
+    @let counts = instance.fired_total();
+                        tr class=(if live { "live" } else { "stale" }) {
+                            td { (instance.id) }
+                            td { (instance.host) }
+                            td { (instance.pid) }
+                            td.when { (timestamp(instance.started_at)) }
+                            td.when { (timestamp(instance.last_seen)) }
+                            td { @match instance.applied_generation { Some(g) => { "generation " (g) @if current { " ✓" } }, None => { "not loaded yet" } } }
+                            td { @if live { "live" } @else { "stale" } }
+                            td { (describe::fired(Some(counts))) }
+                        }
                     }
                 }
             }
-        }
-        h2 { "Views" }
-        table {
-            thead { tr { th { "view" } th { "route" } th { "methods" } th { "instance" } } }
-            tbody {
-                @if views.is_empty() { tr { td colspan="4" .empty { "No view registered." } } }
-                @for view in &views {
-                    tr { td { (view.name) } td { (view.pattern) } td { (view.methods.join(", ")) } td { (view.instance.id) } }
+            h2 { "Views" }
+            table {
+                thead { tr { th { "view" } th { "route" } th { "methods" } th { "instance" } } }
+                tbody {
+                    @if views.is_empty() { tr { td colspan="4" .empty { "No view registered." } } }
+                    @for view in &views {
+                        tr { td { (view.name) } td { (view.pattern) } td { (view.methods.join(", ")) } td { (view.instance.id) } }
+                    }
                 }
             }
-        }
-        }
-    })
+            }
+        })
 }
 
 /// `GET /audit?actor=&operation=&action=&limit=N`: who changed what, filterable.

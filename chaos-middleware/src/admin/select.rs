@@ -2,8 +2,6 @@
 //! exercise's hidden actions masked, and pagination. One pass over the listing, so a
 //! page of 10,000 actions costs one read of the store and a linear scan.
 
-use serde::Deserialize;
-
 use crate::action::Action;
 use crate::store::{CorruptRow, Listing};
 
@@ -13,8 +11,7 @@ pub const MAX_PER_PAGE: usize = 500;
 pub const DEFAULT_PER_PAGE: usize = 50;
 
 /// An action's state, to filter on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateFilter {
     /// Enabled and not expired.
     Active,
@@ -60,8 +57,7 @@ impl StateFilter {
 /// Every filter is optional; text filters match exactly except `q`, which searches the
 /// id, view, verb, tag, note and audience (case-insensitive). Hidden actions match only
 /// `state=hidden` and their id or tag: nothing about them can be searched for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActionFilter {
     /// State.
     pub state: Option<StateFilter>,

@@ -27,18 +27,12 @@ fn given(field: &Option<String>) -> Option<&str> {
     field.as_deref().filter(|text| !text.trim().is_empty())
 }
 
-/// The values in order, each once; an empty one is refused.
+/// The values in order, each once; an empty one is refused (the action form's rule).
 fn names(naming: Naming, field: &str, values: &[String]) -> Result<Vec<String>, InvalidAction> {
     let mut out: Vec<String> = Vec::with_capacity(values.len());
-    for value in values {
-        if value.trim().is_empty() {
-            let name = naming.name(field);
-            return Err(InvalidAction::new(format!(
-                "empty {name} value: a {name} value must not be empty"
-            )));
-        }
-        if !out.contains(value) {
-            out.push(value.clone());
+    for value in crate::action::non_empty(naming, field, values)? {
+        if !out.contains(&value) {
+            out.push(value);
         }
     }
     Ok(out)

@@ -104,6 +104,17 @@ pub fn fired_counts(
 }
 
 impl InstanceRow {
+    /// Every fault this instance reported injecting (all actions summed), as of its last
+    /// heartbeat.
+    pub fn fired_total(&self) -> Fired {
+        fired_counts(std::slice::from_ref(self), self.last_seen)
+            .values()
+            .fold(Fired::default(), |sum, f| Fired {
+                total: sum.total.saturating_add(f.total),
+                recent: sum.recent.saturating_add(f.recent),
+            })
+    }
+
     /// Live: the last heartbeat is less than three intervals (plus 5 s of slack) old.
     pub fn is_live_at(&self, now_ms: i64) -> bool {
         let grace = self.heartbeat_ms.saturating_mul(3).saturating_add(5_000);
