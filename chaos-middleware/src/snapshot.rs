@@ -212,9 +212,9 @@ impl Snapshot {
     }
 
     /// Compiles the enabled actions meant for this host.
-    pub fn compile(
+    pub fn compile<'a>(
         generation: Option<i64>,
-        actions: &[Action],
+        actions: impl IntoIterator<Item = &'a Action>,
         views: &ChaosViews,
         host: &str,
         fired: &FiredCounters,
@@ -223,7 +223,7 @@ impl Snapshot {
         let mut points = RuleSetBuilder::default();
         let (mut rule_count, mut point_rule_count) = (0, 0);
         let mut sorted: Vec<&Action> = actions
-            .iter()
+            .into_iter()
             .filter(|a| a.spec.enabled)
             .filter(|a| a.spec.hosts.is_empty() || a.spec.hosts.iter().any(|h| glob_match(h, host)))
             .collect();

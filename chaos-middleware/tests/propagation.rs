@@ -303,6 +303,28 @@ async fn ten_thousand_actions_reload(url: &str) {
         store.backend_name(),
         total.saturating_sub(listed)
     );
+    // One change among 10,000: the reloader reads that one row, not the table.
+    let before = handle.stats();
+    store
+        .set_enabled(&chaos_middleware::Selection::Ids(vec![5_000]), false)
+        .await
+        .expect("disable one");
+    wait_applied(&handle, &store, DEADLINE).await;
+    let after = handle.stats();
+    assert_eq!(after.rules, 9_999);
+    assert_eq!(after.full_reloads, before.full_reloads, "no full re-read");
+    assert_eq!(after.incremental_reloads, before.incremental_reloads + 1);
+    assert_eq!(after.last_reload_rows, 1, "one row read");
+    // A delete reads one tombstone.
+    store
+        .delete(&chaos_middleware::Selection::Ids(vec![7]))
+        .await
+        .expect("delete one");
+    wait_applied(&handle, &store, DEADLINE).await;
+    let after = handle.stats();
+    assert_eq!(after.rules, 9_998);
+    assert_eq!(after.last_reload_rows, 1, "one tombstone read");
+    assert_eq!(after.full_reloads, before.full_reloads, "no full re-read");
 }
 
 async fn instance_rows_round_trip(url: &str) {

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chaos_middleware::action::now_ms;
+use chaos_middleware::store::Changes;
 use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 use chaos_middleware::{Action, ActionSpec, Fault, Kind, Listing, Selection, Store, StoreError};
 
@@ -23,6 +24,8 @@ chaos_middleware::per_backend!(
     several_processes_connect_at_once,
     every_verb_round_trips,
     expiry_enable_until_and_purge,
+    changes_since_reads_only_what_changed,
+    changes_since_reads_everything_when_it_must,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1307,4 +1310,204 @@ mod storms {
         assert!(old.ended_at.is_some());
         store.close().await;
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Incremental reads
+
+/// What `changes_since` returned, as (generation, changed ids, corrupt ids, deleted ids);
+/// `None` for the generation when it read everything.
+async fn delta(store: &Store, applied: i64) -> (Option<i64>, Vec<i64>, Vec<i64>, Vec<i64>) {
+    match store
+        .changes_since(Some(applied))
+        .await
+        .expect("changes since")
+    {
+        Changes::Unchanged => (Some(applied), vec![], vec![], vec![]),
+        Changes::All { listing, .. } => (
+            None,
+            listing.actions.iter().map(|a| a.id).collect(),
+            listing.corrupt.iter().filter_map(|c| c.id).collect(),
+            vec![],
+        ),
+        Changes::Since {
+            generation,
+            changed,
+            mut deleted,
+        } => {
+            deleted.sort_unstable();
+            (
+                Some(generation),
+                changed.actions.iter().map(|a| a.id).collect(),
+                changed.corrupt.iter().filter_map(|c| c.id).collect(),
+                deleted,
+            )
+        }
+    }
+}
+
+async fn changes_since_reads_only_what_changed(url: &str) {
+    let store = open(url).await;
+    match store.changes_since(None).await.expect("first load") {
+        Changes::All {
+            generation,
+            listing,
+        } => {
+            assert_eq!(generation, 0);
+            assert!(listing.actions.is_empty());
+        }
+        other => panic!("the first load reads everything: {other:?}"),
+    }
+    assert!(matches!(
+        store.changes_since(Some(0)).await.expect("unchanged"),
+        Changes::Unchanged
+    ));
+    let ids = store
+        .create_many(&[slow("a", 1, 2), slow("b", 1, 2), ret("c", 503, None)])
+        .await
+        .expect("create three");
+    let g1 = store.generation().await.expect("generation");
+    assert_eq!(
+        delta(&store, 0).await,
+        (Some(g1), ids.clone(), vec![], vec![])
+    );
+    assert_eq!(delta(&store, g1).await, (Some(g1), vec![], vec![], vec![]));
+
+    // One disable: one row, whatever else is stored.
+    store
+        .set_enabled(&Selection::Ids(vec![ids[1]]), false)
+        .await
+        .expect("disable");
+    let g2 = store.generation().await.expect("generation");
+    assert_eq!(
+        delta(&store, g1).await,
+        (Some(g2), vec![ids[1]], vec![], vec![])
+    );
+    // A reader two changes behind gets both.
+    assert_eq!(
+        delta(&store, 0).await,
+        (Some(g2), ids.clone(), vec![], vec![])
+    );
+
+    // A delete is a tombstone.
+    store
+        .delete(&Selection::Ids(vec![ids[2]]))
+        .await
+        .expect("delete");
+    let g3 = store.generation().await.expect("generation");
+    assert_eq!(
+        delta(&store, g2).await,
+        (Some(g3), vec![], vec![], vec![ids[2]])
+    );
+    assert_eq!(
+        delta(&store, g1).await,
+        (Some(g3), vec![ids[1]], vec![], vec![ids[2]])
+    );
+
+    // An edit by hand without a bump is published by the next write.
+    store
+        .raw_execute(&format!(
+            "UPDATE chaos_actions SET note = 'by hand' WHERE id = {}",
+            ids[0]
+        ))
+        .await
+        .expect("edit by hand");
+    assert_eq!(delta(&store, g3).await, (Some(g3), vec![], vec![], vec![]));
+    let d = create(&store, &slow("d", 1, 2)).await;
+    let g4 = store.generation().await.expect("generation");
+    assert_eq!(
+        delta(&store, g3).await,
+        (Some(g4), vec![ids[0], d], vec![], vec![])
+    );
+    assert_eq!(
+        action(&store, ids[0]).await.spec.note.as_deref(),
+        Some("by hand")
+    );
+
+    // A row edited by hand into nonsense, then bumped: reported as corrupt, by id.
+    store
+        .raw_execute(&format!(
+            "UPDATE chaos_actions SET verb = 'explode' WHERE id = {d}"
+        ))
+        .await
+        .expect("corrupt by hand");
+    store
+        .raw_execute("UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1")
+        .await
+        .expect("bump");
+    let g5 = store.generation().await.expect("generation");
+    assert_eq!(delta(&store, g4).await, (Some(g5), vec![], vec![d], vec![]));
+
+    // Storms and exercises write through the same triggers.
+    let mut storm_action = slow("e", 1, 2);
+    storm_action.tag = Some("storm".into());
+    let storm = store.create_many(&[storm_action]).await.expect("storm");
+    let g6 = store.generation().await.expect("generation");
+    assert_eq!(
+        delta(&store, g5).await,
+        (Some(g6), storm.clone(), vec![], vec![])
+    );
+    store
+        .delete(&Selection::Tag("storm".into()))
+        .await
+        .expect("end the storm");
+    let g7 = store.generation().await.expect("generation");
+    assert_eq!(delta(&store, g6).await, (Some(g7), vec![], vec![], storm));
+    store.close().await;
+}
+
+async fn changes_since_reads_everything_when_it_must(url: &str) {
+    let store = open(url).await;
+    let a = create(&store, &slow("a", 1, 2)).await;
+    let b = create(&store, &slow("b", 1, 2)).await;
+    let g = store.generation().await.expect("generation");
+    // A reader ahead of the store (the store was replaced or restored).
+    assert_eq!(
+        delta(&store, g + 5).await,
+        (None, vec![a, b], vec![], vec![])
+    );
+    // A bump that publishes no row: something bypassed the triggers.
+    store
+        .raw_execute("UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1")
+        .await
+        .expect("bump");
+    assert_eq!(delta(&store, g).await, (None, vec![a, b], vec![], vec![]));
+
+    // Tombstones live for 1,000 generations; a reader further behind reads everything.
+    store
+        .delete(&Selection::Ids(vec![a]))
+        .await
+        .expect("delete");
+    let deleted_at = store.generation().await.expect("generation");
+    assert_eq!(store.raw_count("chaos_tombstones").await.expect("count"), 1);
+    store
+        .raw_execute("UPDATE chaos_meta SET generation = generation + 998 WHERE id = 1")
+        .await
+        .expect("998 generations later");
+    create(&store, &slow("c", 1, 2)).await;
+    assert_eq!(
+        store.raw_count("chaos_tombstones").await.expect("count"),
+        1,
+        "kept while within 1,000 generations"
+    );
+    store
+        .set_enabled(&Selection::Ids(vec![b]), false)
+        .await
+        .expect("one more");
+    assert_eq!(
+        store.raw_count("chaos_tombstones").await.expect("count"),
+        0,
+        "pruned after 1,000 generations"
+    );
+    let (generation, ..) = delta(&store, deleted_at - 1).await;
+    assert_eq!(
+        generation, None,
+        "a reader behind the pruned tombstones reads all"
+    );
+    let (generation, ..) = delta(&store, deleted_at + 1).await;
+    assert!(
+        generation.is_some(),
+        "a reader within the kept ones does not"
+    );
+    store.close().await;
 }

@@ -319,6 +319,13 @@ pub struct ChaosStats {
     pub clamped_delays: u64,
     /// Requests and points held by a delay right now.
     pub active_delays: u64,
+    /// Reloads that re-read every stored row (the first load; see
+    /// [`Store::changes_since`](crate::Store::changes_since) for the others).
+    pub full_reloads: u64,
+    /// Reloads that read only the rows changed since the applied generation.
+    pub incremental_reloads: u64,
+    /// Rows and tombstones read by the last reload.
+    pub last_reload_rows: u64,
 }
 
 impl ChaosHandle {
@@ -342,6 +349,9 @@ impl ChaosHandle {
             skipped_by_cap: read(&counters.skipped_by_cap),
             clamped_delays: read(&counters.clamped),
             active_delays: read(&counters.active_delays),
+            full_reloads: read(&counters.full_reloads),
+            incremental_reloads: read(&counters.incremental_reloads),
+            last_reload_rows: read(&counters.last_reload_rows),
         }
     }
 
@@ -393,7 +403,11 @@ impl ChaosHandle {
 const SHUTDOWN_DEREGISTER_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Shared {
-    pub(crate) fn apply(&self, generation: Option<i64>, actions: &[Action]) {
+    pub(crate) fn apply<'a>(
+        &self,
+        generation: Option<i64>,
+        actions: impl IntoIterator<Item = &'a Action>,
+    ) {
         if !self.enabled || *self.shutdown.stop.borrow() {
             return;
         }

@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use std::collections::BTreeMap;
+
 use super::state::Shared;
-use crate::action::now_ms;
-use crate::store::{InstanceInfo, Store, StoreError, ViewRoute};
+use crate::action::{Action, now_ms};
+use crate::store::{Changes, InstanceInfo, Store, StoreError, ViewRoute};
 
 pub(crate) enum StoreSource {
     Url(String),
@@ -116,7 +118,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
     let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut listener: Option<AbortOnDrop> = None;
     let mut interval = config.poll_interval.unwrap_or(super::DEFAULT_POLL_INTERVAL);
-    let mut applied: Option<i64> = None;
+    let mut applied = Applied::default();
     let mut failing = false;
     let mut wait = Duration::ZERO;
     loop {
@@ -141,7 +143,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
             Some(Ok(store)) => {
                 if matches!(connection, Connection::Lost(_)) {
                     // Perhaps another file now: its generation says nothing about ours.
-                    applied = None;
+                    applied = Applied::default();
                 }
                 if config.poll_interval.is_none() && store.backend_name() == "sqlite" {
                     interval = SQLITE_POLL_INTERVAL;
@@ -184,7 +186,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                 };
                 if reloaded {
                     published.send_modify(|p| {
-                        p.generation = applied;
+                        p.generation = applied.generation;
                         p.applied_at = Some(now_ms());
                     });
                 }
@@ -225,32 +227,83 @@ fn report_failure(url: &str, err: &StoreError, failing: &mut bool) {
     *failing = true;
 }
 
-/// Reloads the snapshot if the store's generation moved since the last load; returns
-/// whether it did.
+/// What the reloader has applied: the generation and the actions, by id.
+#[derive(Default)]
+struct Applied {
+    generation: Option<i64>,
+    actions: BTreeMap<i64, Action>,
+}
+
+/// Reloads the snapshot if the store's generation moved since the last load, reading
+/// only the rows changed since (see [`Store::changes_since`]); returns whether it did.
 async fn refresh(
     store: &Store,
     shared: &Shared,
-    applied: &mut Option<i64>,
+    applied: &mut Applied,
 ) -> Result<bool, RefreshError> {
     store.check_file().map_err(RefreshError::Gone)?;
-    let generation = store.generation().await.map_err(RefreshError::Failed)?;
-    if *applied == Some(generation) {
-        return Ok(false);
-    }
     let started = Instant::now();
-    let listing = store.list().await.map_err(RefreshError::Failed)?;
-    for corrupt in &listing.corrupt {
-        tracing::warn!(target: "chaos", "skipping {corrupt}");
-    }
-    shared.apply(Some(generation), &listing.actions);
+    let changes = store
+        .changes_since(applied.generation)
+        .await
+        .map_err(RefreshError::Failed)?;
+    let (generation, read, full) = match changes {
+        Changes::Unchanged => return Ok(false),
+        Changes::All {
+            generation,
+            listing,
+        } => {
+            for corrupt in &listing.corrupt {
+                tracing::warn!(target: "chaos", "skipping {corrupt}");
+            }
+            let read = listing.actions.len() + listing.corrupt.len();
+            applied.actions = listing.actions.into_iter().map(|a| (a.id, a)).collect();
+            (generation, read, true)
+        }
+        Changes::Since {
+            generation,
+            changed,
+            deleted,
+        } => {
+            let read = changed.actions.len() + changed.corrupt.len() + deleted.len();
+            for id in deleted {
+                applied.actions.remove(&id);
+            }
+            for corrupt in changed.corrupt {
+                tracing::warn!(target: "chaos", "skipping {corrupt}");
+                if let Some(id) = corrupt.id {
+                    applied.actions.remove(&id);
+                }
+            }
+            for action in changed.actions {
+                applied.actions.insert(action.id, action);
+            }
+            (generation, read, false)
+        }
+    };
+    // Counted before the snapshot is published, so whoever sees the new snapshot sees
+    // the counts too.
+    let counters = &shared.counters;
+    let kind = if full {
+        &counters.full_reloads
+    } else {
+        &counters.incremental_reloads
+    };
+    kind.fetch_add(1, Ordering::Relaxed);
+    counters
+        .last_reload_rows
+        .store(u64::try_from(read).unwrap_or(u64::MAX), Ordering::Relaxed);
+    shared.apply(Some(generation), applied.actions.values());
     tracing::debug!(
         target: "chaos",
         generation,
-        actions = listing.actions.len(),
+        actions = applied.actions.len(),
+        rows_read = read,
+        full,
         elapsed_us = started.elapsed().as_micros() as u64,
         "chaos snapshot reloaded"
     );
-    *applied = Some(generation);
+    applied.generation = Some(generation);
     Ok(true)
 }
 

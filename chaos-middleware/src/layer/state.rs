@@ -84,6 +84,11 @@ pub(crate) struct Counters {
     pub clamped: AtomicU64,
     /// Requests and points being held by a delay right now.
     pub active_delays: AtomicU64,
+    /// Reloads that re-read every row, and those that read only changes.
+    pub full_reloads: AtomicU64,
+    pub incremental_reloads: AtomicU64,
+    /// Rows and tombstones the last reload read.
+    pub last_reload_rows: AtomicU64,
 }
 
 impl Counters {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 
 /// One change, as the audit table recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

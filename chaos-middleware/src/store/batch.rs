@@ -3,7 +3,7 @@
 
 use crate::action::{ActionSpec, InvalidAction, now_ms};
 
-use super::{BUMP_GENERATION, Backend, INSERT_AUDIT, Store, StoreError, join_ids};
+use super::{INSERT_AUDIT, LOCK_META, Store, StoreError, join_ids};
 
 /// Inserts one action; `$17` (the time) is both `created_at` and `updated_at`.
 pub(super) const INSERT_ACTION: &str = "INSERT INTO chaos_actions (kind, verb, target, min_ms, \
@@ -84,7 +84,7 @@ impl Store {
         let ids = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock up front.
-            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+            sqlx::query(LOCK_META).execute(&mut *tx).await?;
             let ids = insert_specs!(tx, specs, now, actor.as_deref())?;
             sqlx::query(INSERT_AUDIT)
                 .bind(now)
@@ -94,6 +94,7 @@ impl Store {
                 .bind(detail)
                 .execute(&mut *tx)
                 .await?;
+            publish_write!(tx)?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids)
         })?;

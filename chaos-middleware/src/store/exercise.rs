@@ -9,7 +9,7 @@ use sqlx::{FromRow, Row};
 use crate::action::{ActionSpec, now_ms};
 
 use super::batch::validate_all;
-use super::{BUMP_GENERATION, Backend, INSERT_AUDIT, Store, StoreError, join_ids};
+use super::{INSERT_AUDIT, LOCK_META, Store, StoreError, join_ids};
 
 /// One exercise, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,7 +143,7 @@ impl Store {
             // The first statement writes, so SQLite takes its write lock up front and
             // PostgreSQL serialises concurrent starts on the meta row: the check below
             // cannot race another start.
-            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+            sqlx::query(LOCK_META).execute(&mut *tx).await?;
             let open: Vec<ExerciseRow> = sqlx::query_as(sqlx::AssertSqlSafe(open_sql.as_str()))
                 .fetch_all(&mut *tx)
                 .await?;
@@ -190,6 +190,7 @@ impl Store {
                 .bind(Some(format!("exercise {id}")))
                 .execute(&mut *tx)
                 .await?;
+            publish_write!(tx)?;
             tx.commit().await?;
             Ok(Ok((id, ids, closed)))
         })
@@ -296,7 +297,7 @@ impl Store {
         let actor = self.actor();
         let removed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+            sqlx::query(LOCK_META).execute(&mut *tx).await?;
             let list: Option<String> =
                 sqlx::query_scalar("SELECT action_ids FROM chaos_exercises WHERE id = $1")
                     .bind(id)
@@ -329,6 +330,7 @@ impl Store {
                 .bind(Some(format!("exercise {id}")))
                 .execute(&mut *tx)
                 .await?;
+            publish_write!(tx)?;
             tx.commit().await?;
             Ok(Some(removed))
         })?;

@@ -8,7 +8,7 @@
 
 use sqlx::FromRow;
 
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 use crate::action::now_ms;
 
 /// Instances not seen for this long are deleted (with their views) when another

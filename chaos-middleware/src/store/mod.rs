@@ -194,12 +194,29 @@ impl fmt::Debug for Store {
     }
 }
 
+/// Ends a write transaction `$tx` that changed actions: bumps the generation and prunes
+/// old tombstones. Evaluates to `Result<(), sqlx::Error>`.
+macro_rules! publish_write {
+    ($tx:ident) => {
+        async {
+            sqlx::query($crate::store::BUMP_GENERATION)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query($crate::store::PRUNE_TOMBSTONES)
+                .execute(&mut *$tx)
+                .await?;
+            Ok::<(), sqlx::Error>(())
+        }
+        .await
+    };
+}
+
 /// Runs the same query code against whichever pool the store has.
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            Backend::Sqlite($pool) => async { $body }.await,
-            Backend::Postgres($pool) => async { $body }.await,
+            $crate::store::Backend::Sqlite($pool) => async { $body }.await,
+            $crate::store::Backend::Postgres($pool) => async { $body }.await,
         }
     };
 }
@@ -212,8 +229,11 @@ mod exercise;
 
 pub use audit::{AuditEntry, last_changes};
 pub use exercise::{Exercise, ExerciseStart};
+mod changes;
 mod instances;
 mod notify;
+
+pub use changes::Changes;
 
 /// The columns of `chaos_actions` in the order the list queries emit them.
 const LIST_COLUMNS: [&str; 21] = [
@@ -256,7 +276,21 @@ const LIST_ACTIONS_SQLITE: &str = "SELECT json_group_array(json_array(id, kind, 
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
      probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \
      created_at, updated_at, created_by FROM chaos_actions ORDER BY id";
-const BUMP_GENERATION: &str = "UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1";
+/// The first statement of every write: locks the meta row without moving the generation
+/// (SQLite takes its write lock up front instead of failing a read-to-write upgrade;
+/// PostgreSQL and MySQL serialise writers on the row), so the `rev` triggers see a stable
+/// generation.
+const LOCK_META: &str = "UPDATE chaos_meta SET generation = generation WHERE id = 1";
+/// Publishes a write: generation + 1, the `rev` the triggers gave the rows it wrote (see
+/// migration 0006). Tombstones are kept for 1,000 generations (`pruned_through`): a
+/// reader further behind re-reads everything. `pruned_through` is assigned first because
+/// MySQL evaluates a single table's assignments left to right.
+const BUMP_GENERATION: &str = "UPDATE chaos_meta SET pruned_through = CASE \
+     WHEN generation + 1 - 1000 > pruned_through THEN generation + 1 - 1000 \
+     ELSE pruned_through END, generation = generation + 1 WHERE id = 1";
+/// Drops the tombstones no reader may need any more.
+const PRUNE_TOMBSTONES: &str = "DELETE FROM chaos_tombstones \
+     WHERE rev <= (SELECT pruned_through FROM chaos_meta WHERE id = 1)";
 const INSERT_AUDIT: &str = "INSERT INTO chaos_audit (at, actor, operation, action_ids, detail) \
      VALUES ($1, $2, $3, $4, $5)";
 
@@ -327,22 +361,46 @@ impl Store {
 
     /// Every stored action, ordered by id; rows that do not parse are reported apart.
     pub async fn list(&self) -> Result<Listing, StoreError> {
+        self.list_changed_after(None).await
+    }
+
+    /// Like [`Store::list`], but only rows whose `rev` is above `generation` (all rows
+    /// with `None`).
+    async fn list_changed_after(&self, generation: Option<i64>) -> Result<Listing, StoreError> {
+        let (sqlite_sql, sql) = match generation {
+            None => (LIST_ACTIONS_SQLITE.to_owned(), LIST_ACTIONS.to_owned()),
+            Some(_) => (
+                format!("{LIST_ACTIONS_SQLITE} WHERE rev > $1"),
+                LIST_ACTIONS.replace(" ORDER BY id", " WHERE rev > $1 ORDER BY id"),
+            ),
+        };
+        let sql = sql.as_str();
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let table: Result<Option<String>, _> = sqlx::query_scalar(LIST_ACTIONS_SQLITE)
-                    .fetch_one(pool)
-                    .await;
+                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sqlite_sql.as_str()));
+                if let Some(generation) = generation {
+                    query = query.bind(generation);
+                }
+                let table: Result<Option<String>, _> = query.fetch_one(pool).await;
                 if let Some(listing) = table.ok().and_then(|t| row::parse_json_rows(t.as_deref())) {
                     return Ok(listing);
                 }
                 // A value the aggregate cannot carry (a BLOB, text that is not UTF-8, an
                 // infinite number) fails the whole table: read row by row instead, so
                 // only the bad rows are skipped. (A store that is down fails here too.)
-                let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                if let Some(generation) = generation {
+                    query = query.bind(generation);
+                }
+                let rows = query.fetch_all(pool).await?;
                 Ok(row::parse_rows(&rows))
             }
             Backend::Postgres(pool) => {
-                let rows = sqlx::query(LIST_ACTIONS).fetch_all(pool).await?;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                if let Some(generation) = generation {
+                    query = query.bind(generation);
+                }
+                let rows = query.fetch_all(pool).await?;
                 Ok(row::parse_rows(&rows))
             }
         }
@@ -517,7 +575,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock (and waits on
             // busy_timeout) up front instead of failing a read-to-write upgrade.
-            sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+            sqlx::query(LOCK_META).execute(&mut *tx).await?;
             let mut changed: u64 = 0;
             let mut missing = Vec::new();
             // By id: every id must exist (a write that changes nothing is not "unknown"),
@@ -581,6 +639,7 @@ impl Store {
                 .bind(Option::<String>::None)
                 .execute(&mut *tx)
                 .await?;
+            publish_write!(tx)?;
             tx.commit().await?;
             Ok(Ok(changed))
         })?
@@ -595,6 +654,7 @@ impl Store {
             "chaos_meta" => "SELECT COUNT(*) FROM chaos_meta",
             "_sqlx_migrations" => "SELECT COUNT(*) FROM _sqlx_migrations",
             "chaos_exercises" => "SELECT COUNT(*) FROM chaos_exercises",
+            "chaos_tombstones" => "SELECT COUNT(*) FROM chaos_tombstones",
             _ => "SELECT COUNT(*) FROM chaos_actions",
         };
         let count = with_pool!(self, |pool| {

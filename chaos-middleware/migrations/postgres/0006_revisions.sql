@@ -1,0 +1,51 @@
+-- Incremental reloads. Every action row carries `rev`: the generation that publishes its
+-- last change. Writers lock `chaos_meta` first and bump the generation last, so a row
+-- written in a transaction gets exactly the generation that transaction commits. A
+-- deleted row leaves a tombstone with the same rule. A reader that applied generation g
+-- re-reads only rows and tombstones with `rev > g`. The triggers also cover edits made by
+-- hand: they take the next generation, so the next bump publishes them.
+ALTER TABLE chaos_actions ADD COLUMN rev BIGINT;
+CREATE INDEX IF NOT EXISTS chaos_actions_rev ON chaos_actions (rev);
+
+CREATE TABLE IF NOT EXISTS chaos_tombstones (
+    id  BIGINT NOT NULL,
+    rev BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chaos_tombstones_rev ON chaos_tombstones (rev);
+
+-- Tombstones with rev at or below this are pruned: a reader that applied an older
+-- generation re-reads everything.
+ALTER TABLE chaos_meta ADD COLUMN pruned_through BIGINT NOT NULL DEFAULT 0;
+
+UPDATE chaos_actions SET rev = (SELECT generation FROM chaos_meta WHERE id = 1);
+
+CREATE OR REPLACE FUNCTION chaos_actions_rev() RETURNS trigger AS $$
+BEGIN
+    NEW.rev := (SELECT generation + 1 FROM chaos_meta WHERE id = 1);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER chaos_actions_rev
+    BEFORE INSERT OR UPDATE ON chaos_actions
+    FOR EACH ROW EXECUTE FUNCTION chaos_actions_rev();
+
+CREATE OR REPLACE FUNCTION chaos_actions_tombstone() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO chaos_tombstones (id, rev)
+    VALUES (OLD.id, (SELECT generation + 1 FROM chaos_meta WHERE id = 1));
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER chaos_actions_tombstone
+    AFTER DELETE ON chaos_actions
+    FOR EACH ROW EXECUTE FUNCTION chaos_actions_tombstone();
+
+-- Writers lock the meta row with a write that leaves the generation as it is: notify
+-- only when it really moved.
+DROP TRIGGER IF EXISTS chaos_meta_notify ON chaos_meta;
+CREATE TRIGGER chaos_meta_notify
+    AFTER UPDATE OF generation ON chaos_meta
+    FOR EACH ROW WHEN (OLD.generation IS DISTINCT FROM NEW.generation)
+    EXECUTE FUNCTION chaos_notify_change();
