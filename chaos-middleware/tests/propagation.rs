@@ -424,7 +424,7 @@ async fn postgres_notification_reloads_and_listener_reconnects() {
     store
         .raw_execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+             WHERE datname = current_database() AND application_name = 'chaos-listener'",
         )
         .await
         .expect("terminate the listener");
@@ -441,7 +441,80 @@ async fn postgres_notification_reloads_and_listener_reconnects() {
     db.drop_db().await;
 }
 
-/// How many connections of this database are idle after a `LISTEN`.
+/// PostgreSQL: an idle instance holds one connection, the listener's, which also carries
+/// its heartbeats and counter checks (issue 14: at most one connection per idle instance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_idle_instance_holds_one_connection() {
+    use sqlx::Connection;
+    let Some(db) = chaos_middleware::testing::TempPostgres::from_env().await else {
+        return;
+    };
+    // The schema, then no pool of the test's own: the layer opens its own store and the
+    // test reads through one plain connection.
+    open(db.url()).await.close().await;
+    let chaos = ChaosLayer::builder()
+        .enabled(true)
+        .database_url(db.url())
+        .views(views())
+        .heartbeat_interval(Duration::from_millis(100))
+        .build()
+        .expect("the layer builds");
+    let mut sampler = sqlx::PgConnection::connect(db.url())
+        .await
+        .expect("sampler connection");
+    let others = "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    let last_seen = "SELECT COALESCE(MAX(last_seen), 0) FROM chaos_instances";
+    // Registration and the first load use a pool connection, closed after 3 idle seconds.
+    let started = Instant::now();
+    loop {
+        let count: i64 = sqlx::query_scalar(others)
+            .fetch_one(&mut sampler)
+            .await
+            .expect("count");
+        let seen: i64 = sqlx::query_scalar(last_seen)
+            .fetch_one(&mut sampler)
+            .await
+            .expect("last seen");
+        if count == 1 && seen > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the instance still holds {count} connections after {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Ten heartbeats later it still holds one.
+    let mut beats = 0;
+    let mut previous: i64 = sqlx::query_scalar(last_seen)
+        .fetch_one(&mut sampler)
+        .await
+        .expect("last seen");
+    let started = Instant::now();
+    while beats < 10 {
+        let count: i64 = sqlx::query_scalar(others)
+            .fetch_one(&mut sampler)
+            .await
+            .expect("count");
+        assert_eq!(count, 1, "an idle instance holds one connection");
+        let seen: i64 = sqlx::query_scalar(last_seen)
+            .fetch_one(&mut sampler)
+            .await
+            .expect("last seen");
+        if seen > previous {
+            beats += 1;
+            previous = seen;
+        }
+        assert!(started.elapsed() < DEADLINE, "heartbeats stopped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = sampler.close().await;
+    drop(chaos);
+    db.drop_db().await;
+}
+
+/// How many listener connections of this database are idle (named `chaos-listener`).
 async fn listeners(url: &str) -> i64 {
     use sqlx::Connection;
     let Ok(mut conn) = sqlx::PgConnection::connect(url).await else {
@@ -449,7 +522,8 @@ async fn listeners(url: &str) -> i64 {
     };
     let count = sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND query LIKE 'LISTEN%' AND state = 'idle'",
+         WHERE datname = current_database() AND application_name = 'chaos-listener' \
+         AND state = 'idle'",
     )
     .fetch_one(&mut conn)
     .await

@@ -2,6 +2,7 @@
 
 mod body;
 mod future;
+mod listen;
 mod reload;
 mod service;
 mod state;

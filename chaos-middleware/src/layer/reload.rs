@@ -1,10 +1,13 @@
 //! The background tasks that keep the snapshot in step with the store.
 //!
-//! - The **reloader** checks the store's generation counter (one tiny query) and reloads
-//!   only when it moved. It checks at the poll interval, and at once when woken by:
-//! - the **listener** (PostgreSQL): a `LISTEN chaos_changes` connection; every write
-//!   notifies in its transaction, so instances reload within milliseconds. If the
-//!   connection drops, it reconnects with backoff and polling covers the gap.
+//! - The **reloader** checks the store's change counters (one tiny query) and, when the
+//!   generation moved, reads only the rows changed since ([`Store::changes_since`]). It
+//!   checks at the poll interval, and at once when woken by:
+//! - the **listener** (PostgreSQL, [`super::listen`]): a `LISTEN chaos_changes`
+//!   connection; every write notifies in its transaction, so instances reload within
+//!   milliseconds. While it is up there is no polling, only a safety check every 30 s,
+//!   and the counter checks and heartbeats run on its connection. If it drops, it
+//!   reconnects with backoff and polling covers the gap.
 //! - The **heartbeat** registers the instance and its views in the store, and refreshes
 //!   its `last_seen` and applied generation periodically and after every reload, for
 //!   `chaos-admin views` and `status`.
@@ -14,7 +17,7 @@
 //! backoff and resumes by itself. A SQLite file that is deleted or replaced counts as
 //! unreachable (and is reopened, never re-created, once it is back).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use std::collections::BTreeMap;
 
+use super::listen::Session;
 use super::state::Shared;
 use crate::action::{Action, now_ms};
 use crate::store::{Changes, InstanceInfo, Store, StoreError, ViewRoute};
@@ -45,8 +49,6 @@ pub(crate) struct WatchConfig {
 pub(crate) const SQLITE_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// Longest wait between attempts while the store is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Shortest wait between attempts of the listener to reconnect.
-const MIN_LISTEN_BACKOFF: Duration = Duration::from_millis(200);
 /// While the PostgreSQL change listener is connected, a safety re-read of the generation
 /// at this interval (a notification lost in transit is caught within it); polling at the
 /// configured interval resumes as soon as the listener is down.
@@ -56,6 +58,8 @@ pub(crate) const LISTENING_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 #[derive(Clone, Default)]
 struct Published {
     store: Option<Store>,
+    /// PostgreSQL: the listener's connection, for the heartbeat.
+    session: Option<Session>,
     generation: Option<i64>,
     applied_at: Option<i64>,
 }
@@ -114,9 +118,8 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         tokio::spawn(task);
     }
     let wake = Arc::new(Notify::new());
-    // Set by the listener task while its LISTEN connection is up.
-    let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut listener: Option<AbortOnDrop> = None;
+    // PostgreSQL: the listener task and the way to its connection.
+    let mut listener: Option<(Session, AbortOnDrop)> = None;
     let mut interval = config.poll_interval.unwrap_or(super::DEFAULT_POLL_INTERVAL);
     let mut applied = Applied::default();
     let mut failing = false;
@@ -149,15 +152,15 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                     interval = SQLITE_POLL_INTERVAL;
                 }
                 if listener.is_none() && store.backend_name() == "postgres" {
-                    let task = listen(
-                        store.clone(),
-                        Arc::clone(&wake),
-                        Arc::clone(&listening),
-                        url.clone(),
-                    );
-                    listener = Some(AbortOnDrop(tokio::spawn(task)));
+                    let (session, task) =
+                        super::listen::spawn(store.clone(), Arc::clone(&wake), url.clone());
+                    listener = Some((session, AbortOnDrop(task)));
                 }
-                published.send_modify(|p| p.store = Some(store.clone()));
+                let session = listener.as_ref().map(|(session, _)| session.clone());
+                published.send_modify(|p| {
+                    p.store = Some(store.clone());
+                    p.session = session;
+                });
                 connection = Connection::Open(store);
             }
             Some(Err(err)) => {
@@ -170,7 +173,8 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         let Connection::Open(store) = &connection else {
             continue;
         };
-        let result = refresh(store, &layer, &mut applied).await;
+        let session = listener.as_ref().map(|(session, _)| session);
+        let result = refresh(store, session, &layer, &mut applied).await;
         drop(layer);
         match result {
             Ok(reloaded) => {
@@ -179,7 +183,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                 }
                 failing = false;
                 // No polling while notifications arrive: only a safety check.
-                wait = if listening.load(std::sync::atomic::Ordering::Acquire) {
+                wait = if session.is_some_and(Session::listening) {
                     LISTENING_CHECK_INTERVAL
                 } else {
                     interval
@@ -238,13 +242,23 @@ struct Applied {
 /// only the rows changed since (see [`Store::changes_since`]); returns whether it did.
 async fn refresh(
     store: &Store,
+    session: Option<&Session>,
     shared: &Shared,
     applied: &mut Applied,
 ) -> Result<bool, RefreshError> {
     store.check_file().map_err(RefreshError::Gone)?;
     let started = Instant::now();
+    // The counters over the listener's connection when it is up, else the pool's.
+    let counters = match session {
+        Some(session) => session.counters().await,
+        None => None,
+    };
+    let counters = match counters {
+        Some(Ok(counters)) => counters,
+        _ => store.counters().await.map_err(RefreshError::Failed)?,
+    };
     let changes = store
-        .changes_since(applied.generation)
+        .changes_after(counters, applied.generation)
         .await
         .map_err(RefreshError::Failed)?;
     let (generation, read, full) = match changes {
@@ -307,48 +321,6 @@ async fn refresh(
     Ok(true)
 }
 
-/// PostgreSQL: wakes the reloader on every change notification, and after every
-/// (re)connection (notifications sent while not listening are lost).
-async fn listen(store: Store, wake: Arc<Notify>, listening: Arc<AtomicBool>, url: String) {
-    let mut wait = Duration::ZERO;
-    let mut failing = false;
-    loop {
-        tokio::time::sleep(wait).await;
-        match store.listen_for_changes().await {
-            Ok(Some(mut listener)) => {
-                if failing {
-                    tracing::info!(target: "chaos", store = %url, "listening for chaos changes again");
-                }
-                failing = false;
-                wait = Duration::ZERO;
-                listening.store(true, Ordering::Release);
-                // Catch up on what changed while nobody listened.
-                wake.notify_one();
-                while listener.changed().await.is_ok() {
-                    wake.notify_one();
-                }
-                // Back to polling at once (the reloader may be in its long safety wait).
-                listening.store(false, Ordering::Release);
-                wake.notify_one();
-                tracing::debug!(target: "chaos", store = %url, "chaos change listener lost its connection");
-            }
-            Ok(None) => return,
-            Err(err) => {
-                if !failing {
-                    tracing::debug!(
-                        target: "chaos",
-                        store = %url,
-                        error = %err,
-                        "cannot listen for chaos changes: polling until it works"
-                    );
-                }
-                failing = true;
-            }
-        }
-        wait = (wait * 2).clamp(MIN_LISTEN_BACKOFF, MAX_BACKOFF);
-    }
-}
-
 fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
     let pid = std::process::id();
     let suffix: u32 = rand::random();
@@ -404,14 +376,33 @@ async fn heartbeat(
                 serde_json::Value::Object(report).to_string()
             });
             let result = if registered {
-                store
-                    .heartbeat(
-                        &info.id,
-                        state.generation,
-                        state.applied_at,
-                        fired.as_deref(),
-                    )
-                    .await
+                // Over the listener's connection when it is up, else the pool's.
+                let over_listener = match &state.session {
+                    Some(session) => {
+                        session
+                            .heartbeat(
+                                &info.id,
+                                state.generation,
+                                state.applied_at,
+                                fired.as_deref(),
+                            )
+                            .await
+                    }
+                    None => None,
+                };
+                match over_listener {
+                    Some(Ok(known)) => Ok(known),
+                    _ => {
+                        store
+                            .heartbeat(
+                                &info.id,
+                                state.generation,
+                                state.applied_at,
+                                fired.as_deref(),
+                            )
+                            .await
+                    }
+                }
             } else {
                 Ok(false)
             };

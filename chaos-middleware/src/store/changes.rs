@@ -37,18 +37,54 @@ pub enum Changes {
     },
 }
 
+/// The change counters of `chaos_meta`: the generation, and the generation through which
+/// tombstones were pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Grows with every write of actions.
+    pub generation: i64,
+    /// Tombstones with `rev` at or below this are gone.
+    pub pruned_through: i64,
+}
+
+/// The query [`Counters`] are read with (by the pool, or by the PostgreSQL listener's
+/// connection).
+pub(super) const COUNTERS_SQL: &str =
+    "SELECT generation, pruned_through FROM chaos_meta WHERE id = 1";
+
 impl Store {
+    /// The change counters: one small query.
+    pub async fn counters(&self) -> Result<Counters, StoreError> {
+        let row = with_pool!(self, |pool| {
+            let row = sqlx::query(COUNTERS_SQL).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?))
+        })?;
+        Ok(Counters {
+            generation: row.0,
+            pruned_through: row.1,
+        })
+    }
+
     /// What changed since `applied` (`None`: nothing applied yet, read everything). One
     /// small query when nothing changed; rows and tombstones with `rev > applied` when
     /// something did (tombstones first, so a row deleted between the two reads is caught
     /// by the next call). Rows written while reading may show up a second time later;
     /// applying them twice is harmless.
     pub async fn changes_since(&self, applied: Option<i64>) -> Result<Changes, StoreError> {
-        let sql = "SELECT generation, pruned_through FROM chaos_meta WHERE id = 1";
-        let (generation, pruned_through): (i64, i64) = with_pool!(self, |pool| {
-            let row = sqlx::query(sql).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?))
-        })?;
+        let counters = self.counters().await?;
+        self.changes_after(counters, applied).await
+    }
+
+    /// [`Store::changes_since`] with the counters already read (by whatever connection).
+    pub async fn changes_after(
+        &self,
+        counters: Counters,
+        applied: Option<i64>,
+    ) -> Result<Changes, StoreError> {
+        let Counters {
+            generation,
+            pruned_through,
+        } = counters;
         let since = match applied {
             Some(applied) if applied == generation => return Ok(Changes::Unchanged),
             // The store went back (replaced, restored) or dropped tombstones we need.

@@ -261,16 +261,8 @@ impl Store {
         applied_at: Option<i64>,
         fired: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let sql = "UPDATE chaos_instances SET last_seen = $1, applied_generation = $2, \
-             applied_at = $3, fired = $4 WHERE id = $5";
-        let now = now_ms();
         let done = with_pool!(self, |pool| {
-            sqlx::query(sql)
-                .bind(now)
-                .bind(applied_generation)
-                .bind(applied_at)
-                .bind(fired)
-                .bind(id)
+            heartbeat_query(id, applied_generation, applied_at, fired)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
@@ -366,4 +358,28 @@ impl Store {
         });
         Ok(views)
     }
+}
+
+/// The heartbeat's one write, for any backend and any connection.
+pub(super) fn heartbeat_query<'q, DB: sqlx::Database>(
+    id: &'q str,
+    applied_generation: Option<i64>,
+    applied_at: Option<i64>,
+    fired: Option<&'q str>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "UPDATE chaos_instances SET last_seen = $1, applied_generation = $2, \
+         applied_at = $3, fired = $4 WHERE id = $5",
+    )
+    .bind(now_ms())
+    .bind(applied_generation)
+    .bind(applied_at)
+    .bind(fired)
+    .bind(id)
 }

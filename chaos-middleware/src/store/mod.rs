@@ -18,7 +18,7 @@ use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 pub use instances::{
     Fired, InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute, fired_counts,
 };
-pub use notify::{CHANGE_CHANNEL, ChangeListener};
+pub use notify::{CHANGE_CHANNEL, ChangeListener, LISTENER_APPLICATION_NAME};
 pub use row::CorruptRow;
 
 pub(crate) use connect::redact as redact_url;
@@ -233,7 +233,7 @@ mod changes;
 mod instances;
 mod notify;
 
-pub use changes::Changes;
+pub use changes::{Changes, Counters};
 
 /// The columns of `chaos_actions` in the order the list queries emit them.
 const LIST_COLUMNS: [&str; 21] = [

@@ -17,6 +17,10 @@ use super::{Backend, Store, StoreError};
 /// The PostgreSQL channel every write notifies (payload: the new generation).
 pub const CHANGE_CHANNEL: &str = "chaos_changes";
 
+/// The `application_name` of the listener's connection in `pg_stat_activity` (when the
+/// store URL sets none).
+pub const LISTENER_APPLICATION_NAME: &str = "chaos-listener";
+
 /// How long the listener waits for a connection before it counts as unreachable.
 const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -35,6 +39,33 @@ impl std::fmt::Debug for ChangeListener {
 }
 
 impl ChangeListener {
+    /// The change counters, read over this connection (no pool connection needed).
+    pub async fn counters(&mut self) -> Result<super::Counters, StoreError> {
+        use sqlx::Row;
+        let row = sqlx::query(super::changes::COUNTERS_SQL)
+            .fetch_one(&mut self.listener)
+            .await?;
+        Ok(super::Counters {
+            generation: row.try_get(0)?,
+            pruned_through: row.try_get(1)?,
+        })
+    }
+
+    /// [`Store::heartbeat`] over this connection, so an idle instance holds one
+    /// connection, not two.
+    pub async fn heartbeat(
+        &mut self,
+        id: &str,
+        applied_generation: Option<i64>,
+        applied_at: Option<i64>,
+        fired: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = super::instances::heartbeat_query(id, applied_generation, applied_at, fired)
+            .execute(&mut self.listener)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Waits for the next sign that the store may have changed: a notification, or the
     /// connection was lost and re-established (notifications in between are lost, so the
     /// caller must check the generation either way). An error means the connection is
@@ -90,6 +121,11 @@ impl Store {
             url: self.display_url.clone(),
             source,
         };
+        // Named for operators reading pg_stat_activity, unless the URL names the app.
+        let mut options = (*pool.connect_options()).clone();
+        if options.get_application_name().is_none() {
+            options = options.application_name(LISTENER_APPLICATION_NAME);
+        }
         // A pool of one connection of its own: PgListener uses it to reconnect.
         let own = PgPoolOptions::new()
             .max_connections(1)
@@ -97,7 +133,7 @@ impl Store {
             .max_lifetime(None)
             .idle_timeout(None)
             .acquire_timeout(LISTEN_CONNECT_TIMEOUT)
-            .connect_lazy_with((*pool.connect_options()).clone());
+            .connect_lazy_with(options);
         let mut listener = PgListener::connect_with(&own).await.map_err(unreachable)?;
         listener.ignore_pool_close_event(true);
         listener.listen(CHANGE_CHANNEL).await.map_err(unreachable)?;
