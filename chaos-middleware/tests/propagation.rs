@@ -441,8 +441,8 @@ async fn postgres_notification_reloads_and_listener_reconnects() {
     db.drop_db().await;
 }
 
-/// PostgreSQL: an idle instance holds one connection, the listener's, which also carries
-/// its heartbeats and counter checks (issue 14: at most one connection per idle instance).
+/// PostgreSQL: an instance holds one connection, the listener's, which also carries its
+/// heartbeats and reads of changes (issue 14: at most one connection per idle instance).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_idle_instance_holds_one_connection() {
     use sqlx::Connection;
@@ -505,10 +505,32 @@ async fn postgres_idle_instance_holds_one_connection() {
         if seen > previous {
             beats += 1;
             previous = seen;
+            if beats == 5 {
+                // A change arrives: read over the same connection too.
+                for sql in [
+                    "INSERT INTO chaos_actions (kind, verb, target, status, created_at, updated_at) \
+                     VALUES ('response', 'return', 'items', 503, 0, 0)",
+                    "UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1",
+                ] {
+                    sqlx::query(sql)
+                        .execute(&mut sampler)
+                        .await
+                        .expect("write by hand");
+                }
+            }
         }
         assert!(started.elapsed() < DEADLINE, "heartbeats stopped");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    wait_for("the change to apply", DEADLINE, async || {
+        chaos.handle().stats().rules == 1
+    })
+    .await;
+    let count: i64 = sqlx::query_scalar(others)
+        .fetch_one(&mut sampler)
+        .await
+        .expect("count");
+    assert_eq!(count, 1, "still one connection after the change");
     let _ = sampler.close().await;
     drop(chaos);
     db.drop_db().await;

@@ -2,10 +2,10 @@
 //!
 //! The listener task keeps a `LISTEN chaos_changes` connection and wakes the reloader on
 //! every notification and after every (re)connection (notifications sent while nobody
-//! listened are lost). The same connection serves the instance's periodic small queries
-//! (the reloader's check of the change counters, the heartbeat), so an idle instance
-//! holds one connection; the pool opens one only to read changed rows or register, and
-//! closes it after a few idle seconds.
+//! listened are lost). The same connection serves the instance's other queries (the
+//! reloader's reads of changes, the heartbeat), so an instance holds one connection,
+//! also while changes arrive; the pool opens one only to register the instance (or while
+//! the listener is down), and closes it after a few idle seconds.
 //!
 //! While the listener is down, [`Session`] answers `None` at once and callers use the
 //! pool, so nothing waits on a reconnecting listener.
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::store::{ChangeListener, Counters, Store, StoreError};
+use crate::store::{ChangeListener, Changes, Store, StoreError};
 
 /// Shortest wait between attempts of the listener to reconnect.
 const MIN_LISTEN_BACKOFF: Duration = Duration::from_millis(200);
@@ -27,7 +27,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A request served on the listener's connection.
 enum Request {
-    Counters(oneshot::Sender<Result<Counters, StoreError>>),
+    Changes {
+        applied: Option<i64>,
+        reply: oneshot::Sender<Result<Changes, StoreError>>,
+    },
     Heartbeat {
         id: String,
         generation: Option<i64>,
@@ -40,8 +43,8 @@ enum Request {
 impl Request {
     async fn serve(self, listener: &mut ChangeListener) {
         match self {
-            Request::Counters(reply) => {
-                let _ = reply.send(listener.counters().await);
+            Request::Changes { applied, reply } => {
+                let _ = reply.send(listener.changes_since(applied).await);
             }
             Request::Heartbeat {
                 id,
@@ -72,9 +75,9 @@ impl Session {
         self.listening.load(Ordering::Acquire)
     }
 
-    /// The change counters over the listener's connection; `None` when it is down.
-    pub async fn counters(&self) -> Option<Result<Counters, StoreError>> {
-        self.ask(Request::Counters).await
+    /// [`Store::changes_since`] over the listener's connection; `None` when it is down.
+    pub async fn changes_since(&self, applied: Option<i64>) -> Option<Result<Changes, StoreError>> {
+        self.ask(|reply| Request::Changes { applied, reply }).await
     }
 
     /// A heartbeat over the listener's connection; `None` when it is down.

@@ -248,19 +248,18 @@ async fn refresh(
 ) -> Result<bool, RefreshError> {
     store.check_file().map_err(RefreshError::Gone)?;
     let started = Instant::now();
-    // The counters over the listener's connection when it is up, else the pool's.
-    let counters = match session {
-        Some(session) => session.counters().await,
+    // Over the listener's connection when it is up, else the pool's.
+    let over_listener = match session {
+        Some(session) => session.changes_since(applied.generation).await,
         None => None,
     };
-    let counters = match counters {
-        Some(Ok(counters)) => counters,
-        _ => store.counters().await.map_err(RefreshError::Failed)?,
+    let changes = match over_listener {
+        Some(Ok(changes)) => changes,
+        _ => store
+            .changes_since(applied.generation)
+            .await
+            .map_err(RefreshError::Failed)?,
     };
-    let changes = store
-        .changes_after(counters, applied.generation)
-        .await
-        .map_err(RefreshError::Failed)?;
     let (generation, read, full) = match changes {
         Changes::Unchanged => return Ok(false),
         Changes::All {

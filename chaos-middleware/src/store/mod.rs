@@ -285,6 +285,13 @@ const LOCK_META: &str = "UPDATE chaos_meta SET generation = generation WHERE id 
 /// migration 0006). Tombstones are kept for 1,000 generations (`pruned_through`): a
 /// reader further behind re-reads everything. `pruned_through` is assigned first because
 /// MySQL evaluates a single table's assignments left to right.
+/// [`LIST_ACTIONS`], limited to rows with `rev > $1` when `generation` is given.
+fn list_sql(generation: Option<i64>) -> String {
+    match generation {
+        None => LIST_ACTIONS.to_owned(),
+        Some(_) => LIST_ACTIONS.replace(" ORDER BY id", " WHERE rev > $1 ORDER BY id"),
+    }
+}
 const BUMP_GENERATION: &str = "UPDATE chaos_meta SET pruned_through = CASE \
      WHEN generation + 1 - 1000 > pruned_through THEN generation + 1 - 1000 \
      ELSE pruned_through END, generation = generation + 1 WHERE id = 1";
@@ -367,13 +374,11 @@ impl Store {
     /// Like [`Store::list`], but only rows whose `rev` is above `generation` (all rows
     /// with `None`).
     async fn list_changed_after(&self, generation: Option<i64>) -> Result<Listing, StoreError> {
-        let (sqlite_sql, sql) = match generation {
-            None => (LIST_ACTIONS_SQLITE.to_owned(), LIST_ACTIONS.to_owned()),
-            Some(_) => (
-                format!("{LIST_ACTIONS_SQLITE} WHERE rev > $1"),
-                LIST_ACTIONS.replace(" ORDER BY id", " WHERE rev > $1 ORDER BY id"),
-            ),
+        let sqlite_sql = match generation {
+            None => LIST_ACTIONS_SQLITE.to_owned(),
+            Some(_) => format!("{LIST_ACTIONS_SQLITE} WHERE rev > $1"),
         };
+        let sql = list_sql(generation);
         let sql = sql.as_str();
         match &self.backend {
             Backend::Sqlite(pool) => {

@@ -39,16 +39,12 @@ impl std::fmt::Debug for ChangeListener {
 }
 
 impl ChangeListener {
-    /// The change counters, read over this connection (no pool connection needed).
-    pub async fn counters(&mut self) -> Result<super::Counters, StoreError> {
-        use sqlx::Row;
-        let row = sqlx::query(super::changes::COUNTERS_SQL)
-            .fetch_one(&mut self.listener)
-            .await?;
-        Ok(super::Counters {
-            generation: row.try_get(0)?,
-            pruned_through: row.try_get(1)?,
-        })
+    /// [`Store::changes_since`] over this connection (no pool connection needed).
+    pub async fn changes_since(
+        &mut self,
+        applied: Option<i64>,
+    ) -> Result<super::Changes, StoreError> {
+        super::changes::read_changes(self, applied).await
     }
 
     /// [`Store::heartbeat`] over this connection, so an idle instance holds one
@@ -165,5 +161,36 @@ impl Store {
     /// lost its file must not create an empty one in its place).
     pub async fn reopen(&self) -> Result<Store, StoreError> {
         super::connect::connect_existing(&self.url).await
+    }
+}
+
+impl super::changes::ChangeReader for ChangeListener {
+    async fn counters(&mut self) -> Result<super::Counters, StoreError> {
+        use sqlx::Row;
+        let row = sqlx::query(super::changes::COUNTERS_SQL)
+            .fetch_one(&mut self.listener)
+            .await?;
+        Ok(super::Counters {
+            generation: row.try_get(0)?,
+            pruned_through: row.try_get(1)?,
+        })
+    }
+
+    async fn deleted_after(&mut self, since: i64) -> Result<Vec<i64>, StoreError> {
+        let deleted = sqlx::query_scalar(super::changes::TOMBSTONES_SQL)
+            .bind(since)
+            .fetch_all(&mut self.listener)
+            .await?;
+        Ok(deleted)
+    }
+
+    async fn rows_after(&mut self, since: Option<i64>) -> Result<super::Listing, StoreError> {
+        let sql = super::list_sql(since);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(since) = since {
+            query = query.bind(since);
+        }
+        let rows = query.fetch_all(&mut self.listener).await?;
+        Ok(super::row::parse_rows(&rows))
     }
 }
