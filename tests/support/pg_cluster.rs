@@ -18,6 +18,8 @@ pub struct PgCluster {
     port: u16,
     run_as: Option<String>,
     running: bool,
+    /// Extra `-c name=value` server settings.
+    settings: String,
 }
 
 /// Where the PostgreSQL server binaries are, if installed.
@@ -63,6 +65,11 @@ impl PgCluster {
     /// Creates and starts a cluster, or returns `None` (saying why on stderr) when the
     /// PostgreSQL server binaries are not installed. Panics if they are but fail.
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`PgCluster::start`] with extra server settings (`("max_connections", "150")`).
+    pub fn start_with(settings: &[(&str, &str)]) -> Option<Self> {
         let Some(bin) = find_bindir() else {
             eprintln!(
                 "skipping the private PostgreSQL cluster: no initdb in /usr/lib/postgresql/*/bin (set PG_BINDIR)"
@@ -83,6 +90,10 @@ impl PgCluster {
             port: free_port(),
             run_as,
             running: false,
+            settings: settings
+                .iter()
+                .map(|(name, value)| format!(" -c {name}={value}"))
+                .collect(),
         };
         let data = cluster.data_dir();
         let init = cluster.run(
@@ -126,6 +137,11 @@ impl PgCluster {
             .unwrap_or_else(|err| panic!("cannot run {}: {err}", program.display()))
     }
 
+    /// The server's log so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -141,8 +157,8 @@ impl PgCluster {
         let data = self.data_dir();
         let log = self.dir.path().join("server.log");
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off",
-            self.port
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off{}",
+            self.port, self.settings
         );
         let out = self.run(
             "pg_ctl",
