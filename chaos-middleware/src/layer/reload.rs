@@ -54,6 +54,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// configured interval resumes as soon as the listener is down.
 pub(crate) const LISTENING_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 
+/// PostgreSQL: how long a starting reloader waits for the listener's connection before
+/// loading over the pool.
+const LISTENER_FIRST_WAIT: Duration = Duration::from_secs(1);
+
 /// What the reloader publishes for the heartbeat.
 #[derive(Clone, Default)]
 struct Published {
@@ -151,10 +155,12 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                 if config.poll_interval.is_none() && store.backend_name() == "sqlite" {
                     interval = SQLITE_POLL_INTERVAL;
                 }
+                let mut first_over_listener = false;
                 if listener.is_none() && store.backend_name() == "postgres" {
                     let (session, task) =
                         super::listen::spawn(store.clone(), Arc::clone(&wake), url.clone());
                     listener = Some((session, AbortOnDrop(task)));
+                    first_over_listener = true;
                 }
                 let session = listener.as_ref().map(|(session, _)| session.clone());
                 published.send_modify(|p| {
@@ -162,6 +168,14 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                     p.session = session;
                 });
                 connection = Connection::Open(store);
+                if first_over_listener {
+                    // The first load over the listener's connection once it is up (it
+                    // wakes us), so a starting instance opens one connection, not two;
+                    // over the pool if it is not up within a second.
+                    drop(layer);
+                    wait = LISTENER_FIRST_WAIT;
+                    continue;
+                }
             }
             Some(Err(err)) => {
                 drop(layer);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::notify::FileId;
@@ -175,31 +175,46 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     };
     // One direct attempt first: a refused connection fails at once with the real reason,
     // where the pool would retry until its deadline and report only a timeout.
-    let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url))
+    let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url))
         .await
         .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
         .map_err(unreachable)?;
+    // The schema. When it is up to date (the usual case), one
+    // small query and no lock: a hundred instances starting together do not queue on the
+    // migration lock, each holding a connection. Otherwise sqlx takes a PostgreSQL
+    // advisory lock around the migrations, so instances starting together apply them once.
+    let latest = POSTGRES_MIGRATIONS.iter().map(|m| m.version).max();
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut probe)
+            .await
+            .unwrap_or(None);
     let _ = probe.close().await;
-    // A quiet neighbour in the app's own database: no connection is kept idle (the
-    // change listener holds its own); one opens for a reload or a heartbeat and closes
-    // after a few idle seconds.
+    let options = PgConnectOptions::from_str(url).map_err(unreachable)?;
+    if applied < latest {
+        let migrating = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(unreachable)?;
+        let migrated = POSTGRES_MIGRATIONS.run(&migrating).await;
+        migrating.close().await;
+        migrated.map_err(|source| StoreError::Migrate {
+            url: display_url.clone(),
+            source,
+        })?;
+    }
+    // A quiet neighbour in the app's own database: no connection is kept idle, none is
+    // opened before it is needed (the change listener holds its own and serves the
+    // layer's reads); one opens for a write or a registration and closes after a few
+    // idle seconds.
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .min_connections(0)
         .idle_timeout(Some(PG_IDLE_TIMEOUT))
         .acquire_timeout(CONNECT_TIMEOUT)
-        .connect(url)
-        .await
-        .map_err(unreachable)?;
-    // sqlx takes a PostgreSQL advisory lock around migrations, so instances starting at
-    // the same moment apply them once.
-    POSTGRES_MIGRATIONS
-        .run(&pool)
-        .await
-        .map_err(|source| StoreError::Migrate {
-            url: display_url.clone(),
-            source,
-        })?;
+        .connect_lazy_with(options);
     Ok(Store {
         backend: Backend::Postgres(pool),
         location: display_url.clone(),
