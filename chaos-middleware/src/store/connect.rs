@@ -184,11 +184,18 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     // migration lock, each holding a connection. Otherwise sqlx takes a PostgreSQL
     // advisory lock around the migrations, so instances starting together apply them once.
     let latest = POSTGRES_MIGRATIONS.iter().map(|m| m.version).max();
-    let applied: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+    // (Checked for first: a query on a missing table would be an error in the server log.)
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(&mut probe)
+        .await
+        .unwrap_or(None);
+    let applied: Option<i64> = match table {
+        Some(_) => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(&mut probe)
             .await
-            .unwrap_or(None);
+            .unwrap_or(None),
+        None => None,
+    };
     let _ = probe.close().await;
     let options = PgConnectOptions::from_str(url).map_err(unreachable)?;
     if applied < latest {
