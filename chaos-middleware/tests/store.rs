@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chaos_middleware::action::now_ms;
-use chaos_middleware::store::Changes;
+use chaos_middleware::store::{Changes, Position};
 use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 use chaos_middleware::{Action, ActionSpec, Fault, Kind, Listing, Selection, Store, StoreError};
 
@@ -1318,8 +1318,13 @@ mod storms {
 /// What `changes_since` returned, as (generation, changed ids, corrupt ids, deleted ids);
 /// `None` for the generation when it read everything.
 async fn delta(store: &Store, applied: i64) -> (Option<i64>, Vec<i64>, Vec<i64>, Vec<i64>) {
+    let epoch = store.counters().await.expect("counters").epoch;
+    let position = Position {
+        generation: applied,
+        epoch,
+    };
     match store
-        .changes_since(Some(applied))
+        .changes_since(Some(position))
         .await
         .expect("changes since")
     {
@@ -1331,13 +1336,13 @@ async fn delta(store: &Store, applied: i64) -> (Option<i64>, Vec<i64>, Vec<i64>,
             vec![],
         ),
         Changes::Since {
-            generation,
+            position,
             changed,
             mut deleted,
         } => {
             deleted.sort_unstable();
             (
-                Some(generation),
+                Some(position.generation),
                 changed.actions.iter().map(|a| a.id).collect(),
                 changed.corrupt.iter().filter_map(|c| c.id).collect(),
                 deleted,
@@ -1349,17 +1354,18 @@ async fn delta(store: &Store, applied: i64) -> (Option<i64>, Vec<i64>, Vec<i64>,
 async fn changes_since_reads_only_what_changed(url: &str) {
     let store = open(url).await;
     match store.changes_since(None).await.expect("first load") {
-        Changes::All {
-            generation,
-            listing,
-        } => {
-            assert_eq!(generation, 0);
+        Changes::All { position, listing } => {
+            assert_eq!(position.generation, 0);
             assert!(listing.actions.is_empty());
         }
         other => panic!("the first load reads everything: {other:?}"),
     }
+    let start = Position {
+        generation: 0,
+        epoch: store.counters().await.expect("counters").epoch,
+    };
     assert!(matches!(
-        store.changes_since(Some(0)).await.expect("unchanged"),
+        store.changes_since(Some(start)).await.expect("unchanged"),
         Changes::Unchanged
     ));
     let ids = store
@@ -1509,5 +1515,48 @@ async fn changes_since_reads_everything_when_it_must(url: &str) {
         generation.is_some(),
         "a reader within the kept ones does not"
     );
+
+    // Another store at the same generation (recreated, or restored from elsewhere): its
+    // epoch differs.
+    let now = store.generation().await.expect("generation");
+    let counters = store.counters().await.expect("counters");
+    let elsewhere = Position {
+        generation: now,
+        epoch: counters.epoch.wrapping_add(1),
+    };
+    assert!(
+        matches!(
+            store.changes_since(Some(elsewhere)).await.expect("changes"),
+            Changes::All { .. }
+        ),
+        "another epoch reads everything"
+    );
+
+    // An id changed by hand leaves a tombstone for the old id.
+    let before = store.generation().await.expect("generation");
+    store
+        .raw_execute(&format!(
+            "UPDATE chaos_actions SET id = 9999 WHERE id = {b}"
+        ))
+        .await
+        .expect("renumber by hand");
+    store
+        .raw_execute("UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1")
+        .await
+        .expect("bump");
+    let (_, changed, _, deleted) = delta(&store, before).await;
+    assert_eq!((changed, deleted), (vec![9999], vec![b]));
+
+    // TRUNCATE fires no row trigger (PostgreSQL): every reader reads everything.
+    if backend_of(url) == "postgres" {
+        let before = store.generation().await.expect("generation");
+        store
+            .raw_execute("TRUNCATE chaos_actions")
+            .await
+            .expect("truncate");
+        create(&store, &slow("after", 1, 2)).await;
+        let (generation, ..) = delta(&store, before).await;
+        assert_eq!(generation, None, "after a TRUNCATE, a reader reads all");
+    }
     store.close().await;
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use chaos_middleware::testing::TempPostgres;
 use chaos_middleware::{ChaosLayer, Store};
-use e2e::{DemoApp, admin, http_request};
+use e2e::{DemoApp, admin, http_request, latency_summary};
 
 const MAX_WAIT: Duration = Duration::from_secs(10);
 
@@ -107,17 +107,20 @@ fn propagation(label: &str, url: &str, instances: usize, trials: usize) {
     println!("{label}:");
     println!(
         "  create applied (from CLI exit)  {}",
-        summary(&mut applied)
+        latency_summary(&mut applied)
     );
     println!(
         "  delete applied (from CLI exit)  {}",
-        summary(&mut removed)
+        latency_summary(&mut removed)
     );
     println!(
         "  create applied (from CLI start) {}",
-        summary(&mut from_start)
+        latency_summary(&mut from_start)
     );
-    println!("  CLI run itself                  {}", summary(&mut cli));
+    println!(
+        "  CLI run itself                  {}",
+        latency_summary(&mut cli)
+    );
 }
 
 /// A pseudo-random number below `n` (good enough to spread pauses).
@@ -154,26 +157,6 @@ fn wait_all(apps: &[DemoApp], status: u16) -> Duration {
         }
     }
     started.elapsed()
-}
-
-fn summary(samples: &mut [Duration]) -> String {
-    samples.sort_unstable();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[index.min(samples.len() - 1)]
-    };
-    format!(
-        "p50 {:>7.1} ms   p90 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms   (n={})",
-        ms(at(0.50)),
-        ms(at(0.90)),
-        ms(at(0.99)),
-        ms(at(1.0)),
-        samples.len()
-    )
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn reload_cost(label: &str, url: &str) {
@@ -223,12 +206,12 @@ async fn reload_cost(label: &str, url: &str) {
         check.push(started.elapsed());
     }
     println!("{label} ({inserted} actions):");
-    println!("  list    {}", summary(&mut list));
-    println!("  compile {}", summary(&mut compile));
-    println!("  total   {}", summary(&mut total));
+    println!("  list    {}", latency_summary(&mut list));
+    println!("  compile {}", latency_summary(&mut compile));
+    println!("  total   {}", latency_summary(&mut total));
     println!(
         "  change check (file stat + generation query): {}",
-        summary(&mut check)
+        latency_summary(&mut check)
     );
     store.close().await;
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, Fault, Kind, Selection, Store};
 use e2e::pg_cluster::PgCluster;
+use e2e::{latency_summary, millis};
 use sqlx::Connection;
 
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -159,7 +160,7 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
     println!("N = {n}");
     println!(
         "  start: all loaded in {:.0} ms; settled after {:.1} s",
-        ms(loaded),
+        millis(loaded),
         started.elapsed().as_secs_f64()
     );
     println!(
@@ -203,7 +204,7 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
     }
     println!(
         "  one change, write returned -> all {n} applied: {}",
-        summary(&mut applied)
+        latency_summary(&mut applied)
     );
 
     // 10,000 actions in one write, then one change among them.
@@ -233,8 +234,8 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
     let after = database_counters(&mut admin, &database).await;
     println!(
         "  10,000 actions in one write ({:.0} ms): all {n} applied {:.0} ms after it returned; PostgreSQL read {} rows meanwhile ({:.0} per instance; tup_returned + tup_fetched, catalog reads included)",
-        ms(wrote),
-        ms(took),
+        millis(wrote),
+        millis(took),
         after.rows - before.rows,
         (after.rows - before.rows) as f64 / n as f64
     );
@@ -258,7 +259,7 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
         .unwrap_or(0);
     println!(
         "  one change among 10,000: all {n} applied {:.1} ms after the write returned; each read at most {rows_read} row(s); PostgreSQL read {} rows in all",
-        ms(took),
+        millis(took),
         after.rows - before.rows
     );
     let log = cluster.server_log();
@@ -385,24 +386,4 @@ async fn heartbeat_updates(url: &str) -> i64 {
 
 fn format_ratio(held: i64, n: usize) -> String {
     format!("{:.2}", held as f64 / n as f64)
-}
-
-fn summary(samples: &mut [Duration]) -> String {
-    samples.sort_unstable();
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[index.min(samples.len() - 1)]
-    };
-    format!(
-        "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n={})",
-        ms(at(0.50)),
-        ms(at(0.90)),
-        ms(at(0.99)),
-        ms(at(1.0)),
-        samples.len()
-    )
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -383,3 +383,30 @@ pub fn poll<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> (T, Duration
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Percentiles of latency samples for the benchmarks (sorts `samples`):
+/// `p50 … ms   p90 … ms   p99 … ms   max … ms   (n=…)`, nearest-rank on the sorted samples.
+/// Empty input gives `no samples`.
+pub fn latency_summary(samples: &mut [std::time::Duration]) -> String {
+    if samples.is_empty() {
+        return "no samples".to_owned();
+    }
+    samples.sort_unstable();
+    let at = |q: f64| {
+        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples[index.min(samples.len() - 1)]
+    };
+    format!(
+        "p50 {:>7.1} ms   p90 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms   (n={})",
+        millis(at(0.50)),
+        millis(at(0.90)),
+        millis(at(0.99)),
+        millis(at(1.0)),
+        samples.len()
+    )
+}
+
+/// A duration in milliseconds, for printing.
+pub fn millis(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

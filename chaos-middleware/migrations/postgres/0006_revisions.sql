@@ -17,11 +17,25 @@ CREATE INDEX IF NOT EXISTS chaos_tombstones_rev ON chaos_tombstones (rev);
 -- generation re-reads everything.
 ALTER TABLE chaos_meta ADD COLUMN pruned_through BIGINT NOT NULL DEFAULT 0;
 
+-- A random number drawn when the store is created: a reader that finds another one (the
+-- store was recreated, or another database restored into it) re-reads everything.
+ALTER TABLE chaos_meta ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+UPDATE chaos_meta SET epoch = floor(random() * 9000000000000000000)::bigint WHERE id = 1;
+
 UPDATE chaos_actions SET rev = (SELECT generation FROM chaos_meta WHERE id = 1);
 
+-- The meta row is locked (FOR UPDATE), as every writer of chaos-rs does first: an edit by
+-- hand then cannot take a generation that a concurrent writer publishes before it commits.
+-- A row whose id changes leaves a tombstone for its old id.
 CREATE OR REPLACE FUNCTION chaos_actions_rev() RETURNS trigger AS $$
+DECLARE
+    next BIGINT;
 BEGIN
-    NEW.rev := (SELECT generation + 1 FROM chaos_meta WHERE id = 1);
+    SELECT generation + 1 INTO next FROM chaos_meta WHERE id = 1 FOR UPDATE;
+    NEW.rev := next;
+    IF TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id THEN
+        INSERT INTO chaos_tombstones (id, rev) VALUES (OLD.id, next);
+    END IF;
     RETURN NEW;
 END;
 $$ LANGUAGE plpgsql;
@@ -31,9 +45,11 @@ CREATE TRIGGER chaos_actions_rev
     FOR EACH ROW EXECUTE FUNCTION chaos_actions_rev();
 
 CREATE OR REPLACE FUNCTION chaos_actions_tombstone() RETURNS trigger AS $$
+DECLARE
+    next BIGINT;
 BEGIN
-    INSERT INTO chaos_tombstones (id, rev)
-    VALUES (OLD.id, (SELECT generation + 1 FROM chaos_meta WHERE id = 1));
+    SELECT generation + 1 INTO next FROM chaos_meta WHERE id = 1 FOR UPDATE;
+    INSERT INTO chaos_tombstones (id, rev) VALUES (OLD.id, next);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -41,6 +57,18 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER chaos_actions_tombstone
     AFTER DELETE ON chaos_actions
     FOR EACH ROW EXECUTE FUNCTION chaos_actions_tombstone();
+
+-- TRUNCATE fires no row trigger: make every reader re-read everything instead.
+CREATE OR REPLACE FUNCTION chaos_actions_truncated() RETURNS trigger AS $$
+BEGIN
+    UPDATE chaos_meta SET pruned_through = generation + 1 WHERE id = 1;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER chaos_actions_truncated
+    AFTER TRUNCATE ON chaos_actions
+    FOR EACH STATEMENT EXECUTE FUNCTION chaos_actions_truncated();
 
 -- Writers lock the meta row with a write that leaves the generation as it is: notify
 -- only when it really moved.

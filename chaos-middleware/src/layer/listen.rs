@@ -3,9 +3,9 @@
 //! The listener task keeps a `LISTEN chaos_changes` connection and wakes the reloader on
 //! every notification and after every (re)connection (notifications sent while nobody
 //! listened are lost). The same connection serves the instance's other queries (the
-//! reloader's reads of changes, the heartbeat), so an instance holds one connection,
-//! also while changes arrive; the pool opens one only to register the instance (or while
-//! the listener is down), and closes it after a few idle seconds.
+//! reloader's reads of changes, the registration, the heartbeat), so an instance holds
+//! one connection, from start-up on and also while changes arrive; the pool opens one
+//! only while the listener is down, and closes it after a few idle seconds.
 //!
 //! While the listener is down, [`Session`] answers `None` at once and callers use the
 //! pool, so nothing waits on a reconnecting listener.
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::store::{ChangeListener, Changes, Store, StoreError};
+use crate::store::{ChangeListener, Changes, InstanceInfo, Position, Store, StoreError};
 
 /// Shortest wait between attempts of the listener to reconnect.
 const MIN_LISTEN_BACKOFF: Duration = Duration::from_millis(200);
@@ -28,8 +28,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// A request served on the listener's connection.
 enum Request {
     Changes {
-        applied: Option<i64>,
+        applied: Option<Position>,
         reply: oneshot::Sender<Result<Changes, StoreError>>,
+    },
+    Register {
+        info: Box<InstanceInfo>,
+        generation: Option<i64>,
+        applied_at: Option<i64>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
     Heartbeat {
         id: String,
@@ -41,10 +47,30 @@ enum Request {
 }
 
 impl Request {
+    /// Whether the caller stopped waiting for the answer.
+    fn abandoned(&self) -> bool {
+        match self {
+            Request::Changes { reply, .. } => reply.is_closed(),
+            Request::Register { reply, .. } => reply.is_closed(),
+            Request::Heartbeat { reply, .. } => reply.is_closed(),
+        }
+    }
+
     async fn serve(self, listener: &mut ChangeListener) {
         match self {
             Request::Changes { applied, reply } => {
                 let _ = reply.send(listener.changes_since(applied).await);
+            }
+            Request::Register {
+                info,
+                generation,
+                applied_at,
+                reply,
+            } => {
+                let done = listener
+                    .register_instance(&info, generation, applied_at)
+                    .await;
+                let _ = reply.send(done);
             }
             Request::Heartbeat {
                 id,
@@ -76,8 +102,27 @@ impl Session {
     }
 
     /// [`Store::changes_since`] over the listener's connection; `None` when it is down.
-    pub async fn changes_since(&self, applied: Option<i64>) -> Option<Result<Changes, StoreError>> {
+    pub async fn changes_since(
+        &self,
+        applied: Option<Position>,
+    ) -> Option<Result<Changes, StoreError>> {
         self.ask(|reply| Request::Changes { applied, reply }).await
+    }
+
+    /// [`Store::register_instance`] over the listener's connection; `None` when it is down.
+    pub async fn register_instance(
+        &self,
+        info: &InstanceInfo,
+        generation: Option<i64>,
+        applied_at: Option<i64>,
+    ) -> Option<Result<(), StoreError>> {
+        self.ask(|reply| Request::Register {
+            info: Box::new(info.clone()),
+            generation,
+            applied_at,
+            reply,
+        })
+        .await
     }
 
     /// A heartbeat over the listener's connection; `None` when it is down.
@@ -156,7 +201,18 @@ async fn listen(
                         // buffered by the connection.
                         biased;
                         request = requests.recv() => match request {
-                            Some(request) => request.serve(&mut listener).await,
+                            // The caller gave up (timed out): skip it.
+                            Some(request) if request.abandoned() => {}
+                            Some(request) => {
+                                // A query stuck on a black-holed network must not keep
+                                // notifications waiting: rebuild the connection.
+                                let served =
+                                    tokio::time::timeout(REQUEST_TIMEOUT, request.serve(&mut listener))
+                                        .await;
+                                if served.is_err() {
+                                    break;
+                                }
+                            }
                             None => return,
                         },
                         changed = listener.changed() => match changed {

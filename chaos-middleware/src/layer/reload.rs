@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use super::listen::Session;
 use super::state::Shared;
 use crate::action::{Action, now_ms};
-use crate::store::{Changes, InstanceInfo, Store, StoreError, ViewRoute};
+use crate::store::{Changes, InstanceInfo, Position, Store, StoreError, ViewRoute};
 
 pub(crate) enum StoreSource {
     Url(String),
@@ -204,7 +204,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                 };
                 if reloaded {
                     published.send_modify(|p| {
-                        p.generation = applied.generation;
+                        p.generation = applied.position.map(|p| p.generation);
                         p.applied_at = Some(now_ms());
                     });
                 }
@@ -245,10 +245,10 @@ fn report_failure(url: &str, err: &StoreError, failing: &mut bool) {
     *failing = true;
 }
 
-/// What the reloader has applied: the generation and the actions, by id.
+/// What the reloader has applied: the position and the actions, by id.
 #[derive(Default)]
 struct Applied {
-    generation: Option<i64>,
+    position: Option<Position>,
     actions: BTreeMap<i64, Action>,
 }
 
@@ -264,31 +264,28 @@ async fn refresh(
     let started = Instant::now();
     // Over the listener's connection when it is up, else the pool's.
     let over_listener = match session {
-        Some(session) => session.changes_since(applied.generation).await,
+        Some(session) => session.changes_since(applied.position).await,
         None => None,
     };
     let changes = match over_listener {
         Some(Ok(changes)) => changes,
         _ => store
-            .changes_since(applied.generation)
+            .changes_since(applied.position)
             .await
             .map_err(RefreshError::Failed)?,
     };
-    let (generation, read, full) = match changes {
+    let (position, read, full) = match changes {
         Changes::Unchanged => return Ok(false),
-        Changes::All {
-            generation,
-            listing,
-        } => {
+        Changes::All { position, listing } => {
             for corrupt in &listing.corrupt {
                 tracing::warn!(target: "chaos", "skipping {corrupt}");
             }
             let read = listing.actions.len() + listing.corrupt.len();
             applied.actions = listing.actions.into_iter().map(|a| (a.id, a)).collect();
-            (generation, read, true)
+            (position, read, true)
         }
         Changes::Since {
-            generation,
+            position,
             changed,
             deleted,
         } => {
@@ -305,7 +302,7 @@ async fn refresh(
             for action in changed.actions {
                 applied.actions.insert(action.id, action);
             }
-            (generation, read, false)
+            (position, read, false)
         }
     };
     // Counted before the snapshot is published, so whoever sees the new snapshot sees
@@ -320,6 +317,7 @@ async fn refresh(
     counters
         .last_reload_rows
         .store(u64::try_from(read).unwrap_or(u64::MAX), Ordering::Relaxed);
+    let generation = position.generation;
     shared.apply(Some(generation), applied.actions.values());
     tracing::debug!(
         target: "chaos",
@@ -330,7 +328,7 @@ async fn refresh(
         elapsed_us = started.elapsed().as_micros() as u64,
         "chaos snapshot reloaded"
     );
-    applied.generation = Some(generation);
+    applied.position = Some(position);
     Ok(true)
 }
 
@@ -375,7 +373,11 @@ async fn heartbeat(
     let mut previous: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
     loop {
         let state = published.borrow_and_update().clone();
-        if let Some(store) = &state.store {
+        // PostgreSQL: register after the first load, which runs over the listener's
+        // connection once it is up (or over the pool a second later), so a starting
+        // instance registers over that connection too instead of opening another.
+        let wait_for_first_load = state.session.is_some() && state.generation.is_none();
+        if let Some(store) = state.store.as_ref().filter(|_| !wait_for_first_load) {
             let fired = layer.upgrade().map(|layer| {
                 let now = layer.fired.read();
                 let report: serde_json::Map<String, serde_json::Value> = now
@@ -421,10 +423,23 @@ async fn heartbeat(
             };
             // Not registered yet, or the row was pruned: register (again).
             let result = match result {
-                Ok(false) => store
-                    .register_instance(&info, state.generation, state.applied_at)
-                    .await
-                    .map(|()| true),
+                Ok(false) => {
+                    let over_listener = match &state.session {
+                        Some(session) => {
+                            session
+                                .register_instance(&info, state.generation, state.applied_at)
+                                .await
+                        }
+                        None => None,
+                    };
+                    match over_listener {
+                        Some(Ok(())) => Ok(true),
+                        _ => store
+                            .register_instance(&info, state.generation, state.applied_at)
+                            .await
+                            .map(|()| true),
+                    }
+                }
                 other => other,
             };
             match result {

@@ -1,33 +1,43 @@
-//! Incremental reads for the reloader: what changed since the generation it applied.
+//! Incremental reads for the reloader: what changed since the position it applied.
 //!
 //! Rows carry `rev`, the generation that published their last change, and deleted rows
 //! leave tombstones (migration 0006). A reader that applied generation `g` reads only
 //! rows and tombstones with `rev > g`: one change costs O(changed rows), whatever the
 //! number stored. Everything is re-read only when that cannot be trusted: the first
-//! load, a reader further behind than the kept tombstones, a store whose generation went
-//! back (replaced or restored), or a bump that published no row (an edit by hand that
-//! bypassed the triggers).
+//! load; another store (its `epoch` differs: recreated, replaced, restored from
+//! elsewhere); a generation that went back; a reader further behind than the kept
+//! tombstones (also when a writer prunes them during the read, or after a `TRUNCATE`);
+//! a bump that published no row (an edit by hand that bypassed the triggers).
 
 use sqlx::Row;
 
 use super::{Listing, Store, StoreError};
 
-/// What changed in the store since the generation a reader applied.
+/// Where a reader stands: the generation it applied, of which store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The generation applied.
+    pub generation: i64,
+    /// The store's random identity (`chaos_meta.epoch`), drawn when it was created.
+    pub epoch: i64,
+}
+
+/// What changed in the store since the position a reader applied.
 #[derive(Debug)]
 pub enum Changes {
     /// The generation has not moved.
     Unchanged,
     /// Everything, read afresh: replace what was applied.
     All {
-        /// The generation read before the rows (the rows may be newer, never older).
-        generation: i64,
+        /// The position read before the rows (the rows may be newer, never older).
+        position: Position,
         /// Every stored row.
         listing: Listing,
     },
     /// Only what changed: apply on top of what was applied.
     Since {
-        /// The generation read before the rows.
-        generation: i64,
+        /// The position read before the rows.
+        position: Position,
         /// Rows written since, valid ones and corrupt ones (a corrupt row replaces the
         /// valid action it was: drop it).
         changed: Listing,
@@ -37,21 +47,44 @@ pub enum Changes {
     },
 }
 
-/// The change counters of `chaos_meta`: the generation, and the generation through which
-/// tombstones were pruned.
+/// The change counters of `chaos_meta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
     /// Grows with every write of actions.
     pub generation: i64,
     /// Tombstones with `rev` at or below this are gone.
     pub pruned_through: i64,
+    /// The store's random identity, drawn when it was created.
+    pub epoch: i64,
+}
+
+impl Counters {
+    fn position(self) -> Position {
+        Position {
+            generation: self.generation,
+            epoch: self.epoch,
+        }
+    }
 }
 
 /// The queries of an incremental read, run by the pool ([`Store`]) or by the PostgreSQL
 /// listener's own connection ([`super::ChangeListener`]).
 pub(super) const COUNTERS_SQL: &str =
-    "SELECT generation, pruned_through FROM chaos_meta WHERE id = 1";
+    "SELECT generation, pruned_through, epoch FROM chaos_meta WHERE id = 1";
 pub(super) const TOMBSTONES_SQL: &str = "SELECT DISTINCT id FROM chaos_tombstones WHERE rev > $1";
+
+/// Reads [`Counters`] from a row of [`COUNTERS_SQL`].
+pub(super) fn counters_of<R: Row>(row: &R) -> Result<Counters, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Counters {
+        generation: row.try_get(0)?,
+        pruned_through: row.try_get(1)?,
+        epoch: row.try_get(2)?,
+    })
+}
 
 /// Where an incremental read runs: the pool, or one connection.
 pub(super) trait ChangeReader {
@@ -65,14 +98,11 @@ pub(super) trait ChangeReader {
 
 impl ChangeReader for &Store {
     async fn counters(&mut self) -> Result<Counters, StoreError> {
-        let row = with_pool!(self, |pool| {
+        let counters = with_pool!(self, |pool| {
             let row = sqlx::query(COUNTERS_SQL).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?))
+            counters_of(&row)
         })?;
-        Ok(Counters {
-            generation: row.0,
-            pruned_through: row.1,
-        })
+        Ok(counters)
     }
 
     async fn deleted_after(&mut self, since: i64) -> Result<Vec<i64>, StoreError> {
@@ -93,40 +123,49 @@ impl ChangeReader for &Store {
 /// What changed since `applied`, read through `reader` (see [`Store::changes_since`]).
 pub(super) async fn read_changes(
     reader: &mut impl ChangeReader,
-    applied: Option<i64>,
+    applied: Option<Position>,
 ) -> Result<Changes, StoreError> {
-    let Counters {
-        generation,
-        pruned_through,
-    } = reader.counters().await?;
+    let counters = reader.counters().await?;
+    let position = counters.position();
     let since = match applied {
-        Some(applied) if applied == generation => return Ok(Changes::Unchanged),
-        // The store went back (replaced, restored) or dropped tombstones we need.
-        Some(applied) if applied > generation || pruned_through > applied => None,
-        other => other,
+        Some(applied) if applied == position => return Ok(Changes::Unchanged),
+        // Another store, a generation that went back, or tombstones we need are gone.
+        Some(applied)
+            if applied.epoch != counters.epoch
+                || applied.generation > counters.generation
+                || counters.pruned_through > applied.generation =>
+        {
+            None
+        }
+        other => other.map(|applied| applied.generation),
     };
     let Some(since) = since else {
-        let listing = reader.rows_after(None).await?;
-        return Ok(Changes::All {
-            generation,
-            listing,
-        });
+        return read_all(reader, position).await;
     };
     let deleted = reader.deleted_after(since).await?;
+    // A writer may have pruned tombstones we need since the counters were read.
+    let again = reader.counters().await?;
+    if again.pruned_through > since || again.epoch != counters.epoch {
+        return read_all(reader, position).await;
+    }
     let changed = reader.rows_after(Some(since)).await?;
     if deleted.is_empty() && changed.actions.is_empty() && changed.corrupt.is_empty() {
         // The generation moved but no row says why: trust nothing.
-        let listing = reader.rows_after(None).await?;
-        return Ok(Changes::All {
-            generation,
-            listing,
-        });
+        return read_all(reader, position).await;
     }
     Ok(Changes::Since {
-        generation,
+        position,
         changed,
         deleted,
     })
+}
+
+async fn read_all(
+    reader: &mut impl ChangeReader,
+    position: Position,
+) -> Result<Changes, StoreError> {
+    let listing = reader.rows_after(None).await?;
+    Ok(Changes::All { position, listing })
 }
 
 impl Store {
@@ -136,11 +175,11 @@ impl Store {
     }
 
     /// What changed since `applied` (`None`: nothing applied yet, read everything). One
-    /// small query when nothing changed; rows and tombstones with `rev > applied` when
-    /// something did (tombstones first, so a row deleted between the two reads is caught
-    /// by the next call). Rows written while reading may show up a second time later;
-    /// applying them twice is harmless.
-    pub async fn changes_since(&self, applied: Option<i64>) -> Result<Changes, StoreError> {
+    /// small query when nothing changed; tombstones and rows with `rev` above the applied
+    /// generation when something did (tombstones first, so a row deleted between the two
+    /// reads is caught by the next call). Rows written while reading may show up a second
+    /// time later; applying them twice is harmless.
+    pub async fn changes_since(&self, applied: Option<Position>) -> Result<Changes, StoreError> {
         read_changes(&mut &*self, applied).await
     }
 }

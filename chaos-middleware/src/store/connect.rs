@@ -183,22 +183,32 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     // small query and no lock: a hundred instances starting together do not queue on the
     // migration lock, each holding a connection. Otherwise sqlx takes a PostgreSQL
     // advisory lock around the migrations, so instances starting together apply them once.
-    let latest = POSTGRES_MIGRATIONS.iter().map(|m| m.version).max();
-    // (Checked for first: a query on a missing table would be an error in the server log.)
+    // (The table is looked for first: a query on a missing table would be an error in
+    // the server log.)
     let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
         .fetch_one(&mut probe)
         .await
         .unwrap_or(None);
-    let applied: Option<i64> = match table {
-        Some(_) => sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&mut probe)
-            .await
-            .unwrap_or(None),
-        None => None,
+    let applied: Vec<(i64, Vec<u8>)> = match table {
+        Some(_) => sqlx::query_as(
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&mut probe)
+        .await
+        .unwrap_or_default(),
+        None => Vec::new(),
     };
+    // Up to date: exactly our migrations, with our checksums. Anything else (behind,
+    // edited, or migrated by another version) goes through sqlx's migrator, which applies
+    // or reports it.
+    let ours: Vec<(i64, Vec<u8>)> = POSTGRES_MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.checksum.to_vec()))
+        .collect();
+    let up_to_date = applied == ours;
     let _ = probe.close().await;
     let options = PgConnectOptions::from_str(url).map_err(unreachable)?;
-    if applied < latest {
+    if !up_to_date {
         let migrating = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(CONNECT_TIMEOUT)

@@ -13,7 +13,7 @@ use crate::action::now_ms;
 
 /// Instances not seen for this long are deleted (with their views) when another
 /// instance registers.
-const PRUNE_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+pub(super) const PRUNE_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// A route an app instance serves, as it registers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,28 +188,25 @@ where
 const SELECT_INSTANCES: &str = "SELECT id, host, pid, started_at, last_seen, heartbeat_ms, \
      applied_generation, applied_at, fired FROM chaos_instances ORDER BY started_at, id";
 
-impl Store {
-    /// Registers (or re-registers) an instance and replaces its views, in one
-    /// transaction; prunes instances not seen for a day.
-    pub async fn register_instance(
-        &self,
-        info: &InstanceInfo,
-        applied_generation: Option<i64>,
-        applied_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        let upsert = "INSERT INTO chaos_instances (id, host, pid, started_at, last_seen, \
-             heartbeat_ms, applied_generation, applied_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, started_at = $4, \
-             last_seen = $5, heartbeat_ms = $6, applied_generation = $7, applied_at = $8";
-        let insert_view = "INSERT INTO chaos_views (instance_id, name, pattern, methods) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (instance_id, pattern) DO UPDATE SET name = $2, methods = $4";
-        let prune_views = "DELETE FROM chaos_views WHERE instance_id IN \
-             (SELECT id FROM chaos_instances WHERE last_seen < $1)";
-        let prune_instances = "DELETE FROM chaos_instances WHERE last_seen < $1";
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+/// The statements of [`Store::register_instance`], run on `$exec` (an expression giving
+/// an executor each time it is evaluated) inside a transaction the caller opened.
+/// Evaluates to `Result<(), sqlx::Error>`.
+macro_rules! register_statements {
+    ($exec:expr, $info:expr, $applied_generation:expr, $applied_at:expr) => {
+        async {
+            let info: &$crate::store::InstanceInfo = $info;
+            let now = $crate::action::now_ms();
+            let upsert = "INSERT INTO chaos_instances (id, host, pid, started_at, last_seen, \
+                 heartbeat_ms, applied_generation, applied_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, started_at = $4, \
+                 last_seen = $5, heartbeat_ms = $6, applied_generation = $7, applied_at = $8";
+            let insert_view = "INSERT INTO chaos_views (instance_id, name, pattern, methods) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (instance_id, pattern) DO UPDATE SET name = $2, methods = $4";
+            let prune_views = "DELETE FROM chaos_views WHERE instance_id IN \
+                 (SELECT id FROM chaos_instances WHERE last_seen < $1)";
+            let prune_instances = "DELETE FROM chaos_instances WHERE last_seen < $1";
             sqlx::query(upsert)
                 .bind(&info.id)
                 .bind(&info.host)
@@ -217,13 +214,13 @@ impl Store {
                 .bind(info.started_at)
                 .bind(now)
                 .bind(info.heartbeat_ms)
-                .bind(applied_generation)
-                .bind(applied_at)
-                .execute(&mut *tx)
+                .bind($applied_generation)
+                .bind($applied_at)
+                .execute($exec)
                 .await?;
             sqlx::query("DELETE FROM chaos_views WHERE instance_id = $1")
                 .bind(&info.id)
-                .execute(&mut *tx)
+                .execute($exec)
                 .await?;
             for view in &info.views {
                 let methods =
@@ -233,18 +230,33 @@ impl Store {
                     .bind(&view.name)
                     .bind(&view.pattern)
                     .bind(methods)
-                    .execute(&mut *tx)
+                    .execute($exec)
                     .await?;
             }
-            let cutoff = now.saturating_sub(PRUNE_AFTER_MS);
-            sqlx::query(prune_views)
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?;
+            let cutoff = now.saturating_sub($crate::store::instances::PRUNE_AFTER_MS);
+            sqlx::query(prune_views).bind(cutoff).execute($exec).await?;
             sqlx::query(prune_instances)
                 .bind(cutoff)
-                .execute(&mut *tx)
+                .execute($exec)
                 .await?;
+            Ok::<(), sqlx::Error>(())
+        }
+        .await
+    };
+}
+
+impl Store {
+    /// Registers (or re-registers) an instance and replaces its views, in one
+    /// transaction; prunes instances not seen for a day.
+    pub async fn register_instance(
+        &self,
+        info: &InstanceInfo,
+        applied_generation: Option<i64>,
+        applied_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            register_statements!(&mut *tx, info, applied_generation, applied_at)?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(())
         })?;

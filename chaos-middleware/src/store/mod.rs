@@ -230,10 +230,11 @@ mod exercise;
 pub use audit::{AuditEntry, last_changes};
 pub use exercise::{Exercise, ExerciseStart};
 mod changes;
+#[macro_use]
 mod instances;
 mod notify;
 
-pub use changes::{Changes, Counters};
+pub use changes::{Changes, Counters, Position};
 
 /// The columns of `chaos_actions` in the order the list queries emit them.
 const LIST_COLUMNS: [&str; 21] = [
@@ -281,10 +282,6 @@ const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, statu
 /// PostgreSQL and MySQL serialise writers on the row), so the `rev` triggers see a stable
 /// generation.
 const LOCK_META: &str = "UPDATE chaos_meta SET generation = generation WHERE id = 1";
-/// Publishes a write: generation + 1, the `rev` the triggers gave the rows it wrote (see
-/// migration 0006). Tombstones are kept for 1,000 generations (`pruned_through`): a
-/// reader further behind re-reads everything. `pruned_through` is assigned first because
-/// MySQL evaluates a single table's assignments left to right.
 /// [`LIST_ACTIONS`], limited to rows with `rev > $1` when `generation` is given.
 fn list_sql(generation: Option<i64>) -> String {
     match generation {
@@ -292,6 +289,10 @@ fn list_sql(generation: Option<i64>) -> String {
         Some(_) => LIST_ACTIONS.replace(" ORDER BY id", " WHERE rev > $1 ORDER BY id"),
     }
 }
+/// Publishes a write: generation + 1, the `rev` the triggers gave the rows it wrote (see
+/// migration 0006). Tombstones are kept for 1,000 generations (`pruned_through`): a
+/// reader further behind re-reads everything. `pruned_through` is assigned first, so the
+/// statement means the same where assignments are evaluated left to right (MySQL).
 const BUMP_GENERATION: &str = "UPDATE chaos_meta SET pruned_through = CASE \
      WHEN generation + 1 - 1000 > pruned_through THEN generation + 1 - 1000 \
      ELSE pruned_through END, generation = generation + 1 WHERE id = 1";

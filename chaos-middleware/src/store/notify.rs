@@ -42,9 +42,27 @@ impl ChangeListener {
     /// [`Store::changes_since`] over this connection (no pool connection needed).
     pub async fn changes_since(
         &mut self,
-        applied: Option<i64>,
+        applied: Option<super::Position>,
     ) -> Result<super::Changes, StoreError> {
         super::changes::read_changes(self, applied).await
+    }
+
+    /// [`Store::register_instance`] over this connection, in one transaction (rolled
+    /// back on error), so a starting instance needs no second connection.
+    pub async fn register_instance(
+        &mut self,
+        info: &super::InstanceInfo,
+        applied_generation: Option<i64>,
+        applied_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("BEGIN").execute(&mut self.listener).await?;
+        let listener = &mut self.listener;
+        let done = register_statements!(&mut *listener, info, applied_generation, applied_at);
+        let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::query(end).execute(&mut self.listener).await;
+        done?;
+        ended?;
+        Ok(())
     }
 
     /// [`Store::heartbeat`] over this connection, so an idle instance holds one
@@ -62,13 +80,24 @@ impl ChangeListener {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Waits for the next sign that the store may have changed: a notification, or the
-    /// connection was lost and re-established (notifications in between are lost, so the
-    /// caller must check the generation either way). An error means the connection is
-    /// gone and could not be re-established: open a new listener later.
+    /// Waits for the next notification (the store may have changed: check the
+    /// generation). An error means the connection is gone: open a new listener (and
+    /// check the generation, since notifications sent meanwhile are lost). The listener
+    /// never reconnects by itself, so waiting is cancel-safe: a dropped wait leaves the
+    /// connection as it was.
     pub async fn changed(&mut self) -> Result<(), StoreError> {
+        let lost = || {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the listening connection was lost",
+            ))
+        };
         match self.listener.try_recv().await {
-            Ok(_) => Ok(()),
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(StoreError::Connect {
+                url: self.display_url.clone(),
+                source: lost(),
+            }),
             Err(source) => Err(StoreError::Connect {
                 url: self.display_url.clone(),
                 source,
@@ -132,6 +161,9 @@ impl Store {
             .connect_lazy_with(options);
         let mut listener = PgListener::connect_with(&own).await.map_err(unreachable)?;
         listener.ignore_pool_close_event(true);
+        // A lost connection ends this listener (the caller opens a new one) instead of
+        // reconnecting inside a wait that may be cancelled.
+        listener.eager_reconnect(false);
         listener.listen(CHANGE_CHANNEL).await.map_err(unreachable)?;
         Ok(Some(ChangeListener {
             listener,
@@ -166,14 +198,10 @@ impl Store {
 
 impl super::changes::ChangeReader for ChangeListener {
     async fn counters(&mut self) -> Result<super::Counters, StoreError> {
-        use sqlx::Row;
         let row = sqlx::query(super::changes::COUNTERS_SQL)
             .fetch_one(&mut self.listener)
             .await?;
-        Ok(super::Counters {
-            generation: row.try_get(0)?,
-            pruned_through: row.try_get(1)?,
-        })
+        Ok(super::changes::counters_of(&row)?)
     }
 
     async fn deleted_after(&mut self, since: i64) -> Result<Vec<i64>, StoreError> {
