@@ -33,6 +33,9 @@ use e2e::{latency_summary, millis};
 use sqlx::Connection;
 
 const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How late PostgreSQL may report an idle backend's statistics (PGSTAT_IDLE_INTERVAL is
+/// 10 s), plus a margin.
+const STATS_FLUSH_DELAY: Duration = Duration::from_secs(11);
 
 struct Options {
     instances: Vec<usize>,
@@ -168,7 +171,9 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
         format_ratio(held, n)
     );
 
-    // Idle footprint.
+    // Idle footprint. PostgreSQL reports an idle backend's statistics up to 10 s late:
+    // let the start-up's transactions arrive before the window opens.
+    tokio::time::sleep(STATS_FLUSH_DELAY).await;
     let before = database_counters(&mut admin, &database).await;
     let updates_before = heartbeat_updates(url).await;
     tokio::time::sleep(options.idle).await;
