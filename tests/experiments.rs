@@ -176,6 +176,13 @@ fn postgres_provider_down_before_and_after() {
 }
 
 #[test]
+fn mysql_provider_down_before_and_after() {
+    if let Some(store) = TestStore::mysql() {
+        learning_loop(&store);
+    }
+}
+
+#[test]
 fn database_loss_is_handled_gracefully() {
     let store = TestStore::sqlite();
     let app = DemoApp::start(store.url());

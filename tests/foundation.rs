@@ -118,3 +118,17 @@ fn postgres_invalid_commands_write_nothing() {
         invalid_commands_write_nothing(&store);
     }
 }
+
+#[test]
+fn mysql_slow_return_disable() {
+    if let Some(store) = TestStore::mysql() {
+        slow_then_return_then_disable(&store);
+    }
+}
+
+#[test]
+fn mysql_invalid_commands_write_nothing() {
+    if let Some(store) = TestStore::mysql() {
+        invalid_commands_write_nothing(&store);
+    }
+}

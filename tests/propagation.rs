@@ -37,9 +37,21 @@ fn create(url: &str, args: &[&str]) -> String {
 
 #[test]
 fn postgres_two_instances_see_a_change_and_report_it() {
-    let Some(store) = TestStore::postgres() else {
-        return;
-    };
+    if let Some(store) = TestStore::postgres() {
+        two_instances_see_a_change_and_report_it(&store);
+    }
+}
+
+/// MySQL/MariaDB has no notifications: the instances poll, and `create` still waits
+/// until both apply the change.
+#[test]
+fn mysql_two_instances_see_a_change_and_report_it() {
+    if let Some(store) = TestStore::mysql() {
+        two_instances_see_a_change_and_report_it(&store);
+    }
+}
+
+fn two_instances_see_a_change_and_report_it(store: &TestStore) {
     let url = store.url();
     let apps = [DemoApp::start(url), DemoApp::start(url)];
     for app in &apps {
@@ -93,7 +105,12 @@ fn postgres_two_instances_see_a_change_and_report_it() {
             });
         all_current.then_some(status)
     });
-    assert_eq!(status["backend"], "postgres");
+    let backend = if url.starts_with("mysql") {
+        "mysql"
+    } else {
+        "postgres"
+    };
+    assert_eq!(status["backend"], backend);
     assert_eq!(status["generation"], 2, "two creates");
     let text = admin_ok(url, &["status"]);
     assert!(
@@ -314,6 +331,13 @@ fn sqlite_corrupt_row_does_not_stop_the_other_actions() {
 #[test]
 fn postgres_corrupt_row_does_not_stop_the_other_actions() {
     if let Some(store) = TestStore::postgres() {
+        corrupt_row_does_not_stop_the_other_actions(&store);
+    }
+}
+
+#[test]
+fn mysql_corrupt_row_does_not_stop_the_other_actions() {
+    if let Some(store) = TestStore::mysql() {
         corrupt_row_does_not_stop_the_other_actions(&store);
     }
 }

@@ -49,7 +49,7 @@ Examples:
     after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"),
 )]
 struct Cli {
-    /// The chaos store: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    /// The chaos store: sqlite://PATH, postgres://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB.
     #[arg(
         long,
         global = true,

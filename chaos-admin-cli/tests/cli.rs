@@ -558,7 +558,15 @@ fn database_url_errors() {
     let down = Cli::at("postgres://postgres@127.0.0.1:1/nope");
     let line = down.fails(&["list"], 1, "127.0.0.1:1");
     assert!(line.contains("cannot reach"), "{line}");
-    Cli::at("mysql://localhost/chaos").fails(&["list"], 2, "mysql://localhost/chaos");
+    let line =
+        Cli::at("mongodb://localhost/chaos").fails(&["list"], 2, "mongodb://localhost/chaos");
+    assert!(
+        line.contains("sqlite://") && line.contains("postgres://") && line.contains("mysql://"),
+        "names what is allowed: {line}"
+    );
+    // MySQL is a backend: a server that is not there is a connection error.
+    let line = Cli::at("mysql://root@127.0.0.1:1/nope").fails(&["list"], 1, "127.0.0.1:1");
+    assert!(line.contains("cannot reach"), "{line}");
 }
 
 #[test]

@@ -6,29 +6,37 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, MySqlConnection, PgConnection};
 
 /// The variable naming a PostgreSQL server the tests may create databases on, e.g.
 /// `postgres://postgres@127.0.0.1:5432/test`.
 pub const POSTGRES_URL_VAR: &str = "CHAOS_TEST_POSTGRES_URL";
+
+/// The variable naming a MySQL or MariaDB server the tests may create databases on, e.g.
+/// `mysql://root@127.0.0.1:3306/test`.
+pub const MYSQL_URL_VAR: &str = "CHAOS_TEST_MYSQL_URL";
 
 /// The URL of a SQLite store file `chaos.db` inside `dir` (the file need not exist).
 pub fn temp_sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}/chaos.db", dir.display())
 }
 
-/// A uniquely named PostgreSQL database that is dropped again: explicitly with
-/// [`TempPostgres::drop_db`], or best-effort when the value is dropped.
-pub struct TempPostgres {
+/// A uniquely named PostgreSQL or MySQL/MariaDB database (by the URL's scheme) that is
+/// dropped again: explicitly with [`TempDatabase::drop_db`], or best-effort when the value
+/// is dropped.
+pub struct TempDatabase {
     admin_url: String,
     name: String,
     url: String,
     dropped: bool,
 }
 
-impl fmt::Debug for TempPostgres {
+/// The PostgreSQL name of [`TempDatabase`].
+pub type TempPostgres = TempDatabase;
+
+impl fmt::Debug for TempDatabase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TempPostgres")
+        f.debug_struct("TempDatabase")
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
@@ -36,24 +44,34 @@ impl fmt::Debug for TempPostgres {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-impl TempPostgres {
-    /// Creates a database on the server named by `CHAOS_TEST_POSTGRES_URL`.
+impl TempDatabase {
+    /// Creates a database on the PostgreSQL server named by `CHAOS_TEST_POSTGRES_URL`.
     ///
     /// Returns `None` (and says so on stderr) when the variable is not set. Panics when it
     /// is set but the server cannot be used: a CI run that asked for PostgreSQL must fail
     /// loudly rather than skip.
     pub async fn from_env() -> Option<Self> {
-        let admin_url = match std::env::var(POSTGRES_URL_VAR) {
+        Self::from_var(POSTGRES_URL_VAR, "PostgreSQL").await
+    }
+
+    /// Creates a database on the MySQL or MariaDB server named by `CHAOS_TEST_MYSQL_URL`;
+    /// like [`TempDatabase::from_env`].
+    pub async fn mysql_from_env() -> Option<Self> {
+        Self::from_var(MYSQL_URL_VAR, "MySQL").await
+    }
+
+    async fn from_var(var: &str, what: &str) -> Option<Self> {
+        let admin_url = match std::env::var(var) {
             Ok(url) if !url.trim().is_empty() => url,
             _ => {
-                eprintln!("skipping PostgreSQL: {POSTGRES_URL_VAR} is not set");
+                eprintln!("skipping {what}: {var} is not set");
                 return None;
             }
         };
         match Self::create(&admin_url).await {
             Ok(db) => Some(db),
             Err(err) => panic!(
-                "{POSTGRES_URL_VAR} is set to {} but a test database cannot be created there: {err}",
+                "{var} is set to {} but a test database cannot be created there: {err}",
                 crate::store::redact_url(&admin_url)
             ),
         }
@@ -69,12 +87,23 @@ impl TempPostgres {
         let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("chaos_test_{}_{nanos}_{counter}", std::process::id());
         let url = with_database(admin_url, &name);
-        let mut conn = PgConnection::connect(admin_url).await?;
-        let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        if is_mysql(admin_url) {
+            let mut conn = MySqlConnection::connect(admin_url).await?;
+            let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            )))
             .execute(&mut conn)
             .await;
-        let _ = conn.close().await;
-        created?;
+            let _ = conn.close().await;
+            created?;
+        } else {
+            let mut conn = PgConnection::connect(admin_url).await?;
+            let created = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&mut conn)
+                .await;
+            let _ = conn.close().await;
+            created?;
+        }
         Ok(Self {
             admin_url: admin_url.to_owned(),
             name,
@@ -103,7 +132,7 @@ impl TempPostgres {
     }
 }
 
-impl Drop for TempPostgres {
+impl Drop for TempDatabase {
     fn drop(&mut self) {
         if self.dropped {
             return;
@@ -129,7 +158,21 @@ impl Drop for TempPostgres {
     }
 }
 
+fn is_mysql(url: &str) -> bool {
+    url.starts_with("mysql://") || url.starts_with("mariadb://")
+}
+
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    if is_mysql(admin_url) {
+        let mut conn = MySqlConnection::connect(admin_url).await?;
+        let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS `{name}`"
+        )))
+        .execute(&mut conn)
+        .await;
+        let _ = conn.close().await;
+        return dropped.map(|_| ());
+    }
     let mut conn = PgConnection::connect(admin_url).await?;
     let dropped = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -177,7 +220,19 @@ macro_rules! per_backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let Some(db) = $crate::testing::TempPostgres::from_env().await else {
+                    let Some(db) = $crate::testing::TempDatabase::from_env().await else {
+                        return;
+                    };
+                    super::$case(db.url()).await;
+                    db.drop_db().await;
+                }
+            )*
+        }
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = $crate::testing::TempDatabase::mysql_from_env().await else {
                         return;
                     };
                     super::$case(db.url()).await;

@@ -14,7 +14,7 @@ struct Args {
     /// Port on 127.0.0.1 (0 picks a free one; the chosen address is printed).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     port: u16,
-    /// The chaos store: sqlite://PATH or postgres://USER@HOST:PORT/DB.
+    /// The chaos store: sqlite://PATH, postgres://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB.
     #[arg(long, env = "CHAOS_DATABASE_URL", default_value = "sqlite://chaos.db")]
     database_url: String,
     /// Password of the chaos admin at /chaos (any user name).

@@ -40,7 +40,8 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// A store for one test: a SQLite file in a temp dir, or a throwaway PostgreSQL database.
+/// A store for one test: a SQLite file in a temp dir, or a throwaway PostgreSQL or
+/// MySQL/MariaDB database.
 #[derive(Debug)]
 pub enum TestStore {
     /// SQLite file (the directory is removed on drop).
@@ -50,8 +51,9 @@ pub enum TestStore {
         /// `sqlite://...` URL.
         url: String,
     },
-    /// A database created on the server named by `CHAOS_TEST_POSTGRES_URL`.
-    Postgres {
+    /// A database created on the server named by `CHAOS_TEST_POSTGRES_URL` or
+    /// `CHAOS_TEST_MYSQL_URL`.
+    Server {
         /// Dropped (best effort) on drop.
         db: Option<TempPostgres>,
         /// `postgres://...` URL.
@@ -72,13 +74,21 @@ impl TestStore {
     pub fn postgres() -> Option<Self> {
         let db = runtime().block_on(TempPostgres::from_env())?;
         let url = db.url().to_owned();
-        Some(TestStore::Postgres { db: Some(db), url })
+        Some(TestStore::Server { db: Some(db), url })
+    }
+
+    /// A fresh MySQL/MariaDB database, or `None` (with a message) when
+    /// `CHAOS_TEST_MYSQL_URL` is not set.
+    pub fn mysql() -> Option<Self> {
+        let db = runtime().block_on(TempPostgres::mysql_from_env())?;
+        let url = db.url().to_owned();
+        Some(TestStore::Server { db: Some(db), url })
     }
 
     /// The store's URL.
     pub fn url(&self) -> &str {
         match self {
-            TestStore::Sqlite { url, .. } | TestStore::Postgres { url, .. } => url,
+            TestStore::Sqlite { url, .. } | TestStore::Server { url, .. } => url,
         }
     }
 
@@ -86,14 +96,14 @@ impl TestStore {
     pub fn scratch_dir(&self) -> Option<&Path> {
         match self {
             TestStore::Sqlite { dir, .. } => Some(dir.path()),
-            TestStore::Postgres { .. } => None,
+            TestStore::Server { .. } => None,
         }
     }
 }
 
 impl Drop for TestStore {
     fn drop(&mut self) {
-        if let TestStore::Postgres { db, .. } = self
+        if let TestStore::Server { db, .. } = self
             && let Some(db) = db.take()
         {
             runtime().block_on(db.drop_db());

@@ -33,7 +33,7 @@ impl Store {
         let limit = i64::from(limit);
         // Each backend's rows are read into the same entries.
         with_pool!(self, |pool| {
-            let rows = sqlx::query(RECENT_AUDIT)
+            let rows = crate::store::dialect::query(RECENT_AUDIT)
                 .bind(limit)
                 .fetch_all(pool)
                 .await?;

@@ -5,12 +5,12 @@ use crate::action::{ActionSpec, InvalidAction, now_ms};
 
 use super::{INSERT_AUDIT, LOCK_META, Store, StoreError, join_ids};
 
-/// Inserts one action; `$17` (the time) is both `created_at` and `updated_at`.
+/// Inserts one action; `$17` and `$18` are both the time (`created_at`, `updated_at`).
 pub(super) const INSERT_ACTION: &str = "INSERT INTO chaos_actions (kind, verb, target, min_ms, \
      max_ms, status, body, probability, users, groups, hosts, methods, enabled, expires_at, \
      tag, note, created_at, updated_at, created_by, phase) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-     $17, $17, $18, $19) RETURNING id";
+     $17, $18, $19, $20) RETURNING id";
 
 /// Inserts every spec of `$specs` (a slice, already validated) inside the open
 /// transaction `$tx`; evaluates to `Result<Vec<i64>, sqlx::Error>` with the new ids in
@@ -22,7 +22,7 @@ macro_rules! insert_specs {
             let mut ids: Vec<i64> = Vec::with_capacity(specs.len());
             for spec in specs {
                 let columns = $crate::store::row::Columns::from_spec(spec);
-                let id: i64 = sqlx::query_scalar($crate::store::batch::INSERT_ACTION)
+                let query = $crate::store::dialect::query($crate::store::batch::INSERT_ACTION)
                     .bind(columns.kind)
                     .bind(columns.verb)
                     .bind(&spec.target)
@@ -40,10 +40,10 @@ macro_rules! insert_specs {
                     .bind(spec.tag.as_deref())
                     .bind(spec.note.as_deref())
                     .bind($now)
+                    .bind($now)
                     .bind($actor)
-                    .bind(columns.phase)
-                    .fetch_one(&mut *$tx)
-                    .await?;
+                    .bind(columns.phase);
+                let id = $crate::store::dialect::insert_id(query, &mut $tx).await?;
                 ids.push(id);
             }
             Ok::<_, sqlx::Error>(ids)
@@ -84,9 +84,11 @@ impl Store {
         let ids = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock up front.
-            sqlx::query(LOCK_META).execute(&mut *tx).await?;
+            crate::store::dialect::query(LOCK_META)
+                .execute(&mut *tx)
+                .await?;
             let ids = insert_specs!(tx, specs, now, actor.as_deref())?;
-            sqlx::query(INSERT_AUDIT)
+            crate::store::dialect::query(INSERT_AUDIT)
                 .bind(now)
                 .bind(actor.as_deref())
                 .bind("create")

@@ -99,7 +99,9 @@ pub(super) trait ChangeReader {
 impl ChangeReader for &Store {
     async fn counters(&mut self) -> Result<Counters, StoreError> {
         let counters = with_pool!(self, |pool| {
-            let row = sqlx::query(COUNTERS_SQL).fetch_one(pool).await?;
+            let row = crate::store::dialect::query(COUNTERS_SQL)
+                .fetch_one(pool)
+                .await?;
             counters_of(&row)
         })?;
         Ok(counters)
@@ -107,7 +109,7 @@ impl ChangeReader for &Store {
 
     async fn deleted_after(&mut self, since: i64) -> Result<Vec<i64>, StoreError> {
         let deleted = with_pool!(self, |pool| {
-            sqlx::query_scalar(TOMBSTONES_SQL)
+            crate::store::dialect::query_scalar(TOMBSTONES_SQL)
                 .bind(since)
                 .fetch_all(pool)
                 .await

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -13,6 +14,7 @@ use super::{Backend, Store, StoreError};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");
 
 /// How long a connection attempt may take before the store counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,6 +62,8 @@ async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
         connect_sqlite(url, display_url, create).await
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         connect_postgres(url, display_url).await
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        connect_mysql(url, display_url).await
     } else {
         Err(StoreError::UnsupportedUrl(display_url))
     }
@@ -165,8 +169,8 @@ fn is_sqlite_race(err: &StoreError) -> bool {
         || text.contains("busy")
 }
 
-/// How long a PostgreSQL pool connection may sit idle before it is closed.
-const PG_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a PostgreSQL or MySQL pool connection may sit idle before it is closed.
+const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 async fn connect_postgres(url: &str, display_url: String) -> Result<Store, StoreError> {
     let unreachable = |source| StoreError::Connect {
@@ -229,11 +233,63 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .min_connections(0)
-        .idle_timeout(Some(PG_IDLE_TIMEOUT))
+        .idle_timeout(Some(POOL_IDLE_TIMEOUT))
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_lazy_with(options);
     Ok(Store {
         backend: Backend::Postgres(pool),
+        location: display_url.clone(),
+        display_url,
+        url: url.to_owned(),
+        file: None,
+        created_file: false,
+        missing_file: false,
+        actor: None,
+    })
+}
+
+/// MySQL and MariaDB: no notifications (instances poll the generation), so the pool is
+/// all there is: up to 4 connections, none kept idle beyond a few seconds. sqlx takes a
+/// `GET_LOCK` around the migrations, so instances starting together apply them once.
+async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreError> {
+    let unreachable = |source| StoreError::Connect {
+        url: display_url.clone(),
+        source,
+    };
+    let options = MySqlConnectOptions::from_str(&url.replacen("mariadb://", "mysql://", 1))
+        .map_err(unreachable)?;
+    // One direct attempt first: a refused connection fails at once with the real reason.
+    let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, MySqlConnection::connect_with(&options))
+        .await
+        .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+        .map_err(unreachable)?;
+    let pool = MySqlPoolOptions::new()
+        .max_connections(4)
+        .min_connections(0)
+        .idle_timeout(Some(POOL_IDLE_TIMEOUT))
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_lazy_with(options);
+    // sqlx's own migration lock (`GET_LOCK(name, -1)`) does not wait on MariaDB, where a
+    // negative timeout is not "forever": instances starting together would see each
+    // other's migration half done. The probe's session holds a lock of ours meanwhile.
+    let locked: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('chaos-rs migrations ', DATABASE()), 60)")
+            .fetch_one(&mut probe)
+            .await
+            .map_err(unreachable)?;
+    let migrated = MYSQL_MIGRATIONS.run(&pool).await;
+    if locked == Some(1) {
+        let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('chaos-rs migrations ', DATABASE()))")
+            .execute(&mut probe)
+            .await;
+    }
+    let _ = probe.close().await;
+    migrated.map_err(|source| StoreError::Migrate {
+        url: display_url.clone(),
+        source,
+    })?;
+    Ok(Store {
+        backend: Backend::Mysql(pool),
         location: display_url.clone(),
         display_url,
         url: url.to_owned(),

@@ -143,8 +143,10 @@ impl Store {
             // The first statement writes, so SQLite takes its write lock up front and
             // PostgreSQL serialises concurrent starts on the meta row: the check below
             // cannot race another start.
-            sqlx::query(LOCK_META).execute(&mut *tx).await?;
-            let open: Vec<ExerciseRow> = sqlx::query_as(sqlx::AssertSqlSafe(open_sql.as_str()))
+            crate::store::dialect::query(LOCK_META)
+                .execute(&mut *tx)
+                .await?;
+            let open: Vec<ExerciseRow> = crate::store::dialect::query_as(open_sql.as_str())
                 .fetch_all(&mut *tx)
                 .await?;
             let mut stale = Vec::new();
@@ -159,30 +161,31 @@ impl Store {
             for row in &stale {
                 let ids: Vec<i64> = serde_json::from_str(&row.action_ids).unwrap_or_default();
                 for id in ids {
-                    sqlx::query("DELETE FROM chaos_actions WHERE id = $1")
+                    crate::store::dialect::query("DELETE FROM chaos_actions WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("UPDATE chaos_exercises SET ended_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(row.id)
-                    .execute(&mut *tx)
-                    .await?;
+                crate::store::dialect::query(
+                    "UPDATE chaos_exercises SET ended_at = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
                 closed.push(row.id);
             }
             let ids = insert_specs!(tx, specs, now, actor.as_deref())?;
             let ids_json = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
-            let id: i64 = sqlx::query_scalar(insert)
+            let query = crate::store::dialect::query(insert)
                 .bind(now)
                 .bind(expires_at)
                 .bind(seed.to_string())
                 .bind(&ids_json)
-                .bind(actor.as_deref())
-                .fetch_one(&mut *tx)
-                .await?;
+                .bind(actor.as_deref());
+            let id = crate::store::dialect::insert_id(query, &mut tx).await?;
             // The audit names the actions but not what they do: the exercise is a secret.
-            sqlx::query(INSERT_AUDIT)
+            crate::store::dialect::query(INSERT_AUDIT)
                 .bind(now)
                 .bind(actor.as_deref())
                 .bind("exercise start")
@@ -221,7 +224,7 @@ impl Store {
              ORDER BY id DESC LIMIT 1"
         );
         let row: Option<ExerciseRow> = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            crate::store::dialect::query_as(sql.as_str())
                 .fetch_optional(pool)
                 .await
         })
@@ -233,7 +236,7 @@ impl Store {
     pub async fn exercise(&self, id: i64) -> Result<Option<Exercise>, StoreError> {
         let sql = format!("SELECT {EXERCISE_COLUMNS} FROM chaos_exercises WHERE id = $1");
         let row: Option<ExerciseRow> = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            crate::store::dialect::query_as(sql.as_str())
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -248,7 +251,7 @@ impl Store {
         let sql = "SELECT action_ids FROM chaos_exercises \
              WHERE ended_at IS NULL AND revealed_at IS NULL";
         let lists: Vec<Option<String>> = with_pool!(self, |pool| {
-            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let rows = crate::store::dialect::query(sql).fetch_all(pool).await?;
             Ok::<_, sqlx::Error>(
                 rows.iter()
                     .map(|row| row.try_get::<String, _>(0).ok())
@@ -284,7 +287,7 @@ impl Store {
     pub async fn reveal_exercise(&self, id: i64) -> Result<(), StoreError> {
         self.update_exercise(
             id,
-            "UPDATE chaos_exercises SET revealed_at = COALESCE(revealed_at, $2) WHERE id = $1",
+            "UPDATE chaos_exercises SET revealed_at = COALESCE(revealed_at, $1) WHERE id = $2",
             "exercise reveal",
         )
         .await
@@ -297,32 +300,35 @@ impl Store {
         let actor = self.actor();
         let removed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(LOCK_META).execute(&mut *tx).await?;
-            let list: Option<String> =
-                sqlx::query_scalar("SELECT action_ids FROM chaos_exercises WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            crate::store::dialect::query(LOCK_META)
+                .execute(&mut *tx)
+                .await?;
+            let list: Option<String> = crate::store::dialect::query_scalar(
+                "SELECT action_ids FROM chaos_exercises WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
             let Some(list) = list else {
                 return Ok::<_, sqlx::Error>(None);
             };
             let ids: Vec<i64> = serde_json::from_str(&list).unwrap_or_default();
             let mut removed = 0;
             for action in &ids {
-                removed += sqlx::query("DELETE FROM chaos_actions WHERE id = $1")
+                removed += crate::store::dialect::query("DELETE FROM chaos_actions WHERE id = $1")
                     .bind(action)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
             }
-            sqlx::query(
+            crate::store::dialect::query(
                 "UPDATE chaos_exercises SET ended_at = COALESCE(ended_at, $1) WHERE id = $2",
             )
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(INSERT_AUDIT)
+            crate::store::dialect::query(INSERT_AUDIT)
                 .bind(now)
                 .bind(actor.as_deref())
                 .bind("exercise end")
@@ -337,7 +343,7 @@ impl Store {
         removed.ok_or_else(|| StoreError::UnknownIds(vec![id]))
     }
 
-    /// Runs `sql` (binding `$1` = id, `$2` = now) on one exercise row with a generation
+    /// Runs `sql` (binding `$1` = now and `$2` = id, or `$1` = id alone) on one exercise row with a generation
     /// bump and an audit row; an unknown id is an error and changes nothing.
     async fn update_exercise(
         &self,
@@ -352,15 +358,16 @@ impl Store {
         // lock up front.
         let found = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let mut query = sqlx::query(sql).bind(id);
+            let mut query = crate::store::dialect::query(sql);
             if sql.contains("$2") {
                 query = query.bind(now);
             }
+            query = query.bind(id);
             let changed = query.execute(&mut *tx).await?.rows_affected();
             if changed == 0 {
                 return Ok::<_, sqlx::Error>(false);
             }
-            sqlx::query(INSERT_AUDIT)
+            crate::store::dialect::query(INSERT_AUDIT)
                 .bind(now)
                 .bind(actor.as_deref())
                 .bind(operation)

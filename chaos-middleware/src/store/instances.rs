@@ -199,15 +199,19 @@ macro_rules! register_statements {
             let upsert = "INSERT INTO chaos_instances (id, host, pid, started_at, last_seen, \
                  heartbeat_ms, applied_generation, applied_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (id) DO UPDATE SET host = $2, pid = $3, started_at = $4, \
-                 last_seen = $5, heartbeat_ms = $6, applied_generation = $7, applied_at = $8";
+                 ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, \
+                 started_at = EXCLUDED.started_at, last_seen = EXCLUDED.last_seen, \
+                 heartbeat_ms = EXCLUDED.heartbeat_ms, \
+                 applied_generation = EXCLUDED.applied_generation, \
+                 applied_at = EXCLUDED.applied_at";
             let insert_view = "INSERT INTO chaos_views (instance_id, name, pattern, methods) \
                  VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (instance_id, pattern) DO UPDATE SET name = $2, methods = $4";
+                 ON CONFLICT (instance_id, pattern) DO UPDATE SET name = EXCLUDED.name, \
+                 methods = EXCLUDED.methods";
             let prune_views = "DELETE FROM chaos_views WHERE instance_id IN \
                  (SELECT id FROM chaos_instances WHERE last_seen < $1)";
             let prune_instances = "DELETE FROM chaos_instances WHERE last_seen < $1";
-            sqlx::query(upsert)
+            crate::store::dialect::query(upsert)
                 .bind(&info.id)
                 .bind(&info.host)
                 .bind(info.pid)
@@ -218,14 +222,14 @@ macro_rules! register_statements {
                 .bind($applied_at)
                 .execute($exec)
                 .await?;
-            sqlx::query("DELETE FROM chaos_views WHERE instance_id = $1")
+            crate::store::dialect::query("DELETE FROM chaos_views WHERE instance_id = $1")
                 .bind(&info.id)
                 .execute($exec)
                 .await?;
             for view in &info.views {
                 let methods =
                     serde_json::to_string(&view.methods).unwrap_or_else(|_| "[]".to_owned());
-                sqlx::query(insert_view)
+                crate::store::dialect::query(insert_view)
                     .bind(&info.id)
                     .bind(&view.name)
                     .bind(&view.pattern)
@@ -234,8 +238,11 @@ macro_rules! register_statements {
                     .await?;
             }
             let cutoff = now.saturating_sub($crate::store::instances::PRUNE_AFTER_MS);
-            sqlx::query(prune_views).bind(cutoff).execute($exec).await?;
-            sqlx::query(prune_instances)
+            crate::store::dialect::query(prune_views)
+                .bind(cutoff)
+                .execute($exec)
+                .await?;
+            crate::store::dialect::query(prune_instances)
                 .bind(cutoff)
                 .execute($exec)
                 .await?;
@@ -286,11 +293,11 @@ impl Store {
     pub async fn deregister_instance(&self, id: &str) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM chaos_views WHERE instance_id = $1")
+            crate::store::dialect::query("DELETE FROM chaos_views WHERE instance_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM chaos_instances WHERE id = $1")
+            crate::store::dialect::query("DELETE FROM chaos_instances WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -336,7 +343,9 @@ impl Store {
     /// warning), so it never breaks `status`, `views` or a write's confirmation.
     pub async fn instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
         let rows = with_pool!(self, |pool| {
-            let rows = sqlx::query(SELECT_INSTANCES).fetch_all(pool).await?;
+            let rows = crate::store::dialect::query(SELECT_INSTANCES)
+                .fetch_all(pool)
+                .await?;
             Ok::<_, sqlx::Error>(decode_leniently::<InstanceRow, _>(&rows, "chaos_instances"))
         })?;
         Ok(rows)
@@ -348,7 +357,7 @@ impl Store {
         let instances = self.instances().await?;
         let sql = "SELECT instance_id, name, pattern, methods FROM chaos_views";
         let rows = with_pool!(self, |pool| {
-            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            let rows = crate::store::dialect::query(sql).fetch_all(pool).await?;
             Ok::<_, sqlx::Error>(decode_leniently::<ViewRow, _>(&rows, "chaos_views"))
         })?;
         let mut views = Vec::new();
@@ -373,7 +382,7 @@ impl Store {
 }
 
 /// The heartbeat's one write, for any backend and any connection.
-pub(super) fn heartbeat_query<'q, DB: sqlx::Database>(
+pub(super) fn heartbeat_query<'q, DB: crate::store::dialect::Dialect>(
     id: &'q str,
     applied_generation: Option<i64>,
     applied_at: Option<i64>,
@@ -385,7 +394,7 @@ where
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    sqlx::query(
+    crate::store::dialect::query(
         "UPDATE chaos_instances SET last_seen = $1, applied_generation = $2, \
          applied_at = $3, fired = $4 WHERE id = $5",
     )

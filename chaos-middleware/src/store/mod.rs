@@ -6,12 +6,13 @@
 //! the same transaction, so readers detect changes with one tiny query.
 
 mod connect;
+mod dialect;
 pub use connect::redact;
 mod row;
 
 use std::fmt;
 
-use sqlx::{PgPool, Row, SqlitePool};
+use sqlx::{MySqlPool, PgPool, Row, SqlitePool};
 
 use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 
@@ -82,7 +83,7 @@ impl Selection {
 pub enum StoreError {
     /// The URL names no backend we support.
     #[error(
-        "unsupported database URL '{0}': allowed are sqlite://PATH (e.g. sqlite://chaos.db) and postgres://USER@HOST:PORT/DB"
+        "unsupported database URL '{0}': allowed are sqlite://PATH (e.g. sqlite://chaos.db), postgres://USER@HOST:PORT/DB and mysql://USER@HOST:PORT/DB (MySQL or MariaDB)"
     )]
     UnsupportedUrl(String),
     /// The SQLite file's folder does not exist (the file is never created in a folder
@@ -184,6 +185,7 @@ pub struct Store {
 enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+    Mysql(MySqlPool),
 }
 
 impl fmt::Debug for Store {
@@ -199,10 +201,10 @@ impl fmt::Debug for Store {
 macro_rules! publish_write {
     ($tx:ident) => {
         async {
-            sqlx::query($crate::store::BUMP_GENERATION)
+            crate::store::dialect::query($crate::store::BUMP_GENERATION)
                 .execute(&mut *$tx)
                 .await?;
-            sqlx::query($crate::store::PRUNE_TOMBSTONES)
+            crate::store::dialect::query($crate::store::PRUNE_TOMBSTONES)
                 .execute(&mut *$tx)
                 .await?;
             Ok::<(), sqlx::Error>(())
@@ -217,6 +219,7 @@ macro_rules! with_pool {
         match &$store.backend {
             $crate::store::Backend::Sqlite($pool) => async { $body }.await,
             $crate::store::Backend::Postgres($pool) => async { $body }.await,
+            $crate::store::Backend::Mysql($pool) => async { $body }.await,
         }
     };
 }
@@ -340,19 +343,21 @@ impl Store {
         self.missing_file
     }
 
-    /// `"sqlite"` or `"postgres"`.
+    /// `"sqlite"`, `"postgres"` or `"mysql"` (MySQL and MariaDB).
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
+            Backend::Mysql(_) => "mysql",
         }
     }
 
     /// The change counter: it grows with every write.
     pub async fn generation(&self) -> Result<i64, StoreError> {
         let sql = "SELECT generation FROM chaos_meta WHERE id = 1";
-        let generation: i64 =
-            with_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        let generation: i64 = with_pool!(self, |pool| crate::store::dialect::query_scalar(sql)
+            .fetch_one(pool)
+            .await)?;
         Ok(generation)
     }
 
@@ -383,7 +388,7 @@ impl Store {
         let sql = sql.as_str();
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sqlite_sql.as_str()));
+                let mut query = crate::store::dialect::query_scalar(sqlite_sql.as_str());
                 if let Some(generation) = generation {
                     query = query.bind(generation);
                 }
@@ -394,7 +399,7 @@ impl Store {
                 // A value the aggregate cannot carry (a BLOB, text that is not UTF-8, an
                 // infinite number) fails the whole table: read row by row instead, so
                 // only the bad rows are skipped. (A store that is down fails here too.)
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = crate::store::dialect::query(sql);
                 if let Some(generation) = generation {
                     query = query.bind(generation);
                 }
@@ -402,7 +407,15 @@ impl Store {
                 Ok(row::parse_rows(&rows))
             }
             Backend::Postgres(pool) => {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = crate::store::dialect::query(sql);
+                if let Some(generation) = generation {
+                    query = query.bind(generation);
+                }
+                let rows = query.fetch_all(pool).await?;
+                Ok(row::parse_rows(&rows))
+            }
+            Backend::Mysql(pool) => {
+                let mut query = crate::store::dialect::query(sql);
                 if let Some(generation) = generation {
                     query = query.bind(generation);
                 }
@@ -552,6 +565,9 @@ impl Store {
         let owned = OWNED_TAGS.map(|tag| format!("'{tag}'")).join(", ");
         let sql =
             format!("{statement} WHERE ({condition}){only_changes}").replace(":owned_tags", &owned);
+        // Placeholders renumbered in the order they appear, each once (MySQL binds by
+        // position): `order` says which value each one takes.
+        let (sql, order) = dialect::sequential(&sql);
         // One statement per id so an unknown id is noticed; the whole change is one
         // transaction either way.
         let bindings: Vec<Binding<'_>> = match selection {
@@ -581,17 +597,21 @@ impl Store {
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock (and waits on
             // busy_timeout) up front instead of failing a read-to-write upgrade.
-            sqlx::query(LOCK_META).execute(&mut *tx).await?;
+            crate::store::dialect::query(LOCK_META)
+                .execute(&mut *tx)
+                .await?;
             let mut changed: u64 = 0;
             let mut missing = Vec::new();
             // By id: every id must exist (a write that changes nothing is not "unknown"),
             // and enabling must not revive a storm's or exercise's action.
             for binding in &bindings {
                 let Binding::Id(id) = *binding else { continue };
-                let row = sqlx::query("SELECT tag, expires_at FROM chaos_actions WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let row = crate::store::dialect::query(
+                    "SELECT tag, expires_at FROM chaos_actions WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
                 let Some(row) = row else {
                     missing.push(id);
                     continue;
@@ -609,24 +629,37 @@ impl Store {
                 }
             }
             for binding in &bindings {
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                // The values of `$1`, `$2`, … as the statement was written.
+                let mut values: Vec<Value<'_>> = Vec::with_capacity(4);
                 match change {
                     Change::Enable {
                         expires_at: Some(at),
-                    } => query = query.bind(now).bind(at),
+                    } => values.extend([Value::Int(now), Value::Int(at)]),
                     Change::Enable { expires_at: None } | Change::Disable => {
-                        query = query.bind(now);
+                        values.push(Value::Int(now));
                     }
                     Change::Delete => {}
                 }
-                query = match *binding {
-                    Binding::Id(id) => query.bind(id),
-                    Binding::Target(kind, target) => query.bind(kind).bind(target),
-                    Binding::Kind(kind) => query.bind(kind),
-                    Binding::Time(at) => query.bind(at),
-                    Binding::Tag(tag) => query.bind(tag),
-                    Binding::Nothing => query,
-                };
+                match *binding {
+                    Binding::Id(id) => values.push(Value::Int(id)),
+                    Binding::Target(kind, target) => {
+                        values.extend([Value::Text(kind), Value::Text(target)]);
+                    }
+                    Binding::Kind(kind) => values.push(Value::Text(kind)),
+                    Binding::Time(at) => values.push(Value::Int(at)),
+                    Binding::Tag(tag) => values.push(Value::Text(tag)),
+                    Binding::Nothing => {}
+                }
+                let mut query = crate::store::dialect::query(sql.as_str());
+                for number in &order {
+                    query = match number.checked_sub(1).and_then(|i| values.get(i)) {
+                        Some(Value::Int(value)) => query.bind(*value),
+                        Some(Value::Text(value)) => query.bind(*value),
+                        // Not reached: every number written above has a value (a
+                        // missing one makes the database refuse the statement).
+                        None => query,
+                    };
+                }
                 changed += query.execute(&mut *tx).await?.rows_affected();
             }
             if !missing.is_empty() {
@@ -637,7 +670,7 @@ impl Store {
                 // Nothing changed: no generation bump, no audit row, no reload anywhere.
                 return Ok(Ok(0));
             }
-            sqlx::query(INSERT_AUDIT)
+            crate::store::dialect::query(INSERT_AUDIT)
                 .bind(now)
                 .bind(actor.as_deref())
                 .bind(change.operation())
@@ -664,7 +697,7 @@ impl Store {
             _ => "SELECT COUNT(*) FROM chaos_actions",
         };
         let count = with_pool!(self, |pool| {
-            let row = sqlx::query(sql).fetch_one(pool).await?;
+            let row = crate::store::dialect::query(sql).fetch_one(pool).await?;
             row.try_get::<i64, _>(0)
         })?;
         Ok(count)
@@ -674,7 +707,7 @@ impl Store {
     #[doc(hidden)]
     pub async fn raw_execute(&self, sql: &str) -> Result<u64, StoreError> {
         let affected = with_pool!(self, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            crate::store::dialect::query(sql)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
@@ -687,12 +720,12 @@ impl Store {
     pub async fn raw_sqlite_journal_mode(&self) -> Result<Option<String>, StoreError> {
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                let mode: String = crate::store::dialect::query_scalar("PRAGMA journal_mode")
                     .fetch_one(pool)
                     .await?;
                 Ok(Some(mode))
             }
-            Backend::Postgres(_) => Ok(None),
+            Backend::Postgres(_) | Backend::Mysql(_) => Ok(None),
         }
     }
 
@@ -757,6 +790,12 @@ impl Change {
             Change::Delete => "delete",
         }
     }
+}
+
+/// A value bound to a placeholder of a selected write.
+enum Value<'a> {
+    Int(i64),
+    Text(&'a str),
 }
 
 /// What one statement of a selected write binds after the operation's own values.
