@@ -26,6 +26,7 @@ chaos_middleware::per_backend!(
     expiry_enable_until_and_purge,
     changes_since_reads_only_what_changed,
     changes_since_reads_everything_when_it_must,
+    large_values_fit_every_backend,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1565,4 +1566,77 @@ async fn changes_since_reads_everything_when_it_must(url: &str) {
         assert_eq!(generation, None, "after a TRUNCATE, a reader reads all");
     }
     store.close().await;
+}
+
+/// What the CLI accepts, every backend stores (MySQL's TEXT holds only 64 KB): the
+/// longest body, a body of 4-byte characters, hundreds of long user names, and one
+/// audited write of 12,000 ids.
+async fn large_values_fit_every_backend(url: &str) {
+    let store = open(url).await;
+    let longest = "a".repeat(65_536);
+    let emoji = "\u{1F600}".repeat(16_384);
+    for body in [&longest, &emoji] {
+        let id = create(&store, &ret("health", 418, Some(body))).await;
+        match action(&store, id).await.spec.fault {
+            Fault::Return {
+                body: Some(stored), ..
+            } => assert_eq!(&stored, body),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut many_users = slow("items", 1, 2);
+    many_users.users = (0..300)
+        .map(|i| format!("{i:03}{}", "u".repeat(251)))
+        .collect();
+    let id = create(&store, &many_users).await;
+    assert_eq!(action(&store, id).await.spec.users, many_users.users);
+
+    let specs: Vec<ActionSpec> = (0..12_000).map(|i| slow(&format!("v{i}"), 1, 2)).collect();
+    let ids = store.create_many(&specs).await.expect("create 12,000");
+    let changed = store
+        .set_enabled(&Selection::Ids(ids.clone()), false)
+        .await
+        .expect("disable 12,000 by id (one audit row naming them all)");
+    assert_eq!(changed, 12_000);
+    store.close().await;
+}
+
+/// MySQL: a user allowed only SELECT can read the store (opening it writes nothing when
+/// the schema is up to date).
+#[tokio::test]
+async fn mysql_read_only_user_can_read() {
+    use sqlx::Connection;
+    let Some(db) = chaos_middleware::testing::TempDatabase::mysql_from_env().await else {
+        return;
+    };
+    let store = open(db.url()).await;
+    create(&store, &ret("items", 503, None)).await;
+    store.close().await;
+    let user = format!("ro{}", std::process::id());
+    let admin_url = std::env::var(chaos_middleware::testing::MYSQL_URL_VAR).expect("url");
+    let mut admin = sqlx::MySqlConnection::connect(&admin_url)
+        .await
+        .expect("admin connection");
+    for sql in [
+        format!("DROP USER IF EXISTS '{user}'@'%'"),
+        format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'read-only'"),
+        format!("GRANT SELECT ON `{}`.* TO '{user}'@'%'", db.name()),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    let url = format!("mysql://{user}:read-only@127.0.0.1:3306/{}", db.name());
+    let reader = Store::connect_for_reading(&url)
+        .await
+        .unwrap_or_else(|err| panic!("a read-only user opens the store: {err}"));
+    let listing = reader.list().await.expect("a read-only user lists");
+    assert_eq!(listing.actions.len(), 1);
+    reader.close().await;
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP USER '{user}'@'%'")))
+        .execute(&mut admin)
+        .await;
+    let _ = admin.close().await;
+    db.drop_db().await;
 }

@@ -1,6 +1,8 @@
 -- The whole schema for MySQL 8 and MariaDB 10.5+, equal to SQLite's and PostgreSQL's
 -- migrations 0001-0006 (see them for what each part is for). Text compares as bytes
--- (utf8mb4_bin), as it does on the other backends.
+-- (utf8mb4_bin), as it does on the other backends. Columns that hold what an operator
+-- types or lists (bodies, notes, user lists, audited ids) are MEDIUMTEXT (16 MB): TEXT's
+-- 64 KB is less than the CLI accepts, where SQLite and PostgreSQL have no limit.
 
 CREATE TABLE IF NOT EXISTS chaos_actions (
     id          BIGINT   NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -10,16 +12,16 @@ CREATE TABLE IF NOT EXISTS chaos_actions (
     min_ms      BIGINT,
     max_ms      BIGINT,
     status      BIGINT,
-    body        TEXT,
+    body        MEDIUMTEXT,
     probability DOUBLE   NOT NULL DEFAULT 1.0,
-    users       TEXT     NOT NULL DEFAULT ('[]'),
-    `groups`    TEXT     NOT NULL DEFAULT ('[]'),
-    hosts       TEXT     NOT NULL DEFAULT ('[]'),
-    methods     TEXT     NOT NULL DEFAULT ('[]'),
+    users       MEDIUMTEXT NOT NULL DEFAULT ('[]'),
+    `groups`    MEDIUMTEXT NOT NULL DEFAULT ('[]'),
+    hosts       MEDIUMTEXT NOT NULL DEFAULT ('[]'),
+    methods     MEDIUMTEXT NOT NULL DEFAULT ('[]'),
     enabled     BIGINT   NOT NULL DEFAULT 1,
     expires_at  BIGINT,
     tag         TEXT,
-    note        TEXT,
+    note        MEDIUMTEXT,
     created_at  BIGINT   NOT NULL,
     updated_at  BIGINT   NOT NULL,
     created_by  TEXT,
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS chaos_audit (
     at         BIGINT NOT NULL,
     actor      TEXT,
     operation  TEXT   NOT NULL,
-    action_ids TEXT   NOT NULL,
+    action_ids MEDIUMTEXT NOT NULL,
     detail     MEDIUMTEXT
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 

@@ -249,8 +249,8 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
 }
 
 /// MySQL and MariaDB: no notifications (instances poll the generation), so the pool is
-/// all there is: up to 4 connections, none kept idle beyond a few seconds. sqlx takes a
-/// `GET_LOCK` around the migrations, so instances starting together apply them once.
+/// all there is: one connection, closed after a few idle seconds. Migrations run under a
+/// lock, so instances starting together apply them once.
 async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreError> {
     let unreachable = |source| StoreError::Connect {
         url: display_url.clone(),
@@ -263,31 +263,59 @@ async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreErr
         .await
         .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
         .map_err(unreachable)?;
+    // One connection: an instance polls every 200 ms, and sqlx hands out idle connections
+    // in turn, so a larger pool would keep every one of them open. Nothing in the store
+    // holds one connection while asking for another.
     let pool = MySqlPoolOptions::new()
-        .max_connections(4)
+        .max_connections(1)
         .min_connections(0)
         .idle_timeout(Some(POOL_IDLE_TIMEOUT))
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_lazy_with(options);
-    // sqlx's own migration lock (`GET_LOCK(name, -1)`) does not wait on MariaDB, where a
-    // negative timeout is not "forever": instances starting together would see each
-    // other's migration half done. The probe's session holds a lock of ours meanwhile.
-    let locked: Option<i64> =
-        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('chaos-rs migrations ', DATABASE()), 60)")
-            .fetch_one(&mut probe)
-            .await
-            .map_err(unreachable)?;
-    let migrated = MYSQL_MIGRATIONS.run(&pool).await;
-    if locked == Some(1) {
-        let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('chaos-rs migrations ', DATABASE()))")
-            .execute(&mut probe)
-            .await;
+    // Up to date (the usual case): exactly our migrations with our checksums, read without
+    // writing anything, so a user allowed only SELECT can read the store.
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut probe)
+    .await
+    .map_err(unreachable)?;
+    let applied: Vec<(i64, Vec<u8>)> = if tables > 0 {
+        sqlx::query_as(
+            "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&mut probe)
+        .await
+        .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let ours: Vec<(i64, Vec<u8>)> = MYSQL_MIGRATIONS
+        .iter()
+        .map(|m| (m.version, m.checksum.to_vec()))
+        .collect();
+    if applied != ours {
+        // sqlx's own migration lock (`GET_LOCK(name, -1)`) does not wait on MariaDB, where
+        // a negative timeout is not "forever": instances starting together would see each
+        // other's migration half done. The probe's session holds a lock of ours meanwhile.
+        let locked: Option<i64> =
+            sqlx::query_scalar("SELECT GET_LOCK(CONCAT('chaos-rs migrations ', DATABASE()), 60)")
+                .fetch_one(&mut probe)
+                .await
+                .map_err(unreachable)?;
+        let migrated = MYSQL_MIGRATIONS.run(&pool).await;
+        if locked == Some(1) {
+            let _ = sqlx::query("SELECT RELEASE_LOCK(CONCAT('chaos-rs migrations ', DATABASE()))")
+                .execute(&mut probe)
+                .await;
+        }
+        migrated.map_err(|source| StoreError::Migrate {
+            url: display_url.clone(),
+            source,
+        })?;
     }
     let _ = probe.close().await;
-    migrated.map_err(|source| StoreError::Migrate {
-        url: display_url.clone(),
-        source,
-    })?;
     Ok(Store {
         backend: Backend::Mysql(pool),
         location: display_url.clone(),
@@ -326,18 +354,22 @@ pub fn redact(url: &str) -> String {
 }
 
 fn redact_user_info(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    // Any number of slashes after the scheme: a mistyped `mysql:/user:pw@host` must not
+    // print its password either.
+    let Some((scheme, rest)) = url.split_once(':') else {
         return url.to_owned();
     };
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
+    let after_slashes = rest.trim_start_matches('/');
+    let slashes = &rest[..rest.len() - after_slashes.len()];
+    let (authority, path) = match after_slashes.find('/') {
+        Some(slash) => after_slashes.split_at(slash),
+        None => (after_slashes, ""),
     };
     let Some((credentials, host)) = authority.rsplit_once('@') else {
         return url.to_owned();
     };
     match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+        Some((user, _password)) => format!("{scheme}:{slashes}{user}:***@{host}{path}"),
         None => url.to_owned(),
     }
 }
@@ -364,6 +396,19 @@ mod tests {
         assert_eq!(
             redact("postgres://app:p@ss@db/x"),
             "postgres://app:***@db/x"
+        );
+        assert_eq!(
+            redact("mysql://root:TopSecret1@127.0.0.1:3306/x"),
+            "mysql://root:***@127.0.0.1:3306/x"
+        );
+        // Mistyped schemes keep their password hidden too.
+        assert_eq!(
+            redact("mysql:/root:TopSecret1@127.0.0.1:3306/x"),
+            "mysql:/root:***@127.0.0.1:3306/x"
+        );
+        assert_eq!(
+            redact("postgres:root:TopSecret1@db/x"),
+            "postgres:root:***@db/x"
         );
     }
 }
