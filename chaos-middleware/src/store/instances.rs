@@ -14,6 +14,16 @@ use crate::action::now_ms;
 /// Instances not seen for this long are deleted (with their views) when another
 /// instance registers.
 pub(super) const PRUNE_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+/// How many times a registration that lost a deadlock is tried.
+const REGISTER_ATTEMPTS: u32 = 5;
+
+/// Whether the database rolled the transaction back to break a deadlock or a
+/// serialisation conflict (SQLSTATE 40001, PostgreSQL's 40P01): trying again is right.
+fn is_deadlock(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
 
 /// A route an app instance serves, as it registers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +198,31 @@ where
 const SELECT_INSTANCES: &str = "SELECT id, host, pid, started_at, last_seen, heartbeat_ms, \
      applied_generation, applied_at, fired FROM chaos_instances ORDER BY started_at, id";
 
+/// Removes instances not seen for a day and their views, on `$exec` (outside the
+/// registration's transaction: on MySQL, scanning the table inside it made instances
+/// starting together deadlock). Best effort: evaluates to nothing.
+macro_rules! prune_instances {
+    ($exec:expr) => {
+        async {
+            let cutoff =
+                $crate::action::now_ms().saturating_sub($crate::store::instances::PRUNE_AFTER_MS);
+            let _ = $crate::store::dialect::query(
+                "DELETE FROM chaos_views WHERE instance_id IN \
+                 (SELECT id FROM chaos_instances WHERE last_seen < $1)",
+            )
+            .bind(cutoff)
+            .execute($exec)
+            .await;
+            let _ =
+                $crate::store::dialect::query("DELETE FROM chaos_instances WHERE last_seen < $1")
+                    .bind(cutoff)
+                    .execute($exec)
+                    .await;
+        }
+        .await
+    };
+}
+
 /// The statements of [`Store::register_instance`], run on `$exec` (an expression giving
 /// an executor each time it is evaluated) inside a transaction the caller opened.
 /// Evaluates to `Result<(), sqlx::Error>`.
@@ -208,9 +243,6 @@ macro_rules! register_statements {
                  VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (instance_id, pattern) DO UPDATE SET name = EXCLUDED.name, \
                  methods = EXCLUDED.methods";
-            let prune_views = "DELETE FROM chaos_views WHERE instance_id IN \
-                 (SELECT id FROM chaos_instances WHERE last_seen < $1)";
-            let prune_instances = "DELETE FROM chaos_instances WHERE last_seen < $1";
             crate::store::dialect::query(upsert)
                 .bind(&info.id)
                 .bind(&info.host)
@@ -237,15 +269,6 @@ macro_rules! register_statements {
                     .execute($exec)
                     .await?;
             }
-            let cutoff = now.saturating_sub($crate::store::instances::PRUNE_AFTER_MS);
-            crate::store::dialect::query(prune_views)
-                .bind(cutoff)
-                .execute($exec)
-                .await?;
-            crate::store::dialect::query(prune_instances)
-                .bind(cutoff)
-                .execute($exec)
-                .await?;
             Ok::<(), sqlx::Error>(())
         }
         .await
@@ -254,19 +277,35 @@ macro_rules! register_statements {
 
 impl Store {
     /// Registers (or re-registers) an instance and replaces its views, in one
-    /// transaction; prunes instances not seen for a day.
+    /// transaction; then prunes instances not seen for a day (best effort).
     pub async fn register_instance(
         &self,
         info: &InstanceInfo,
         applied_generation: Option<i64>,
         applied_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            register_statements!(&mut *tx, info, applied_generation, applied_at)?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
+        // Instances starting together can deadlock on MySQL's gap locks (the database
+        // rolls one back and says to try again): try again, a few times, after a short
+        // random pause.
+        let mut attempt = 1;
+        loop {
+            let result = with_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                register_statements!(&mut *tx, info, applied_generation, applied_at)?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(())
+            });
+            match result {
+                Err(err) if attempt < REGISTER_ATTEMPTS && is_deadlock(&err) => {
+                    attempt += 1;
+                    let pause = 10 + u64::from(rand::random::<u8>() % 40);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(err) => return Err(err.into()),
+                Ok(()) => break,
+            }
+        }
+        with_pool!(self, |pool| prune_instances!(pool));
         Ok(())
     }
 

@@ -62,6 +62,8 @@ impl ChangeListener {
         let ended = sqlx::query(end).execute(&mut self.listener).await;
         done?;
         ended?;
+        let listener = &mut self.listener;
+        prune_instances!(&mut *listener);
         Ok(())
     }
 
