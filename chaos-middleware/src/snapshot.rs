@@ -222,14 +222,17 @@ impl Snapshot {
         let mut responses = RuleSetBuilder::default();
         let mut points = RuleSetBuilder::default();
         let (mut rule_count, mut point_rule_count) = (0, 0);
-        let mut sorted: Vec<&Action> = actions
+        let stored: Vec<&Action> = actions.into_iter().collect();
+        // Fault counts are kept for every stored action, so a disabled one keeps its count
+        // and goes on from it when enabled again.
+        let ids: Vec<i64> = stored.iter().map(|a| a.id).collect();
+        let counters = fired.for_actions(&ids);
+        let mut sorted: Vec<&Action> = stored
             .into_iter()
             .filter(|a| a.spec.enabled)
             .filter(|a| a.spec.hosts.is_empty() || a.spec.hosts.iter().any(|h| glob_match(h, host)))
             .collect();
         sorted.sort_by_key(|a| a.id);
-        let ids: Vec<i64> = sorted.iter().map(|a| a.id).collect();
-        let counters = fired.for_actions(&ids);
         for action in sorted {
             let rule = match Rule::from_action(
                 action,
@@ -473,5 +476,35 @@ mod tests {
         assert!(glob_match("Web-1", "web-1"));
         assert!(!glob_match("web", "web-1"));
         assert!(!glob_match("*-2", "web-1"));
+    }
+
+    /// A disabled action keeps its fault count, and an enabled-again one goes on from it;
+    /// a deleted one's count is dropped.
+    #[test]
+    fn fault_counts_survive_disabling() {
+        use crate::action::{Action, ActionSpec, Fault, Kind};
+        let fired = FiredCounters::default();
+        let views = ChaosViews::new();
+        let mut action = Action::new(
+            1,
+            ActionSpec::new(
+                Kind::Response,
+                "items",
+                Fault::Return {
+                    status: 503,
+                    body: None,
+                },
+            ),
+        );
+        let _ = Snapshot::compile(Some(1), [&action], &views, "host", &fired);
+        fired.for_actions(&[1])[&1].fetch_add(7, std::sync::atomic::Ordering::Relaxed);
+        action.spec.enabled = false;
+        let _ = Snapshot::compile(Some(2), [&action], &views, "host", &fired);
+        assert_eq!(fired.read(), [(1, 7)], "kept while disabled");
+        action.spec.enabled = true;
+        let _ = Snapshot::compile(Some(3), [&action], &views, "host", &fired);
+        assert_eq!(fired.read(), [(1, 7)], "goes on when enabled again");
+        let _ = Snapshot::compile(Some(4), [], &views, "host", &fired);
+        assert!(fired.read().is_empty(), "dropped when deleted");
     }
 }

@@ -810,6 +810,9 @@ async fn unsupported_url_is_refused() {
         "mongodb://root:hunter2@localhost/chaos",
         "chaos.db",
         "http://x",
+        // MySQL without a database: the schema would have nowhere to go.
+        "mysql://root:hunter2@127.0.0.1:1/",
+        "mysql://root:hunter2@127.0.0.1:1",
     ] {
         match Store::connect(url).await {
             Err(err @ StoreError::UnsupportedUrl(_)) => {
@@ -1639,4 +1642,22 @@ async fn mysql_read_only_user_can_read() {
         .await;
     let _ = admin.close().await;
     db.drop_db().await;
+}
+
+/// URL schemes are case-insensitive (RFC 3986, 3.1).
+#[tokio::test]
+async fn upper_case_schemes_are_accepted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url =
+        chaos_middleware::testing::temp_sqlite_url(dir.path()).replacen("sqlite", "SQLite", 1);
+    let store = open(&url).await;
+    assert_eq!(store.backend_name(), "sqlite");
+    store.close().await;
+    if let Some(db) = chaos_middleware::testing::TempDatabase::from_env().await {
+        let upper = db.url().replacen("postgres", "PostgreSQL", 1);
+        let store = open(&upper).await;
+        assert_eq!(store.backend_name(), "postgres");
+        store.close().await;
+        db.drop_db().await;
+    }
 }

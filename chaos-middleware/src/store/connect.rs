@@ -58,6 +58,15 @@ pub(super) async fn connect_existing(url: &str) -> Result<Store, StoreError> {
 
 async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
     let display_url = redact(url);
+    // URL schemes are case-insensitive (RFC 3986, 3.1): `MySQL://` is `mysql://`.
+    let lowered;
+    let url = match url.split_once(':') {
+        Some((scheme, rest)) if scheme.chars().any(|c| c.is_ascii_uppercase()) => {
+            lowered = format!("{}:{rest}", scheme.to_ascii_lowercase());
+            lowered.as_str()
+        }
+        _ => url,
+    };
     if url.starts_with("sqlite:") {
         connect_sqlite(url, display_url, create).await
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -205,11 +214,7 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     // Up to date: exactly our migrations, with our checksums. Anything else (behind,
     // edited, or migrated by another version) goes through sqlx's migrator, which applies
     // or reports it.
-    let ours: Vec<(i64, Vec<u8>)> = POSTGRES_MIGRATIONS
-        .iter()
-        .map(|m| (m.version, m.checksum.to_vec()))
-        .collect();
-    let up_to_date = applied == ours;
+    let up_to_date = is_up_to_date(&applied, &POSTGRES_MIGRATIONS);
     let _ = probe.close().await;
     let options = PgConnectOptions::from_str(url).map_err(unreachable)?;
     if !up_to_date {
@@ -248,6 +253,16 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     })
 }
 
+/// Whether the applied migrations (version, checksum; successful ones, by version) are
+/// exactly `migrator`'s: then nothing needs to run, and nothing is written.
+fn is_up_to_date(applied: &[(i64, Vec<u8>)], migrator: &Migrator) -> bool {
+    applied.len() == migrator.iter().count()
+        && applied
+            .iter()
+            .zip(migrator.iter())
+            .all(|((version, checksum), m)| *version == m.version && **checksum == *m.checksum)
+}
+
 /// MySQL and MariaDB: no notifications (instances poll the generation), so the pool is
 /// all there is: one connection, closed after a few idle seconds. Migrations run under a
 /// lock, so instances starting together apply them once.
@@ -258,6 +273,10 @@ async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreErr
     };
     let options = MySqlConnectOptions::from_str(&url.replacen("mariadb://", "mysql://", 1))
         .map_err(unreachable)?;
+    // Without a database the schema would have nowhere to go.
+    if options.get_database().is_none_or(str::is_empty) {
+        return Err(StoreError::UnsupportedUrl(display_url));
+    }
     // One direct attempt first: a refused connection fails at once with the real reason.
     let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, MySqlConnection::connect_with(&options))
         .await
@@ -291,11 +310,7 @@ async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreErr
     } else {
         Vec::new()
     };
-    let ours: Vec<(i64, Vec<u8>)> = MYSQL_MIGRATIONS
-        .iter()
-        .map(|m| (m.version, m.checksum.to_vec()))
-        .collect();
-    if applied != ours {
+    if !is_up_to_date(&applied, &MYSQL_MIGRATIONS) {
         // sqlx's own migration lock (`GET_LOCK(name, -1)`) does not wait on MariaDB, where
         // a negative timeout is not "forever": instances starting together would see each
         // other's migration half done. The probe's session holds a lock of ours meanwhile.

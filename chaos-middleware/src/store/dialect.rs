@@ -33,31 +33,25 @@ pub(crate) trait Dialect: Database {
     ) -> Boxed<'a, Result<i64, sqlx::Error>>;
 }
 
-impl Dialect for Sqlite {
-    fn translate(sql: &str) -> String {
-        sql.to_owned()
-    }
+/// SQLite and PostgreSQL take the shared SQL as it is, `RETURNING` included.
+macro_rules! as_written {
+    ($($database:ty),*) => {$(
+        impl Dialect for $database {
+            fn translate(sql: &str) -> String {
+                sql.to_owned()
+            }
 
-    fn insert_id<'a>(
-        query: Query<'a, Self, <Self as Database>::Arguments>,
-        transaction: &'a mut Transaction<'_, Self>,
-    ) -> Boxed<'a, Result<i64, sqlx::Error>> {
-        Box::pin(async move { query.fetch_one(&mut **transaction).await?.try_get(0) })
-    }
+            fn insert_id<'a>(
+                query: Query<'a, Self, <Self as Database>::Arguments>,
+                transaction: &'a mut Transaction<'_, Self>,
+            ) -> Boxed<'a, Result<i64, sqlx::Error>> {
+                Box::pin(async move { query.fetch_one(&mut **transaction).await?.try_get(0) })
+            }
+        }
+    )*};
 }
 
-impl Dialect for Postgres {
-    fn translate(sql: &str) -> String {
-        sql.to_owned()
-    }
-
-    fn insert_id<'a>(
-        query: Query<'a, Self, <Self as Database>::Arguments>,
-        transaction: &'a mut Transaction<'_, Self>,
-    ) -> Boxed<'a, Result<i64, sqlx::Error>> {
-        Box::pin(async move { query.fetch_one(&mut **transaction).await?.try_get(0) })
-    }
-}
+as_written!(Sqlite, Postgres);
 
 impl Dialect for MySql {
     fn translate(sql: &str) -> String {
