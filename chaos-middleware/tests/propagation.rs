@@ -558,6 +558,54 @@ async fn postgres_idle_instance_holds_one_connection() {
     db.drop_db().await;
 }
 
+/// MySQL/MariaDB: an instance polls on one connection (a pool of one), however long it
+/// runs: the pool's round-robin would otherwise keep every pooled connection open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_instance_holds_one_connection() {
+    use sqlx::Connection;
+    let Some(db) = chaos_middleware::testing::TempDatabase::mysql_from_env().await else {
+        return;
+    };
+    open(db.url()).await.close().await;
+    let chaos = ChaosLayer::builder()
+        .enabled(true)
+        .database_url(db.url())
+        .views(views())
+        .heartbeat_interval(Duration::from_millis(100))
+        .build()
+        .expect("the layer builds");
+    let mut sampler = sqlx::MySqlConnection::connect(db.url())
+        .await
+        .expect("sampler connection");
+    let others = "SELECT COUNT(*) FROM information_schema.processlist \
+         WHERE db = DATABASE() AND id <> CONNECTION_ID()";
+    let last_seen = "SELECT COALESCE(MAX(last_seen), 0) FROM chaos_instances";
+    // Twenty heartbeats (and about ten polls between each two), one connection throughout.
+    let mut beats = 0;
+    let mut previous: i64 = 0;
+    let started = Instant::now();
+    while beats < 20 {
+        let count: i64 = sqlx::query_scalar(others)
+            .fetch_one(&mut sampler)
+            .await
+            .expect("count");
+        assert!(count <= 1, "the instance holds {count} connections");
+        let seen: i64 = sqlx::query_scalar(last_seen)
+            .fetch_one(&mut sampler)
+            .await
+            .expect("last seen");
+        if seen > previous {
+            beats += 1;
+            previous = seen;
+        }
+        assert!(started.elapsed() < DEADLINE, "heartbeats stopped");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = sampler.close().await;
+    drop(chaos);
+    db.drop_db().await;
+}
+
 /// How many listener connections of this database are idle (named `chaos-listener`).
 async fn listeners(url: &str) -> i64 {
     use sqlx::Connection;
