@@ -71,9 +71,10 @@ impl From<InvalidAction> for CliError {
 impl From<StoreError> for CliError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::UnknownIds(_) | StoreError::Invalid(_) | StoreError::UnsupportedUrl(_) => {
-                CliError::Usage(err.to_string())
-            }
+            StoreError::UnknownIds(_)
+            | StoreError::Invalid(_)
+            | StoreError::UnsupportedUrl(_)
+            | StoreError::InvalidUrl { .. } => CliError::Usage(err.to_string()),
             StoreError::Connect { .. }
             | StoreError::MissingFolder { .. }
             | StoreError::Migrate { .. }

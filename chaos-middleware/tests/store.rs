@@ -810,9 +810,6 @@ async fn unsupported_url_is_refused() {
         "mongodb://root:hunter2@localhost/chaos",
         "chaos.db",
         "http://x",
-        // MySQL without a database: the schema would have nowhere to go.
-        "mysql://root:hunter2@127.0.0.1:1/",
-        "mysql://root:hunter2@127.0.0.1:1",
     ] {
         match Store::connect(url).await {
             Err(err @ StoreError::UnsupportedUrl(_)) => {
@@ -1642,6 +1639,32 @@ async fn mysql_read_only_user_can_read() {
         .await;
     let _ = admin.close().await;
     db.drop_db().await;
+}
+
+/// URLs of a supported backend that cannot work: bad input naming what is wrong, before
+/// any connection is tried, password hidden.
+#[tokio::test]
+async fn malformed_urls_are_invalid() {
+    for (url, reason) in [
+        ("mysql://root:hunter2@127.0.0.1:1/", "names no database"),
+        ("mysql://root:hunter2@127.0.0.1:1", "names no database"),
+        ("mysql://root:hunter2@127.0.0.1:99999/x", "99999"),
+        ("postgres://postgres:hunter2@127.0.0.1:99999/x", "99999"),
+        ("mysql://root:hunter2@127.0.0.1/x?ssl-mode=bogus", "bogus"),
+    ] {
+        match Store::connect(url).await {
+            Err(err @ StoreError::InvalidUrl { .. }) => {
+                let message = err.to_string();
+                assert!(!message.contains("hunter2"), "password leaked: {message}");
+                assert!(message.contains(reason), "{url}: {message}");
+                assert!(
+                    !message.contains("error with configuration: error"),
+                    "{message}"
+                );
+            }
+            other => panic!("{url} must be invalid, got {other:?}"),
+        }
+    }
 }
 
 /// URL schemes are case-insensitive (RFC 3986, 3.1).

@@ -186,9 +186,10 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         url: display_url.clone(),
         source,
     };
+    let options = PgConnectOptions::from_str(url).map_err(|err| invalid_url(&display_url, &err))?;
     // One direct attempt first: a refused connection fails at once with the real reason,
     // where the pool would retry until its deadline and report only a timeout.
-    let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url))
+    let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
         .await
         .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
         .map_err(unreachable)?;
@@ -216,7 +217,6 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     // or reports it.
     let up_to_date = is_up_to_date(&applied, &POSTGRES_MIGRATIONS);
     let _ = probe.close().await;
-    let options = PgConnectOptions::from_str(url).map_err(unreachable)?;
     if !up_to_date {
         let migrating = PgPoolOptions::new()
             .max_connections(1)
@@ -253,6 +253,20 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     })
 }
 
+/// A URL the driver could not parse, as bad input: the driver's reason without its
+/// "error with configuration" prefixes.
+fn invalid_url(display_url: &str, err: &sqlx::Error) -> StoreError {
+    let text = err.to_string();
+    let mut reason = text.as_str();
+    while let Some(rest) = reason.strip_prefix("error with configuration: ") {
+        reason = rest;
+    }
+    StoreError::InvalidUrl {
+        url: display_url.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
 /// Whether the applied migrations (version, checksum; successful ones, by version) are
 /// exactly `migrator`'s: then nothing needs to run, and nothing is written.
 fn is_up_to_date(applied: &[(i64, Vec<u8>)], migrator: &Migrator) -> bool {
@@ -272,10 +286,13 @@ async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreErr
         source,
     };
     let options = MySqlConnectOptions::from_str(&url.replacen("mariadb://", "mysql://", 1))
-        .map_err(unreachable)?;
+        .map_err(|err| invalid_url(&display_url, &err))?;
     // Without a database the schema would have nowhere to go.
     if options.get_database().is_none_or(str::is_empty) {
-        return Err(StoreError::UnsupportedUrl(display_url));
+        return Err(StoreError::InvalidUrl {
+            url: display_url,
+            reason: "it names no database (mysql://USER@HOST:PORT/DB)".to_owned(),
+        });
     }
     // One direct attempt first: a refused connection fails at once with the real reason.
     let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, MySqlConnection::connect_with(&options))

@@ -86,6 +86,15 @@ pub enum StoreError {
         "unsupported database URL '{0}': allowed are sqlite://PATH (e.g. sqlite://chaos.db), postgres://USER@HOST:PORT/DB and mysql://USER@HOST:PORT/DB (MySQL or MariaDB)"
     )]
     UnsupportedUrl(String),
+    /// The URL names a supported backend but is malformed (a port out of range, an
+    /// unknown option, no database).
+    #[error("invalid database URL '{url}': {reason}")]
+    InvalidUrl {
+        /// The URL, password removed.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The SQLite file's folder does not exist (the file is never created in a folder
     /// that is not there).
     #[error(
