@@ -228,6 +228,8 @@ async fn listen(
             }
             Ok(None) => return,
             Err(err) => {
+                // A reloader waiting for this connection's first load goes on without it.
+                wake.notify_one();
                 if !failing {
                     tracing::debug!(
                         target: "chaos",

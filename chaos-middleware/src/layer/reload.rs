@@ -55,8 +55,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub(crate) const LISTENING_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 
 /// PostgreSQL: how long a starting reloader waits for the listener's connection before
-/// loading over the pool.
-const LISTENER_FIRST_WAIT: Duration = Duration::from_secs(1);
+/// loading over the pool. The listener wakes it as soon as it is connected or has failed,
+/// so this only bounds a connection attempt that hangs.
+const LISTENER_FIRST_WAIT: Duration = Duration::from_secs(5);
 
 /// What the reloader publishes for the heartbeat.
 #[derive(Clone, Default)]
@@ -171,7 +172,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                 if first_over_listener {
                     // The first load over the listener's connection once it is up (it
                     // wakes us), so a starting instance opens one connection, not two;
-                    // over the pool if it is not up within a second.
+                    // over the pool if it fails (it wakes us too) or hangs.
                     drop(layer);
                     wait = LISTENER_FIRST_WAIT;
                     continue;

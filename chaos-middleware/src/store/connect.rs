@@ -178,6 +178,9 @@ fn is_sqlite_race(err: &StoreError) -> bool {
         || text.contains("busy")
 }
 
+/// The `application_name` of the connection that checks the schema at start-up.
+const PROBE_APPLICATION_NAME: &str = "chaos-schema-check";
+
 /// How long a PostgreSQL or MySQL pool connection may sit idle before it is closed.
 const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -187,12 +190,23 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         source,
     };
     let options = PgConnectOptions::from_str(url).map_err(|err| invalid_url(&display_url, &err))?;
+    // Named for operators reading pg_stat_activity, unless the URL names the app.
+    let named = options.get_application_name().is_none();
+    let probe_options = match named {
+        true => options.clone().application_name(PROBE_APPLICATION_NAME),
+        false => options.clone(),
+    };
+    let options = match named {
+        true => options.application_name(super::POOL_APPLICATION_NAME),
+        false => options,
+    };
     // One direct attempt first: a refused connection fails at once with the real reason,
     // where the pool would retry until its deadline and report only a timeout.
-    let mut probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-        .await
-        .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
-        .map_err(unreachable)?;
+    let mut probe =
+        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&probe_options))
+            .await
+            .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+            .map_err(unreachable)?;
     // The schema. When it is up to date (the usual case), one
     // small query and no lock: a hundred instances starting together do not queue on the
     // migration lock, each holding a connection. Otherwise sqlx takes a PostgreSQL
@@ -241,8 +255,13 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         .idle_timeout(Some(POOL_IDLE_TIMEOUT))
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_lazy_with(options);
-    Ok(Store {
-        backend: Backend::Postgres(pool),
+    Ok(on_server(Backend::Postgres(pool), url, display_url))
+}
+
+/// A store on a database server (no file; its location is the URL without password).
+fn on_server(backend: Backend, url: &str, display_url: String) -> Store {
+    Store {
+        backend,
         location: display_url.clone(),
         display_url,
         url: url.to_owned(),
@@ -250,7 +269,7 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
         created_file: false,
         missing_file: false,
         actor: None,
-    })
+    }
 }
 
 /// A URL the driver could not parse, as bad input: the driver's reason without its
@@ -348,16 +367,7 @@ async fn connect_mysql(url: &str, display_url: String) -> Result<Store, StoreErr
         })?;
     }
     let _ = probe.close().await;
-    Ok(Store {
-        backend: Backend::Mysql(pool),
-        location: display_url.clone(),
-        display_url,
-        url: url.to_owned(),
-        file: None,
-        created_file: false,
-        missing_file: false,
-        actor: None,
-    })
+    Ok(on_server(Backend::Mysql(pool), url, display_url))
 }
 
 /// The URL with the password (if any, in the user info or as a `password=` option)

@@ -19,7 +19,9 @@ use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 pub use instances::{
     Fired, InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute, fired_counts,
 };
-pub use notify::{CHANGE_CHANNEL, ChangeListener, LISTENER_APPLICATION_NAME};
+pub use notify::{
+    CHANGE_CHANNEL, ChangeListener, LISTENER_APPLICATION_NAME, POOL_APPLICATION_NAME,
+};
 pub use row::CorruptRow;
 
 pub(crate) use connect::redact as redact_url;

@@ -21,6 +21,10 @@ pub const CHANGE_CHANNEL: &str = "chaos_changes";
 /// store URL sets none).
 pub const LISTENER_APPLICATION_NAME: &str = "chaos-listener";
 
+/// The `application_name` of the pool's connections (writes, and reads while the
+/// listener is down) when the store URL sets none.
+pub const POOL_APPLICATION_NAME: &str = "chaos-store";
+
 /// How long the listener waits for a connection before it counts as unreachable.
 const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -150,7 +154,10 @@ impl Store {
         };
         // Named for operators reading pg_stat_activity, unless the URL names the app.
         let mut options = (*pool.connect_options()).clone();
-        if options.get_application_name().is_none() {
+        if options
+            .get_application_name()
+            .is_none_or(|name| name == super::POOL_APPLICATION_NAME)
+        {
             options = options.application_name(LISTENER_APPLICATION_NAME);
         }
         // A pool of one connection of its own: PgListener uses it to reconnect.
