@@ -232,10 +232,11 @@ async fn connect_postgres(url: &str, display_url: String) -> Result<Store, Store
     let up_to_date = is_up_to_date(&applied, &POSTGRES_MIGRATIONS);
     let _ = probe.close().await;
     if !up_to_date {
+        // Named as the schema check: it is part of it, not of the pool.
         let migrating = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(options.clone())
+            .connect_with(probe_options)
             .await
             .map_err(unreachable)?;
         let migrated = POSTGRES_MIGRATIONS.run(&migrating).await;
