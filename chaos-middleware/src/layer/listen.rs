@@ -156,6 +156,58 @@ impl Session {
     }
 }
 
+/// [`Store::changes_since`] over the listener's connection when it is up, else over the
+/// store's pool.
+pub(crate) async fn changes_since(
+    session: Option<&Session>,
+    store: &Store,
+    applied: Option<Position>,
+) -> Result<Changes, StoreError> {
+    if let Some(session) = session
+        && let Some(Ok(changes)) = session.changes_since(applied).await
+    {
+        return Ok(changes);
+    }
+    store.changes_since(applied).await
+}
+
+/// [`Store::register_instance`] over the listener's connection when it is up, else over
+/// the store's pool.
+pub(crate) async fn register_instance(
+    session: Option<&Session>,
+    store: &Store,
+    info: &InstanceInfo,
+    generation: Option<i64>,
+    applied_at: Option<i64>,
+) -> Result<(), StoreError> {
+    if let Some(session) = session
+        && let Some(Ok(())) = session
+            .register_instance(info, generation, applied_at)
+            .await
+    {
+        return Ok(());
+    }
+    store.register_instance(info, generation, applied_at).await
+}
+
+/// [`Store::heartbeat`] over the listener's connection when it is up, else over the
+/// store's pool.
+pub(crate) async fn heartbeat(
+    session: Option<&Session>,
+    store: &Store,
+    id: &str,
+    generation: Option<i64>,
+    applied_at: Option<i64>,
+    fired: Option<&str>,
+) -> Result<bool, StoreError> {
+    if let Some(session) = session
+        && let Some(Ok(known)) = session.heartbeat(id, generation, applied_at, fired).await
+    {
+        return Ok(known);
+    }
+    store.heartbeat(id, generation, applied_at, fired).await
+}
+
 /// Starts the listener task for `store` (PostgreSQL); it wakes `wake` on changes and ends
 /// when every [`Session`] clone is dropped.
 pub(crate) fn spawn(

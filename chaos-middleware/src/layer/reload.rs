@@ -264,17 +264,9 @@ async fn refresh(
     store.check_file().map_err(RefreshError::Gone)?;
     let started = Instant::now();
     // Over the listener's connection when it is up, else the pool's.
-    let over_listener = match session {
-        Some(session) => session.changes_since(applied.position).await,
-        None => None,
-    };
-    let changes = match over_listener {
-        Some(Ok(changes)) => changes,
-        _ => store
-            .changes_since(applied.position)
-            .await
-            .map_err(RefreshError::Failed)?,
-    };
+    let changes = super::listen::changes_since(session, store, applied.position)
+        .await
+        .map_err(RefreshError::Failed)?;
     let (position, read, full) = match changes {
         Changes::Unchanged => return Ok(false),
         Changes::All { position, listing } => {
@@ -392,55 +384,29 @@ async fn heartbeat(
                 serde_json::Value::Object(report).to_string()
             });
             let result = if registered {
-                // Over the listener's connection when it is up, else the pool's.
-                let over_listener = match &state.session {
-                    Some(session) => {
-                        session
-                            .heartbeat(
-                                &info.id,
-                                state.generation,
-                                state.applied_at,
-                                fired.as_deref(),
-                            )
-                            .await
-                    }
-                    None => None,
-                };
-                match over_listener {
-                    Some(Ok(known)) => Ok(known),
-                    _ => {
-                        store
-                            .heartbeat(
-                                &info.id,
-                                state.generation,
-                                state.applied_at,
-                                fired.as_deref(),
-                            )
-                            .await
-                    }
-                }
+                super::listen::heartbeat(
+                    state.session.as_ref(),
+                    store,
+                    &info.id,
+                    state.generation,
+                    state.applied_at,
+                    fired.as_deref(),
+                )
+                .await
             } else {
                 Ok(false)
             };
             // Not registered yet, or the row was pruned: register (again).
             let result = match result {
-                Ok(false) => {
-                    let over_listener = match &state.session {
-                        Some(session) => {
-                            session
-                                .register_instance(&info, state.generation, state.applied_at)
-                                .await
-                        }
-                        None => None,
-                    };
-                    match over_listener {
-                        Some(Ok(())) => Ok(true),
-                        _ => store
-                            .register_instance(&info, state.generation, state.applied_at)
-                            .await
-                            .map(|()| true),
-                    }
-                }
+                Ok(false) => super::listen::register_instance(
+                    state.session.as_ref(),
+                    store,
+                    &info,
+                    state.generation,
+                    state.applied_at,
+                )
+                .await
+                .map(|()| true),
                 other => other,
             };
             match result {
