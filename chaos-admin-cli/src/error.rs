@@ -78,7 +78,8 @@ impl From<StoreError> for CliError {
             StoreError::Connect { .. }
             | StoreError::MissingFolder { .. }
             | StoreError::Migrate { .. }
-            | StoreError::Query(_) => CliError::Runtime(anyhow::Error::new(err)),
+            | StoreError::Query(_)
+            | StoreError::Relay { .. } => CliError::Runtime(anyhow::Error::new(err)),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! In-process chaos for axum and tower services.
 //!
-//! Chaos actions (slow responses, forced statuses, ...) live in a SQLite or PostgreSQL
-//! store, written by the `chaos-admin` CLI. [`ChaosLayer`] keeps an in-memory snapshot of
+//! Chaos actions (slow responses, forced statuses, ...) live in a SQLite, PostgreSQL or
+//! MySQL/MariaDB store, written by the `chaos-admin` CLI (instances may also follow the
+//! store through `chaos-admin serve`, see [`relay`]). [`ChaosLayer`] keeps an in-memory snapshot of
 //! them, refreshed in the background when the store changes, and injects them into the
 //! matching routes without touching the database on the request path.
 
@@ -12,6 +13,7 @@ mod fast_rng;
 pub mod gameday;
 mod layer;
 mod point;
+pub mod relay;
 mod snapshot;
 pub mod store;
 #[doc(hidden)]

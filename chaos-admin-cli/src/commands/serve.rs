@@ -7,6 +7,12 @@
 //! which sets HttpOnly, `SameSite=Strict` cookies. Tokens are compared in constant time.
 //! Without a token the server only binds to a loopback address (every local user is then
 //! trusted, and changes are audited as the OS user).
+//!
+//! It is also the relay (`chaos_middleware::relay`) for app instances whose store is
+//! `http://HOST:PORT`: they long-poll `/api/v1/relay/changes` with `Authorization: Bearer
+//! RELAY_TOKEN` (`--relay-token-file` or `CHAOS_RELAY_TOKEN`; the admin token when none is
+//! given). The relay token opens only the relay's routes, and the admin token's login
+//! sessions never open them (the feed carries hidden exercise actions).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +29,7 @@ use axum::routing::get;
 use chaos_middleware::Store;
 use chaos_middleware::admin::auth::{credentials, host_is_loopback, is_api};
 use chaos_middleware::admin::{self, ErrorBody, Operator};
+use chaos_middleware::relay::server::RelayServer;
 use subtle::ConstantTimeEq;
 
 use crate::error::CliError;
@@ -37,12 +44,15 @@ pub struct Args {
     /// other than `;`, `,`, `"` and `\`). Wins over CHAOS_ADMIN_TOKEN.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// File holding the token app instances present to the relay (same rules as the
+    /// admin token). Wins over CHAOS_RELAY_TOKEN; without either, the admin token.
+    #[arg(long, value_name = "FILE")]
+    pub relay_token_file: Option<PathBuf>,
 }
 
-/// The token from the environment (a flag would show in `ps`).
-fn token_from_env() -> Option<String> {
-    std::env::var("CHAOS_ADMIN_TOKEN").ok()
-}
+/// The environment variables holding the tokens (a flag would show in `ps`).
+const TOKEN_ENV: &str = "CHAOS_ADMIN_TOKEN";
+const RELAY_TOKEN_ENV: &str = "CHAOS_RELAY_TOKEN";
 
 /// The shortest token accepted.
 const MIN_TOKEN_CHARS: usize = 16;
@@ -65,24 +75,28 @@ enum Access {
     Local(String),
 }
 
-fn read_token(args: &Args) -> Result<Option<String>, CliError> {
-    let token = match &args.token_file {
+/// A token from `--FLAG FILE` (its first line) or else the environment variable `env`,
+/// checked: `what` names it in errors.
+fn read_token(
+    file: Option<&PathBuf>,
+    flag: &str,
+    env: &str,
+    what: &str,
+) -> Result<Option<String>, CliError> {
+    let token = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|err| {
-                CliError::usage(format!(
-                    "cannot read --token-file {}: {err}",
-                    path.display()
-                ))
+                CliError::usage(format!("cannot read {flag} {}: {err}", path.display()))
             })?;
             Some(text.lines().next().unwrap_or("").trim().to_owned())
         }
-        None => token_from_env().map(|t| t.trim().to_owned()),
+        None => std::env::var(env).ok().map(|t| t.trim().to_owned()),
     };
     if let Some(token) = &token {
         let length = token.chars().count();
         if !(MIN_TOKEN_CHARS..=MAX_TOKEN_CHARS).contains(&length) {
             return Err(CliError::usage(format!(
-                "the admin token has {length} characters: allowed are {MIN_TOKEN_CHARS} to {MAX_TOKEN_CHARS} (e.g. `openssl rand -hex 32`)"
+                "the {what} has {length} characters: allowed are {MIN_TOKEN_CHARS} to {MAX_TOKEN_CHARS} (e.g. `openssl rand -hex 32`)"
             )));
         }
         if let Some(bad) = token
@@ -90,7 +104,7 @@ fn read_token(args: &Args) -> Result<Option<String>, CliError> {
             .find(|c| !c.is_ascii_graphic() || matches!(c, ';' | ',' | '"' | '\\'))
         {
             return Err(CliError::usage(format!(
-                "the admin token holds {bad:?}: allowed are visible ASCII characters other than ; , \" \\ (e.g. `openssl rand -hex 32`)"
+                "the {what} holds {bad:?}: allowed are visible ASCII characters other than ; , \" \\ (e.g. `openssl rand -hex 32`)"
             )));
         }
     }
@@ -105,7 +119,28 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
             args.bind
         ))
     })?;
-    let access = match read_token(&args)? {
+    let admin_token = read_token(
+        args.token_file.as_ref(),
+        "--token-file",
+        TOKEN_ENV,
+        "admin token",
+    )?;
+    let relay_token = read_token(
+        args.relay_token_file.as_ref(),
+        "--relay-token-file",
+        RELAY_TOKEN_ENV,
+        "relay token",
+    )?;
+    if relay_token.is_some() && admin_token.is_none() {
+        return Err(CliError::usage(
+            "a relay token needs an admin token too (--token-file FILE or CHAOS_ADMIN_TOKEN): without one the server answers only on loopback, to every local user",
+        ));
+    }
+    let relay_access = match (&relay_token, &admin_token) {
+        (Some(token), _) | (None, Some(token)) => RelayAccess::Token(token.clone()),
+        (None, None) => RelayAccess::Local,
+    };
+    let access = match admin_token {
         Some(token) => Access::Token {
             token,
             sessions: Arc::default(),
@@ -139,25 +174,72 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
                 store.location()
             ),
         }
-        axum::serve(listener, app(store, access))
-            .with_graceful_shutdown(async {
+        let relay = RelayServer::new(store.clone());
+        let app = app(store, access, &relay, relay_access);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
                 let _ = tokio::signal::ctrl_c().await;
+                // Waiting long polls answer at once, so shutting down does not wait 25 s.
+                relay.close();
             })
             .await?;
         Ok::<_, CliError>(0)
     })
 }
 
-/// The server's routes: `/login`, `/logout`, and the admin behind the token check.
-fn app(store: Store, access: Access) -> Router {
+/// Who may use the relay's routes.
+#[derive(Debug, Clone)]
+enum RelayAccess {
+    /// Instances presenting this token (`Authorization: Bearer`).
+    Token(String),
+    /// Anyone who can reach the loopback address.
+    Local,
+}
+
+/// The server's routes: `/login`, `/logout`, the admin behind the token check, and the
+/// relay behind its own.
+fn app(store: Store, access: Access, relay: &RelayServer, relay_access: RelayAccess) -> Router {
     let guarded =
         admin::router(store).layer(middleware::from_fn_with_state(access.clone(), authenticate));
+    let relay = relay.router().layer(middleware::from_fn_with_state(
+        relay_access,
+        authenticate_relay,
+    ));
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", get(logout))
         .with_state(access)
+        .merge(relay)
         .merge(guarded)
         .layer(middleware::map_response(security_headers))
+}
+
+/// Lets an instance through to the relay with the relay token (no cookies: a browser
+/// session of an operator never reads the feed), or answers 401.
+async fn authenticate_relay(
+    State(access): State<RelayAccess>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let allowed = match &access {
+        RelayAccess::Token(token) => {
+            credentials(headers, "Bearer").is_some_and(|given| token_matches(token, given))
+        }
+        RelayAccess::Local => host_is_loopback(headers),
+    };
+    if allowed {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+        axum::Json(ErrorBody {
+            error: "the relay needs Authorization: Bearer RELAY_TOKEN (the relay token of `chaos-admin serve`, or its admin token when it has none)".to_owned(),
+            status: StatusCode::UNAUTHORIZED.as_u16(),
+        }),
+    )
+        .into_response()
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

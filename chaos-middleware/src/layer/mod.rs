@@ -111,6 +111,7 @@ pub struct ChaosLayerBuilder {
     max_active_delays: Option<u64>,
     heartbeat: Option<Duration>,
     no_registration: bool,
+    relay_token: Option<String>,
 }
 
 #[derive(Debug)]
@@ -128,6 +129,9 @@ pub enum BuildError {
     /// The poll or heartbeat interval is zero.
     #[error("poll and heartbeat intervals must be greater than zero")]
     ZeroPollInterval,
+    /// The store URL names a relay (`http://`) but cannot be used: the message says why.
+    #[error("{0}")]
+    InvalidRelayUrl(String),
 }
 
 impl ChaosLayerBuilder {
@@ -137,10 +141,20 @@ impl ChaosLayerBuilder {
         self
     }
 
-    /// Reads actions from the store at this URL (`sqlite://...` or `postgres://...`).
-    /// The app starts even if the store is unreachable; chaos begins once it answers.
+    /// Reads actions from the store at this URL: a database (`sqlite://PATH`,
+    /// `postgres://...`, `mysql://...`), or the relay of `chaos-admin serve`
+    /// (`http://[:TOKEN@]HOST:PORT`, see [`crate::relay`]), which holds the database
+    /// connection for many instances. The app starts even if the store is unreachable;
+    /// chaos begins once it answers.
     pub fn database_url(mut self, url: impl Into<String>) -> Self {
         self.source = Some(Source::Url(url.into()));
+        self
+    }
+
+    /// The token for a relay store (`http://`), sent as `Authorization: Bearer TOKEN`;
+    /// wins over a password in the URL.
+    pub fn relay_token(mut self, token: impl Into<String>) -> Self {
+        self.relay_token = Some(token.into());
         self
     }
 
@@ -242,6 +256,14 @@ impl ChaosLayerBuilder {
                 let runtime =
                     tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
                 let source = match source {
+                    Source::Url(url) if crate::relay::client::is_relay_url(&url) => {
+                        let relay = crate::relay::client::RelayClient::new(
+                            &url,
+                            self.relay_token.as_deref(),
+                        )
+                        .map_err(BuildError::InvalidRelayUrl)?;
+                        reload::StoreSource::Relay(relay)
+                    }
                     Source::Url(url) => reload::StoreSource::Url(url),
                     Source::Store(store) => reload::StoreSource::Open(store),
                 };

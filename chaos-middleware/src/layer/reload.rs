@@ -29,11 +29,15 @@ use std::collections::BTreeMap;
 use super::listen::Session;
 use super::state::Shared;
 use crate::action::{Action, now_ms};
+use crate::relay::ReportBody;
+use crate::relay::client::RelayClient;
 use crate::store::{Changes, InstanceInfo, Position, Store, StoreError, ViewRoute};
 
 pub(crate) enum StoreSource {
     Url(String),
     Open(Store),
+    /// The admin server's relay (a store at `http://`).
+    Relay(RelayClient),
 }
 
 /// What the builder asks of the background tasks.
@@ -62,11 +66,93 @@ const LISTENER_FIRST_WAIT: Duration = Duration::from_secs(5);
 /// What the reloader publishes for the heartbeat.
 #[derive(Clone, Default)]
 struct Published {
-    store: Option<Store>,
-    /// PostgreSQL: the listener's connection, for the heartbeat.
-    session: Option<Session>,
+    /// Where to register (`None` while the store is not open).
+    registry: Option<Registry>,
     generation: Option<i64>,
     applied_at: Option<i64>,
+}
+
+/// Where the heartbeat registers the instance.
+#[derive(Clone)]
+enum Registry {
+    /// The store, over the listener's connection (PostgreSQL) when it is up.
+    Store {
+        store: Store,
+        session: Option<Session>,
+    },
+    /// The relay, which writes to its store.
+    Relay(RelayClient),
+}
+
+impl Registry {
+    /// Whether to wait for the first load before registering (PostgreSQL: so that a
+    /// starting instance registers over the listener's connection instead of opening
+    /// another; the relay: so that the first report carries a generation).
+    fn waits_for_first_load(&self) -> bool {
+        match self {
+            Registry::Store { session, .. } => session.is_some(),
+            Registry::Relay(_) => true,
+        }
+    }
+
+    /// Refreshes the registration (`registered`: the instance was registered before;
+    /// `fired`: fault counts by action id). Registers it when the store does not know it.
+    async fn report(
+        &self,
+        info: &InstanceInfo,
+        registered: bool,
+        generation: Option<i64>,
+        applied_at: Option<i64>,
+        fired: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Registry::Store { store, session } => {
+                let fired = fired.map(|map| serde_json::Value::Object(map).to_string());
+                let known = if registered {
+                    super::listen::heartbeat(
+                        session.as_ref(),
+                        store,
+                        &info.id,
+                        generation,
+                        applied_at,
+                        fired.as_deref(),
+                    )
+                    .await?
+                } else {
+                    false
+                };
+                // Not registered yet, or the row was pruned: register (again).
+                if !known {
+                    super::listen::register_instance(
+                        session.as_ref(),
+                        store,
+                        info,
+                        generation,
+                        applied_at,
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            Registry::Relay(relay) => {
+                relay
+                    .report(&ReportBody {
+                        instance: info.clone(),
+                        generation,
+                        applied_at,
+                        fired,
+                    })
+                    .await
+            }
+        }
+    }
+
+    async fn deregister(&self, id: &str) -> Result<(), StoreError> {
+        match self {
+            Registry::Store { store, .. } => store.deregister_instance(id).await,
+            Registry::Relay(relay) => relay.deregister(id).await,
+        }
+    }
 }
 
 /// Aborts a spawned task when dropped.
@@ -98,10 +184,6 @@ enum Connection {
 }
 
 pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
-    let (url, mut connection) = match config.source {
-        StoreSource::Url(url) => (crate::store::redact_url(&url), Connection::Never(url)),
-        StoreSource::Open(store) => (store.display_url().to_owned(), Connection::Given(store)),
-    };
     let (published, watching) = watch::channel(Published::default());
     let Some(stopped) = shared.upgrade().map(|layer| layer.shutdown.stopped()) else {
         return;
@@ -122,6 +204,11 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         );
         tokio::spawn(task);
     }
+    let (url, mut connection) = match config.source {
+        StoreSource::Url(url) => (crate::store::redact_url(&url), Connection::Never(url)),
+        StoreSource::Open(store) => (store.display_url().to_owned(), Connection::Given(store)),
+        StoreSource::Relay(relay) => return subscribe(shared, relay, published, stopped).await,
+    };
     let wake = Arc::new(Notify::new());
     // PostgreSQL: the listener task and the way to its connection.
     let mut listener: Option<(Session, AbortOnDrop)> = None;
@@ -165,8 +252,10 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
                 }
                 let session = listener.as_ref().map(|(session, _)| session.clone());
                 published.send_modify(|p| {
-                    p.store = Some(store.clone());
-                    p.session = session;
+                    p.registry = Some(Registry::Store {
+                        store: store.clone(),
+                        session,
+                    });
                 });
                 connection = Connection::Open(store);
                 if first_over_listener {
@@ -212,7 +301,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
             }
             Err(RefreshError::Gone(err)) => {
                 report_failure(&url, &err, &mut failing);
-                published.send_modify(|p| p.store = None);
+                published.send_modify(|p| p.registry = None);
                 let old = store.clone();
                 // Close the lost file's connections in the background.
                 tokio::spawn({
@@ -267,8 +356,18 @@ async fn refresh(
     let changes = super::listen::changes_since(session, store, applied.position)
         .await
         .map_err(RefreshError::Failed)?;
+    Ok(apply_changes(changes, shared, applied, started))
+}
+
+/// Applies what changed to `applied` and publishes the snapshot; whether anything did.
+fn apply_changes(
+    changes: Changes,
+    shared: &Shared,
+    applied: &mut Applied,
+    started: Instant,
+) -> bool {
     let (position, read, full) = match changes {
-        Changes::Unchanged => return Ok(false),
+        Changes::Unchanged => return false,
         Changes::All { position, listing } => {
             for corrupt in &listing.corrupt {
                 tracing::warn!(target: "chaos", "skipping {corrupt}");
@@ -322,7 +421,65 @@ async fn refresh(
         "chaos snapshot reloaded"
     );
     applied.position = Some(position);
-    Ok(true)
+    true
+}
+
+/// How long a long poll of the relay waits for a change (s); the relay answers sooner
+/// when something changes.
+const RELAY_WAIT: Duration = Duration::from_secs(25);
+/// Shortest wait before asking the relay again after a failure (doubling to 5 s).
+const MIN_RELAY_BACKOFF: Duration = Duration::from_millis(200);
+
+/// The reloader of a layer whose store is the relay: long polls, each answered when the
+/// store changes (or after [`RELAY_WAIT`]), applied like the store's own changes. While the
+/// relay is unreachable the last snapshot stays in force and polls back off.
+async fn subscribe(
+    shared: Weak<Shared>,
+    relay: RelayClient,
+    published: watch::Sender<Published>,
+    mut stopped: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) {
+    let url = relay.display_url().to_owned();
+    published.send_modify(|p| p.registry = Some(Registry::Relay(relay.clone())));
+    let mut applied = Applied::default();
+    let mut failing = false;
+    let mut wait = Duration::ZERO;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = &mut stopped => return,
+        }
+        if shared.strong_count() == 0 {
+            return;
+        }
+        let started = Instant::now();
+        let answer = tokio::select! {
+            answer = relay.changes(applied.position, RELAY_WAIT) => answer,
+            () = &mut stopped => return,
+        };
+        let Some(layer) = shared.upgrade() else {
+            return;
+        };
+        match answer {
+            Ok(changes) => {
+                if failing {
+                    tracing::info!(target: "chaos", store = %url, "chaos relay reachable again");
+                }
+                failing = false;
+                wait = Duration::ZERO;
+                if apply_changes(changes, &layer, &mut applied, started) {
+                    published.send_modify(|p| {
+                        p.generation = applied.position.map(|p| p.generation);
+                        p.applied_at = Some(now_ms());
+                    });
+                }
+            }
+            Err(err) => {
+                report_failure(&url, &err, &mut failing);
+                wait = backoff(wait, MIN_RELAY_BACKOFF);
+            }
+        }
+    }
 }
 
 fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
@@ -361,16 +518,16 @@ async fn heartbeat(
     tokio::pin!(stopped);
     let mut registered = false;
     let mut failing = false;
-    let mut last_store: Option<Store> = None;
+    let mut last_registry: Option<Registry> = None;
     // Fault counts at the previous heartbeat, to report what fired in the interval.
     let mut previous: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
     loop {
         let state = published.borrow_and_update().clone();
-        // PostgreSQL: register after the first load, which runs over the listener's
-        // connection once it is up (or over the pool a second later), so a starting
-        // instance registers over that connection too instead of opening another.
-        let wait_for_first_load = state.session.is_some() && state.generation.is_none();
-        if let Some(store) = state.store.as_ref().filter(|_| !wait_for_first_load) {
+        let ready = state
+            .registry
+            .as_ref()
+            .filter(|r| !(r.waits_for_first_load() && state.generation.is_none()));
+        if let Some(registry) = ready {
             let fired = layer.upgrade().map(|layer| {
                 let now = layer.fired.read();
                 let report: serde_json::Map<String, serde_json::Value> = now
@@ -381,37 +538,14 @@ async fn heartbeat(
                     })
                     .collect();
                 previous = now.into_iter().collect();
-                serde_json::Value::Object(report).to_string()
+                report
             });
-            let result = if registered {
-                super::listen::heartbeat(
-                    state.session.as_ref(),
-                    store,
-                    &info.id,
-                    state.generation,
-                    state.applied_at,
-                    fired.as_deref(),
-                )
-                .await
-            } else {
-                Ok(false)
-            };
-            // Not registered yet, or the row was pruned: register (again).
-            let result = match result {
-                Ok(false) => super::listen::register_instance(
-                    state.session.as_ref(),
-                    store,
-                    &info,
-                    state.generation,
-                    state.applied_at,
-                )
-                .await
-                .map(|()| true),
-                other => other,
-            };
+            let result = registry
+                .report(&info, registered, state.generation, state.applied_at, fired)
+                .await;
             match result {
-                Ok(known) => {
-                    registered = known;
+                Ok(()) => {
+                    registered = true;
                     failing = false;
                 }
                 Err(err) => {
@@ -427,7 +561,7 @@ async fn heartbeat(
                     failing = true;
                 }
             }
-            last_store = Some(store.clone());
+            last_registry = Some(registry.clone());
         }
         let ending = tokio::select! {
             // The reloader stopped (the layer is gone, or shuts down).
@@ -437,8 +571,8 @@ async fn heartbeat(
         };
         if ending {
             // Say so in the store, and to a waiting `ChaosHandle::shutdown`.
-            if let Some(store) = last_store {
-                let _ = store.deregister_instance(&info.id).await;
+            if let Some(registry) = last_registry {
+                let _ = registry.deregister(&info.id).await;
             }
             if let Some(layer) = layer.upgrade() {
                 layer.shutdown.deregistered.notify_one();

@@ -14,7 +14,7 @@ use sqlx::Row;
 use super::{Listing, Store, StoreError};
 
 /// Where a reader stands: the generation it applied, of which store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Position {
     /// The generation applied.
     pub generation: i64,

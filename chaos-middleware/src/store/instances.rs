@@ -26,7 +26,8 @@ fn is_deadlock(err: &sqlx::Error) -> bool {
 }
 
 /// A route an app instance serves, as it registers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ViewRoute {
     /// The view name the app gave the route (the pattern itself when unnamed).
     pub name: String,
@@ -37,7 +38,8 @@ pub struct ViewRoute {
 }
 
 /// What an app instance says about itself when it registers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstanceInfo {
     /// Unique per process: host, pid and a random suffix.
     pub id: String,

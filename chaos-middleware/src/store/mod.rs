@@ -136,6 +136,14 @@ pub enum StoreError {
     /// The action is not valid.
     #[error(transparent)]
     Invalid(#[from] InvalidAction),
+    /// The relay (a store at `http://`, see [`crate::relay`]) failed or answered an error.
+    #[error("the chaos relay at {url} failed: {message}")]
+    Relay {
+        /// The relay's URL, token removed.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// A driver error for a human: the database server's own message (PostgreSQL's, without

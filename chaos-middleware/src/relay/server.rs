@@ -1,0 +1,488 @@
+//! The relay's server side: the change feed and instance registration over one store,
+//! for `chaos-admin serve` (or an app that mounts [`RelayServer::router`] behind its own
+//! authentication).
+//!
+//! One watcher task per server follows the store's change counters (on PostgreSQL a
+//! `LISTEN` connection and a safety check every 30 s; elsewhere a poll every 200 ms, or
+//! 50 ms on SQLite) and wakes every waiting poll. Answers are built once per reader
+//! position and shared as bytes by every poll at that position, so a change read by
+//! 1,000 subscribers costs one incremental read of the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tokio::sync::{OnceCell, watch};
+
+use super::{CHANGES_PATH, ChangesBody, INSTANCES_PATH, MAX_WAIT_SECONDS, ReportBody};
+use crate::store::{Changes, Position, Store, StoreError};
+
+/// Poll interval of the watcher on PostgreSQL without a listener, and on MySQL.
+const SERVER_POLL: Duration = Duration::from_millis(200);
+/// Poll interval of the watcher on SQLite.
+const SQLITE_SERVER_POLL: Duration = Duration::from_millis(50);
+/// Safety check of the watcher while the PostgreSQL listener is up.
+const LISTENING_CHECK: Duration = Duration::from_secs(30);
+/// Positions answered from the cache at once; further ones are read uncached.
+const MAX_CACHED_POSITIONS: usize = 1_024;
+/// Longest instance id, host, view name and pattern (characters; the store's columns).
+const MAX_NAME_CHARS: usize = 255;
+/// Longest view pattern (characters; MySQL's key limit).
+const MAX_PATTERN_CHARS: usize = 500;
+/// Most views one instance may register.
+const MAX_VIEWS: usize = 10_000;
+
+/// The relay over one store. Cheap to clone; the watcher task ends with the last clone
+/// or at [`RelayServer::close`].
+#[derive(Debug, Clone)]
+pub struct RelayServer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    /// The store's position as the watcher last read it (`None`: not read yet).
+    current: watch::Sender<Option<Position>>,
+    /// Set by [`RelayServer::close`]: waiting polls answer at once.
+    closed: watch::Sender<bool>,
+    cache: Mutex<Cache>,
+}
+
+/// Answers by reader position, valid while the watcher's position is `at`.
+#[derive(Debug, Default)]
+struct Cache {
+    at: Option<Position>,
+    answers: HashMap<Option<Position>, Arc<OnceCell<Answer>>>,
+}
+
+/// A serialized answer of the change feed.
+#[derive(Debug, Clone)]
+struct Answer {
+    unchanged: bool,
+    json: Bytes,
+}
+
+impl RelayServer {
+    /// A relay over `store`; starts its watcher task (call inside a tokio runtime).
+    pub fn new(store: Store) -> Self {
+        let inner = Arc::new(Inner {
+            store: store.clone(),
+            current: watch::Sender::new(None),
+            closed: watch::Sender::new(false),
+            cache: Mutex::default(),
+        });
+        tokio::spawn(watch_counters(Arc::downgrade(&inner), store));
+        Self { inner }
+    }
+
+    /// The relay's routes ([`CHANGES_PATH`], [`INSTANCES_PATH`]), to merge into a server
+    /// behind authentication. Errors are JSON `{"error": "...", "status": N}`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(CHANGES_PATH, get(changes))
+            .route(INSTANCES_PATH, post(report))
+            .route(&format!("{INSTANCES_PATH}/{{id}}"), delete(deregister))
+            .with_state(self.clone())
+    }
+
+    /// Ends every waiting poll at once (each answers `unchanged`) and stops the watcher,
+    /// so a graceful shutdown does not wait for long polls.
+    pub fn close(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// The answer for a reader at `applied`, read once per position and shared.
+    async fn answer(&self, applied: Option<Position>) -> Result<Answer, StoreError> {
+        let cell = {
+            let mut cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let at = *self.inner.current.borrow();
+            if cache.at != at {
+                cache.at = at;
+                cache.answers.clear();
+            }
+            if cache.answers.len() < MAX_CACHED_POSITIONS {
+                Arc::clone(cache.answers.entry(applied).or_default())
+            } else {
+                Arc::default()
+            }
+        };
+        cell.get_or_try_init(|| async {
+            let changes = self.inner.store.changes_since(applied).await?;
+            let unchanged = matches!(changes, Changes::Unchanged);
+            let at = applied.unwrap_or(Position {
+                generation: 0,
+                epoch: 0,
+            });
+            let body = ChangesBody::from_changes(&changes, at);
+            let json = serde_json::to_vec(&body).unwrap_or_default();
+            Ok(Answer {
+                unchanged,
+                json: Bytes::from(json),
+            })
+        })
+        .await
+        .cloned()
+    }
+}
+
+/// Follows the store's change counters for every waiting poll.
+async fn watch_counters(inner: Weak<Inner>, store: Store) {
+    let mut listener = None;
+    let mut failing = false;
+    let mut closed = match inner.upgrade() {
+        Some(inner) => inner.closed.subscribe(),
+        None => return,
+    };
+    loop {
+        if *closed.borrow_and_update() {
+            return;
+        }
+        if listener.is_none() && store.backend_name() == "postgres" {
+            listener = store.listen_for_changes().await.ok().flatten();
+        }
+        let read = store.counters().await;
+        let Some(relay) = inner.upgrade() else {
+            return;
+        };
+        match read {
+            Ok(counters) => {
+                let position = Position {
+                    generation: counters.generation,
+                    epoch: counters.epoch,
+                };
+                relay.current.send_if_modified(|current| {
+                    let moved = *current != Some(position);
+                    *current = Some(position);
+                    moved
+                });
+                if failing {
+                    tracing::info!(target: "chaos", store = %store.display_url(), "relay: chaos store reachable again");
+                }
+                failing = false;
+            }
+            Err(err) => {
+                if !failing {
+                    tracing::warn!(target: "chaos", store = %store.display_url(), error = %err, "relay: chaos store unavailable; subscribers keep their snapshots");
+                }
+                failing = true;
+            }
+        }
+        drop(relay);
+        let interval = match (&listener, store.backend_name()) {
+            (Some(_), _) => LISTENING_CHECK,
+            (None, "sqlite") => SQLITE_SERVER_POLL,
+            (None, _) => SERVER_POLL,
+        };
+        let lost = {
+            let notified = async {
+                match listener.as_mut() {
+                    Some(listener) => listener.changed().await.is_err(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(interval) => false,
+                lost = notified => lost,
+                _ = closed.changed() => false,
+            }
+        };
+        if lost {
+            listener = None;
+        }
+    }
+}
+
+/// An error answer: `{"error": message, "status": code}`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({"error": message.into(), "status": status.as_u16()});
+    (status, axum::Json(body)).into_response()
+}
+
+fn json_bytes(json: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+/// The parameters of a poll.
+#[derive(Debug, PartialEq)]
+struct PollQuery {
+    applied: Option<Position>,
+    wait: Duration,
+}
+
+fn parse_poll(query: Option<&str>) -> Result<PollQuery, String> {
+    let (mut generation, mut epoch, mut wait) = (None, None, None);
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        let slot = match key.as_ref() {
+            "generation" => &mut generation,
+            "epoch" => &mut epoch,
+            "wait" => &mut wait,
+            other => {
+                return Err(format!(
+                    "unknown parameter '{other}': allowed are generation, epoch and wait"
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(format!("parameter '{key}' is given twice: give it once"));
+        }
+        *slot = Some(value.into_owned());
+    }
+    let generation = generation
+        .map(|text| match text.parse::<i64>() {
+            Ok(g) if g >= 0 => Ok(g),
+            _ => Err(format!(
+                "generation '{text}' is not a generation: allowed is an integer from 0"
+            )),
+        })
+        .transpose()?;
+    let epoch = epoch
+        .map(|text| {
+            text.parse::<i64>()
+                .map_err(|_| format!("epoch '{text}' is not an epoch: allowed is a 64-bit integer"))
+        })
+        .transpose()?;
+    let applied = match (generation, epoch) {
+        (Some(generation), Some(epoch)) => Some(Position { generation, epoch }),
+        (None, None) => None,
+        _ => {
+            return Err(
+                "generation and epoch go together: give both (or neither, for every action)"
+                    .to_owned(),
+            );
+        }
+    };
+    let wait = match wait {
+        None => 0,
+        Some(text) => match text.parse::<u64>() {
+            Ok(s) if s <= MAX_WAIT_SECONDS => s,
+            _ => {
+                return Err(format!(
+                    "wait '{text}' is out of range: allowed are 0 to {MAX_WAIT_SECONDS} (seconds)"
+                ));
+            }
+        },
+    };
+    Ok(PollQuery {
+        applied,
+        wait: Duration::from_secs(wait),
+    })
+}
+
+/// `GET /api/v1/relay/changes`: see the [module documentation](super).
+async fn changes(State(relay): State<RelayServer>, RawQuery(query): RawQuery) -> Response {
+    let query = match parse_poll(query.as_deref()) {
+        Ok(query) => query,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let deadline = tokio::time::Instant::now() + query.wait;
+    let mut current = relay.inner.current.subscribe();
+    let mut closed = relay.inner.closed.subscribe();
+    let mut unchanged = None;
+    loop {
+        let known = *current.borrow_and_update();
+        if query.applied.is_none() || known != query.applied {
+            match relay.answer(query.applied).await {
+                Ok(answer) if !answer.unchanged => return json_bytes(answer.json),
+                Ok(answer) => unchanged = Some(answer.json),
+                Err(err) => {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("the relay cannot read its store: {err}"),
+                    );
+                }
+            }
+        }
+        if *closed.borrow_and_update() {
+            break;
+        }
+        tokio::select! {
+            moved = current.changed() => if moved.is_err() { break },
+            () = tokio::time::sleep_until(deadline) => break,
+            _ = closed.changed() => break,
+        }
+    }
+    let json = unchanged.unwrap_or_else(|| {
+        let at = query.applied.unwrap_or(Position {
+            generation: 0,
+            epoch: 0,
+        });
+        let body = ChangesBody::from_changes(&Changes::Unchanged, at);
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    });
+    json_bytes(json)
+}
+
+/// Checks what an instance says about itself; the message names the field.
+fn check_report(report: &ReportBody) -> Result<(), String> {
+    let info = &report.instance;
+    let name = |what: &str, text: &str, max: usize| {
+        let length = text.chars().count();
+        if length == 0 || length > max || text.chars().any(char::is_control) {
+            Err(format!(
+                "{what} has {length} characters or a control character: allowed are 1 to {max} printable characters"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    name("instance.id", &info.id, MAX_NAME_CHARS)?;
+    name("instance.host", &info.host, MAX_NAME_CHARS)?;
+    if info.pid < 0 || info.started_at < 0 {
+        return Err("instance.pid and instance.started_at must not be negative".to_owned());
+    }
+    if !(1..=86_400_000).contains(&info.heartbeat_ms) {
+        return Err(format!(
+            "instance.heartbeat_ms {} is out of range: allowed are 1 to 86400000 (ms)",
+            info.heartbeat_ms
+        ));
+    }
+    if info.views.len() > MAX_VIEWS {
+        return Err(format!(
+            "{} views: allowed are at most {MAX_VIEWS}",
+            info.views.len()
+        ));
+    }
+    for view in &info.views {
+        name("a view name", &view.name, MAX_PATTERN_CHARS)?;
+        name("a view pattern", &view.pattern, MAX_PATTERN_CHARS)?;
+        if view.methods.len() > 32 || view.methods.iter().any(|m| m.is_empty() || m.len() > 32) {
+            return Err(format!(
+                "view {} has methods that are not HTTP methods: allowed are at most 32 of 1 to 32 characters",
+                view.name
+            ));
+        }
+    }
+    if report.generation.is_some_and(|g| g < 0) || report.applied_at.is_some_and(|t| t < 0) {
+        return Err("generation and applied_at must not be negative".to_owned());
+    }
+    for (id, counts) in report.fired.iter().flatten() {
+        let counts_ok = counts
+            .as_array()
+            .is_some_and(|pair| pair.len() == 2 && pair.iter().all(|n| n.as_u64().is_some()));
+        if id.parse::<i64>().is_err() || !counts_ok {
+            return Err(format!(
+                "fired entry '{id}' is not an action id with [total, recent]: allowed is {{\"ID\": [TOTAL, RECENT]}}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/relay/instances`: a heartbeat, registering the instance when the store
+/// does not know it. Answers `{"registered": true}` when it registered it.
+async fn report(State(relay): State<RelayServer>, body: Bytes) -> Response {
+    let report: ReportBody = match serde_json::from_slice(&body) {
+        Ok(report) => report,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the report is not valid: {err}"),
+            );
+        }
+    };
+    if let Err(message) = check_report(&report) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, message);
+    }
+    let store = &relay.inner.store;
+    let fired = report
+        .fired
+        .map(|fired| serde_json::Value::Object(fired).to_string());
+    let info = &report.instance;
+    let result = async {
+        let known = store
+            .heartbeat(
+                &info.id,
+                report.generation,
+                report.applied_at,
+                fired.as_deref(),
+            )
+            .await?;
+        if !known {
+            store
+                .register_instance(info, report.generation, report.applied_at)
+                .await?;
+            store
+                .heartbeat(
+                    &info.id,
+                    report.generation,
+                    report.applied_at,
+                    fired.as_deref(),
+                )
+                .await?;
+        }
+        Ok::<_, StoreError>(!known)
+    }
+    .await;
+    match result {
+        Ok(registered) => {
+            axum::Json(serde_json::json!({ "registered": registered })).into_response()
+        }
+        Err(err) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the relay cannot write to its store: {err}"),
+        ),
+    }
+}
+
+/// `DELETE /api/v1/relay/instances/{id}`: an instance that stops cleanly.
+async fn deregister(State(relay): State<RelayServer>, Path(id): Path<String>) -> Response {
+    match relay.inner.store.deregister_instance(&id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the relay cannot write to its store: {err}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_parameters() {
+        let at = |generation, epoch| Some(Position { generation, epoch });
+        assert_eq!(
+            parse_poll(Some("generation=4&epoch=-9&wait=25")),
+            Ok(PollQuery {
+                applied: at(4, -9),
+                wait: Duration::from_secs(25)
+            })
+        );
+        assert_eq!(
+            parse_poll(None),
+            Ok(PollQuery {
+                applied: None,
+                wait: Duration::ZERO
+            })
+        );
+        for (query, says) in [
+            ("generation=4", "go together"),
+            ("epoch=4", "go together"),
+            ("generation=-1&epoch=1", "generation '-1'"),
+            ("generation=x&epoch=1", "generation 'x'"),
+            ("generation=1&epoch=1.5", "epoch '1.5'"),
+            ("wait=61", "wait '61' is out of range: allowed are 0 to 60"),
+            ("wait=-1", "wait '-1'"),
+            ("wait=1&wait=2", "'wait' is given twice"),
+            ("since=3", "unknown parameter 'since'"),
+        ] {
+            let err = parse_poll(Some(query)).expect_err(query);
+            assert!(err.contains(says), "{query}: {err}");
+        }
+    }
+}
