@@ -2,95 +2,38 @@
 //! escaping, hidden exercise faults, the API's errors being the CLI's) and the demo app's
 //! embedded admin at `/chaos` behind its Basic login, driving a real fault.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
-use e2e::{DemoApp, TestStore, admin, admin_ok, binary, http_request_with_body, poll};
+use e2e::{AdminServer, DemoApp, TestStore, admin, admin_ok, binary, http_request_with_body, poll};
 
 const TOKEN: &str = "e2e-token-0123456789abcdef";
 
-/// A running `chaos-admin serve`, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
+/// `chaos-admin serve` with the admin token (if any).
+struct Server;
 
 impl Server {
-    /// Starts `chaos-admin serve --bind 127.0.0.1:0` with the token (if any) on the store;
-    /// waits for the address it prints.
-    fn start(database_url: &str, token: Option<&str>) -> Server {
-        let mut command = Command::new(binary("chaos-admin"));
-        command
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .env_remove("CHAOS_ADMIN_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(token) = token {
-            command.env("CHAOS_ADMIN_TOKEN", token);
-        }
-        let mut child = command.spawn().expect("chaos-admin serve starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let line = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve prints its address");
-        let port = line
-            .strip_prefix("chaos admin on http://127.0.0.1:")
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Server { child, port }
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> e2e::HttpResponse {
-        http_request_with_body(self.port, method, path, headers, body)
-            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
-    }
-
-    /// An API call with the bearer token.
-    fn api(&self, method: &str, path: &str, body: &str) -> e2e::HttpResponse {
-        let bearer = format!("Bearer {TOKEN}");
-        self.request(
-            method,
-            path,
-            &[
-                ("Authorization", bearer.as_str()),
-                ("Content-Type", "application/json"),
-                ("X-Chaos-Operator", "e2e-lead"),
-            ],
-            body,
-        )
+    fn start(database_url: &str, token: Option<&str>) -> AdminServer {
+        let env: Vec<(&str, &str)> = token
+            .map(|t| ("CHAOS_ADMIN_TOKEN", t))
+            .into_iter()
+            .collect();
+        AdminServer::start(database_url, "127.0.0.1:0", &env)
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An API call with the bearer token.
+fn api(server: &AdminServer, method: &str, path: &str, body: &str) -> e2e::HttpResponse {
+    let bearer = format!("Bearer {TOKEN}");
+    server.request(
+        method,
+        path,
+        &[
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+            ("X-Chaos-Operator", "e2e-lead"),
+        ],
+        body,
+    )
 }
 
 fn header<'a>(response: &'a e2e::HttpResponse, name: &str) -> Vec<&'a str> {
@@ -106,7 +49,7 @@ fn header<'a>(response: &'a e2e::HttpResponse, name: &str) -> Vec<&'a str> {
 fn every_route_of_the_openapi_document_needs_the_token() {
     let store = TestStore::sqlite();
     let server = Server::start(store.url(), Some(TOKEN));
-    let document = server.api("GET", "/api/v1/openapi.json", "");
+    let document = api(&server, "GET", "/api/v1/openapi.json", "");
     assert_eq!(document.status, 200, "{}", document.body);
     let document = document.json();
     assert_eq!(document["openapi"], "3.1.0");
@@ -226,7 +169,8 @@ fn a_non_loopback_address_needs_a_token() {
 fn the_api_manages_actions_with_the_cli_s_rules() {
     let store = TestStore::sqlite();
     let server = Server::start(store.url(), Some(TOKEN));
-    let created = server.api(
+    let created = api(
+        &server,
         "POST",
         "/api/v1/actions",
         r#"{"verb": "slow", "target": "items", "min": "200ms", "max": "1s", "probability": "50%", "users": ["alice"]}"#,
@@ -237,7 +181,8 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
     assert_eq!(created.json()["action"]["created_by"], "e2e-lead");
 
     // The same invalid input gets the same message from the API and the CLI.
-    let invalid = server.api(
+    let invalid = api(
+        &server,
         "POST",
         "/api/v1/actions",
         r#"{"verb": "slow", "target": "items", "min": "2s", "max": "1s"}"#,
@@ -266,28 +211,35 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
         ),
         ("not json", 400),
     ] {
-        let response = server.api("POST", "/api/v1/actions", body);
+        let response = api(&server, "POST", "/api/v1/actions", body);
         assert_eq!(response.status, status, "{body}: {}", response.body);
         assert!(response.json()["error"].is_string());
     }
 
-    let listed = server.api("GET", "/api/v1/actions?user=alice&verb=slow", "");
+    let listed = api(&server, "GET", "/api/v1/actions?user=alice&verb=slow", "");
     assert_eq!(listed.status, 200);
     assert_eq!(listed.json()["total"], 1);
-    let bad_filter = server.api("GET", "/api/v1/actions?state=sleepy", "");
+    let bad_filter = api(&server, "GET", "/api/v1/actions?state=sleepy", "");
     assert_eq!(bad_filter.status, 400, "{}", bad_filter.body);
 
-    let disabled = server.api("POST", &format!("/api/v1/actions/{id}/disable"), "");
+    let disabled = api(
+        &server,
+        "POST",
+        &format!("/api/v1/actions/{id}/disable"),
+        "",
+    );
     assert_eq!(disabled.json()["changed"], 1);
-    let missing = server.api("POST", "/api/v1/actions/999/disable", "");
+    let missing = api(&server, "POST", "/api/v1/actions/999/disable", "");
     assert_eq!(missing.status, 404, "{}", missing.body);
-    let two = server.api(
+    let two = api(
+        &server,
         "POST",
         "/api/v1/actions",
         r#"{"verb": "abort", "target": "checkout"}"#,
     );
     let other = two.json()["id"].as_i64().expect("id");
-    let bulk = server.api(
+    let bulk = api(
+        &server,
         "POST",
         "/api/v1/actions/bulk",
         &format!(r#"{{"ids": [{id}, {other}], "op": "enable"}}"#),
@@ -295,7 +247,8 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
     // The other one was enabled already: a no-op is not counted.
     assert_eq!(bulk.json()["changed"], 1, "{}", bulk.body);
     let many: Vec<String> = (1..=1001).map(|i| i.to_string()).collect();
-    let too_many = server.api(
+    let too_many = api(
+        &server,
         "POST",
         "/api/v1/actions/bulk",
         &format!(r#"{{"ids": [{}], "op": "disable"}}"#, many.join(",")),
@@ -312,18 +265,16 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
         "",
     );
     assert_eq!(lower.status, 200, "the scheme is case-insensitive");
-    let killed = server.api("POST", "/api/v1/kill-switch", "");
+    let killed = api(&server, "POST", "/api/v1/kill-switch", "");
     assert_eq!(killed.json()["disabled"], 2);
-    let deleted = server.api("DELETE", &format!("/api/v1/actions/{id}"), "");
+    let deleted = api(&server, "DELETE", &format!("/api/v1/actions/{id}"), "");
     assert_eq!(deleted.json()["deleted"], 1);
     assert_eq!(
-        server
-            .api("GET", &format!("/api/v1/actions/{id}"), "")
-            .status,
+        api(&server, "GET", &format!("/api/v1/actions/{id}"), "").status,
         404
     );
 
-    let audit = server.api("GET", "/api/v1/audit", "");
+    let audit = api(&server, "GET", "/api/v1/audit", "");
     let entries = audit.json()["entries"]
         .as_array()
         .cloned()
@@ -334,13 +285,13 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
         "{}",
         audit.body
     );
-    let creates = server.api("GET", "/api/v1/audit?operation=create", "");
+    let creates = api(&server, "GET", "/api/v1/audit?operation=create", "");
     let creates = creates.json()["entries"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     assert_eq!(creates.len(), 2, "{creates:?}");
-    let touching = server.api("GET", &format!("/api/v1/audit?action={other}"), "");
+    let touching = api(&server, "GET", &format!("/api/v1/audit?action={other}"), "");
     let touching = touching.json()["entries"]
         .as_array()
         .cloned()
@@ -353,7 +304,7 @@ fn the_api_manages_actions_with_the_cli_s_rules() {
             .contains(&other.to_string())),
         "{touching:?}"
     );
-    let bad = server.api("GET", "/api/v1/audit?action=x", "");
+    let bad = api(&server, "GET", "/api/v1/audit?action=x", "");
     assert_eq!(bad.status, 400);
     // The list says who changed an action last (from the audit log).
     let bearer = format!("Bearer {TOKEN}");
@@ -399,7 +350,7 @@ fn cross_site_changes_are_refused_and_notes_are_text() {
         "",
     );
     assert_eq!(form.status, 403);
-    let listed = server.api("GET", "/api/v1/actions/1", "");
+    let listed = api(&server, "GET", "/api/v1/actions/1", "");
     assert_eq!(listed.json()["enabled"], true, "nothing changed");
 
     let page = server.request("GET", "/", &[("Authorization", bearer.as_str())], "");
@@ -543,7 +494,7 @@ fn an_exercise_stays_hidden_in_pages_and_api() {
         ],
     );
     let server = Server::start(store.url(), Some(TOKEN));
-    let listed = server.api("GET", "/api/v1/actions", "");
+    let listed = api(&server, "GET", "/api/v1/actions", "");
     let actions = listed.json()["actions"]
         .as_array()
         .cloned()
@@ -556,7 +507,7 @@ fn an_exercise_stays_hidden_in_pages_and_api() {
             "{action}"
         );
     }
-    let searched = server.api("GET", "/api/v1/actions?q=checkout", "");
+    let searched = api(&server, "GET", "/api/v1/actions?q=checkout", "");
     assert_eq!(searched.json()["total"], 0, "{}", searched.body);
     let bearer = format!("Bearer {TOKEN}");
     let page = server.request("GET", "/", &[("Authorization", bearer.as_str())], "");
@@ -567,7 +518,7 @@ fn an_exercise_stays_hidden_in_pages_and_api() {
         page.body
     );
     admin_ok(store.url(), &["exercise", "reveal"]);
-    let revealed = server.api("GET", "/api/v1/actions?q=checkout", "");
+    let revealed = api(&server, "GET", "/api/v1/actions?q=checkout", "");
     assert!(
         revealed.json()["total"].as_u64().unwrap_or(0) >= 1,
         "{}",
@@ -719,11 +670,12 @@ fn a_game_day_runs_from_the_admin() {
         "{}",
         nobody.body
     );
-    let ended = server.api("DELETE", "/api/v1/storm", "");
+    let ended = api(&server, "DELETE", "/api/v1/storm", "");
     assert_eq!(ended.json()["removed"], 4, "{}", ended.body);
 
     // An exercise through the API: hidden until revealed, hints, end.
-    let exercise = server.api(
+    let exercise = api(
+        &server,
         "POST",
         "/api/v1/exercise",
         r#"{"views": ["items"], "faults": 2, "for": "30m", "seed": 5}"#,
@@ -731,7 +683,12 @@ fn a_game_day_runs_from_the_admin() {
     assert_eq!(exercise.status, 201, "{}", exercise.body);
     assert_eq!(exercise.json()["exercise"]["faults"], 2);
     assert!(exercise.json()["exercise"].get("actions").is_none());
-    let again = server.api("POST", "/api/v1/exercise", r#"{"views": ["items"]}"#);
+    let again = api(
+        &server,
+        "POST",
+        "/api/v1/exercise",
+        r#"{"views": ["items"]}"#,
+    );
     assert_eq!(again.status, 409, "{}", again.body);
     let page = server.request("GET", "/gameday", &[("Authorization", bearer.as_str())], "");
     assert!(page.body.contains("2 hidden faults"), "{}", page.body);
@@ -740,7 +697,7 @@ fn a_game_day_runs_from_the_admin() {
         "hidden before the reveal: {}",
         page.body
     );
-    let hint = server.api("POST", "/api/v1/exercise/hint", "");
+    let hint = api(&server, "POST", "/api/v1/exercise/hint", "");
     assert!(
         hint.json()["hint"]
             .as_str()
@@ -749,15 +706,15 @@ fn a_game_day_runs_from_the_admin() {
         "{}",
         hint.body
     );
-    let revealed = server.api("POST", "/api/v1/exercise/reveal", "");
+    let revealed = api(&server, "POST", "/api/v1/exercise/reveal", "");
     assert_eq!(
         revealed.json()["exercise"]["actions"]
             .as_array()
             .map(Vec::len),
         Some(2)
     );
-    let end = server.api("POST", "/api/v1/exercise/end", "");
+    let end = api(&server, "POST", "/api/v1/exercise/end", "");
     assert_eq!(end.json()["removed"], 2, "{}", end.body);
-    let none = server.api("POST", "/api/v1/exercise/hint", "");
+    let none = api(&server, "POST", "/api/v1/exercise/hint", "");
     assert_eq!(none.status, 409);
 }

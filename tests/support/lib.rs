@@ -185,14 +185,7 @@ impl DemoApp {
     /// Waits up to `deadline` for the app to exit (after a signal); its exit code, or
     /// `None` when it is still running or was killed by a signal.
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
-        let started = Instant::now();
-        while started.elapsed() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_exit(&mut self.child, deadline)
     }
 
     /// The app's process id (to stop and continue it with signals).
@@ -236,6 +229,102 @@ impl Drop for DemoApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits up to `deadline` for `child` to exit; its exit code, or `None` when it is still
+/// running or was killed by a signal.
+fn wait_exit(child: &mut Child, deadline: Duration) -> Option<i32> {
+    let started = Instant::now();
+    while started.elapsed() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A running `chaos-admin serve`, killed on drop.
+#[derive(Debug)]
+pub struct AdminServer {
+    child: Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl AdminServer {
+    /// Starts `chaos-admin serve --bind BIND` on the store with extra environment
+    /// variables (`CHAOS_ADMIN_TOKEN`, `CHAOS_RELAY_TOKEN`: unset unless given); waits
+    /// for the address it prints.
+    pub fn start(database_url: &str, bind: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(binary("chaos-admin"));
+        command
+            .args(["serve", "--bind", bind, "--database-url", database_url])
+            .env_remove("CHAOS_ADMIN_TOKEN")
+            .env_remove("CHAOS_RELAY_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("chaos-admin serve starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve prints its address");
+        let port = line
+            .strip_prefix("chaos admin on http://127.0.0.1:")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        AdminServer { child, port }
+    }
+
+    /// One request to the server; panics when it cannot be sent.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> HttpResponse {
+        http_request_with_body(self.port, method, path, headers, body)
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"))
+    }
+
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `deadline` for the server to exit (after a signal); its exit code, or
+    /// `None` when it is still running or was killed by a signal.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        wait_exit(&mut self.child, deadline)
+    }
+
+    /// Kills the server at once (SIGKILL: no graceful shutdown) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AdminServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
