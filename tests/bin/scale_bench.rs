@@ -28,11 +28,12 @@
 use std::time::{Duration, Instant};
 
 use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, Fault, Kind, Selection, Store};
+use e2e::bench::{connections, database_counters, fail, positive, wait_all};
 use e2e::pg_cluster::PgCluster;
 use e2e::{latency_summary, millis};
 use sqlx::Connection;
 
-const MAX_WAIT: Duration = Duration::from_secs(30);
+use e2e::bench::MAX_WAIT;
 /// How late PostgreSQL may report an idle backend's statistics (PGSTAT_IDLE_INTERVAL is
 /// 10 s), plus a margin.
 const STATS_FLUSH_DELAY: Duration = Duration::from_secs(11);
@@ -115,19 +116,6 @@ fn parse_args() -> Options {
         }
     }
     options
-}
-
-fn positive(name: &str, value: &str) -> usize {
-    value
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| fail(&format!("{name} needs a positive number, not '{value}'")))
-}
-
-fn fail(message: &str) -> ! {
-    eprintln!("error: {message}");
-    std::process::exit(2);
 }
 
 async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
@@ -294,30 +282,6 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
     let _ = admin.close().await;
 }
 
-/// Waits until every layer applies `generation` (or later); the time it took.
-async fn wait_all(handles: &[ChaosHandle], generation: i64) -> Duration {
-    let started = Instant::now();
-    loop {
-        if handles
-            .iter()
-            .all(|h| h.stats().generation.is_some_and(|g| g >= generation))
-        {
-            return started.elapsed();
-        }
-        if started.elapsed() > MAX_WAIT {
-            let behind = handles
-                .iter()
-                .filter(|h| h.stats().generation.is_none_or(|g| g < generation))
-                .count();
-            fail(&format!(
-                "{behind} of {} layers did not apply generation {generation} within {MAX_WAIT:?}",
-                handles.len()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
 /// Waits until every layer's listener is connected and the registration connections
 /// have closed (or `MAX_WAIT`); returns the listeners counted.
 async fn settle(admin: &mut sqlx::PgConnection, database: &str, n: usize) -> i64 {
@@ -330,47 +294,6 @@ async fn settle(admin: &mut sqlx::PgConnection, database: &str, n: usize) -> i64
             return listeners;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Connections to `database` (other than the benchmark's own), optionally only those
-/// with this `application_name`.
-async fn connections(
-    admin: &mut sqlx::PgConnection,
-    database: &str,
-    application: Option<&str>,
-) -> i64 {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
-         AND ($2::text IS NULL OR application_name = $2)",
-    )
-    .bind(database)
-    .bind(application)
-    .fetch_one(admin)
-    .await
-    .unwrap_or(-1)
-}
-
-struct DatabaseCounters {
-    commits: i64,
-    rows: i64,
-}
-
-async fn database_counters(admin: &mut sqlx::PgConnection, database: &str) -> DatabaseCounters {
-    // Statistics are cached per transaction and flushed by backends about once a second.
-    let _ = sqlx::query("SELECT pg_stat_clear_snapshot()")
-        .execute(&mut *admin)
-        .await;
-    let row: (i64, i64) = sqlx::query_as(
-        "SELECT xact_commit, tup_returned + tup_fetched FROM pg_stat_database WHERE datname = $1",
-    )
-    .bind(database)
-    .fetch_one(admin)
-    .await
-    .unwrap_or((0, 0));
-    DatabaseCounters {
-        commits: row.0,
-        rows: row.1,
     }
 }
 

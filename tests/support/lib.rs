@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chaos_middleware::testing::{TempPostgres, temp_sqlite_url};
 
+pub mod bench;
 pub mod load;
 pub mod pg_cluster;
 
