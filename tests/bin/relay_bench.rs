@@ -1,7 +1,7 @@
 //! Relay benchmark (not a test): one `chaos-admin serve` as the fan-out for N instances.
 //!
 //! ```text
-//! cargo build --release -p e2e --bin relay-bench -p chaos-admin-cli
+//! cargo build --release -p e2e --bin relay-bench && cargo build --release -p chaos-admin-cli
 //! target/release/relay-bench [--instances 1000] [--trials 50] [--idle-seconds 20]
 //! ```
 //!

@@ -275,10 +275,14 @@ impl AdminServer {
         let stderr = child.stderr.take().expect("piped stderr");
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
+            // The first line to the test; the rest (warnings) to the test's stderr, so
+            // the server never writes into a closed pipe.
+            let mut sender = Some(sender);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
+                match sender.take() {
+                    Some(first) => drop(first.send(line)),
+                    None => eprintln!("chaos-admin serve: {line}"),
                 }
             }
         });

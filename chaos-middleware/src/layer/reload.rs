@@ -486,7 +486,8 @@ fn instance_info(shared: &Shared, heartbeat: Duration) -> InstanceInfo {
     let pid = std::process::id();
     let suffix: u32 = rand::random();
     InstanceInfo {
-        id: format!("{}-{pid}-{:04x}", shared.host, suffix & 0xffff),
+        // 32 random bits: layers built in one process (one pid) must not collide.
+        id: format!("{}-{pid}-{suffix:08x}", shared.host),
         host: shared.host.clone(),
         pid: i64::from(pid),
         started_at: now_ms(),

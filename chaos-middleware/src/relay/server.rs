@@ -6,7 +6,9 @@
 //! `LISTEN` connection and a safety check every 30 s; elsewhere a poll every 200 ms, or
 //! 50 ms on SQLite) and wakes every waiting poll. Answers are built once per reader
 //! position and shared as bytes by every poll at that position, so a change read by
-//! 1,000 subscribers costs one incremental read of the store.
+//! 1,000 subscribers costs one incremental read of the store. Heartbeats are written in
+//! batches, one transaction for all that arrived while the previous batch was written, so
+//! the heartbeats every instance sends after a change cost one commit, not one each.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -18,10 +20,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 
 use super::{CHANGES_PATH, ChangesBody, INSTANCES_PATH, MAX_WAIT_SECONDS, ReportBody};
-use crate::store::{Changes, Position, Store, StoreError};
+use crate::store::{Changes, Heartbeat, Position, Store, StoreError};
 
 /// Poll interval of the watcher on PostgreSQL without a listener, and on MySQL.
 const SERVER_POLL: Duration = Duration::from_millis(200);
@@ -37,6 +39,10 @@ const MAX_NAME_CHARS: usize = 255;
 const MAX_PATTERN_CHARS: usize = 500;
 /// Most views one instance may register.
 const MAX_VIEWS: usize = 10_000;
+/// Heartbeats waiting to be written, at most (beyond: 503, the instance retries).
+const MAX_QUEUED_HEARTBEATS: usize = 20_000;
+/// Most heartbeats written in one transaction.
+const MAX_HEARTBEAT_BATCH: usize = 1_000;
 
 /// The relay over one store. Cheap to clone; the watcher task ends with the last clone
 /// or at [`RelayServer::close`].
@@ -53,6 +59,15 @@ struct Inner {
     /// Set by [`RelayServer::close`]: waiting polls answer at once.
     closed: watch::Sender<bool>,
     cache: Mutex<Cache>,
+    /// To the task that writes heartbeats in batches.
+    heartbeats: mpsc::Sender<QueuedHeartbeat>,
+}
+
+/// A heartbeat waiting for its batch, and where to say whether the instance is known.
+#[derive(Debug)]
+struct QueuedHeartbeat {
+    heartbeat: Heartbeat,
+    reply: oneshot::Sender<Result<bool, String>>,
 }
 
 /// Answers by reader position, valid while the watcher's position is `at`.
@@ -72,12 +87,15 @@ struct Answer {
 impl RelayServer {
     /// A relay over `store`; starts its watcher task (call inside a tokio runtime).
     pub fn new(store: Store) -> Self {
+        let (heartbeats, queue) = mpsc::channel(MAX_QUEUED_HEARTBEATS);
         let inner = Arc::new(Inner {
             store: store.clone(),
             current: watch::Sender::new(None),
             closed: watch::Sender::new(false),
             cache: Mutex::default(),
+            heartbeats,
         });
+        tokio::spawn(write_heartbeats(store.clone(), queue));
         tokio::spawn(watch_counters(Arc::downgrade(&inner), store));
         Self { inner }
     }
@@ -129,6 +147,23 @@ impl RelayServer {
         })
         .await
         .cloned()
+    }
+}
+
+/// Writes queued heartbeats, all that wait (up to [`MAX_HEARTBEAT_BATCH`]) in one
+/// transaction; ends with the relay.
+async fn write_heartbeats(store: Store, mut queue: mpsc::Receiver<QueuedHeartbeat>) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, MAX_HEARTBEAT_BATCH).await > 0 {
+        let heartbeats: Vec<Heartbeat> = batch.iter().map(|q| q.heartbeat.clone()).collect();
+        let written = store.heartbeats(&heartbeats).await;
+        for (index, queued) in batch.drain(..).enumerate() {
+            let answer = match &written {
+                Ok(known) => Ok(known.get(index).copied().unwrap_or(false)),
+                Err(err) => Err(err.to_string()),
+            };
+            let _ = queued.reply.send(answer);
+        }
     }
 }
 
@@ -402,15 +437,38 @@ async fn report(State(relay): State<RelayServer>, body: Bytes) -> Response {
         .fired
         .map(|fired| serde_json::Value::Object(fired).to_string());
     let info = &report.instance;
+    let (reply, answer) = oneshot::channel();
+    let queued = QueuedHeartbeat {
+        heartbeat: Heartbeat {
+            id: info.id.clone(),
+            applied_generation: report.generation,
+            applied_at: report.applied_at,
+            fired: fired.clone(),
+        },
+        reply,
+    };
+    if relay.inner.heartbeats.try_send(queued).is_err() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the relay has too many heartbeats waiting: try again later",
+        );
+    }
+    let known = match answer.await {
+        Ok(Ok(known)) => known,
+        Ok(Err(err)) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the relay cannot write to its store: {err}"),
+            );
+        }
+        Err(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the relay is shutting down",
+            );
+        }
+    };
     let result = async {
-        let known = store
-            .heartbeat(
-                &info.id,
-                report.generation,
-                report.applied_at,
-                fired.as_deref(),
-            )
-            .await?;
         if !known {
             store
                 .register_instance(info, report.generation, report.applied_at)

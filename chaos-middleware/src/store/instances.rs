@@ -55,6 +55,19 @@ pub struct InstanceInfo {
     pub views: Vec<ViewRoute>,
 }
 
+/// One heartbeat of [`Store::heartbeats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The instance id.
+    pub id: String,
+    /// The generation it applied last.
+    pub applied_generation: Option<i64>,
+    /// When it applied it (Unix ms).
+    pub applied_at: Option<i64>,
+    /// Fault counts, the JSON of [`InstanceRow::fired`].
+    pub fired: Option<String>,
+}
+
 /// One row of `chaos_instances`.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow, serde::Serialize)]
 pub struct InstanceRow {
@@ -328,6 +341,30 @@ impl Store {
                 .map(|done| done.rows_affected())
         })?;
         Ok(done > 0)
+    }
+
+    /// Several heartbeats (see [`Store::heartbeat`]) in one transaction: one commit for
+    /// the batch, which is what lets one relay carry thousands of instances. Returns, in
+    /// order, whether each instance is registered.
+    pub async fn heartbeats(&self, beats: &[Heartbeat]) -> Result<Vec<bool>, StoreError> {
+        let known = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let mut known = Vec::with_capacity(beats.len());
+            for beat in beats {
+                let done = heartbeat_query(
+                    &beat.id,
+                    beat.applied_generation,
+                    beat.applied_at,
+                    beat.fired.as_deref(),
+                )
+                .execute(&mut *tx)
+                .await?;
+                known.push(done.rows_affected() > 0);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(known)
+        })?;
+        Ok(known)
     }
 
     /// Removes an instance and its views (an instance that stops cleanly).

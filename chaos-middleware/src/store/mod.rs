@@ -17,7 +17,8 @@ use sqlx::{MySqlPool, PgPool, Row, SqlitePool};
 use crate::action::{Action, ActionSpec, InvalidAction, Kind, now_ms};
 
 pub use instances::{
-    Fired, InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute, fired_counts,
+    Fired, Heartbeat, InstanceInfo, InstanceRow, Propagation, RegisteredView, ViewRoute,
+    fired_counts,
 };
 pub use notify::{
     CHANGE_CHANNEL, ChangeListener, LISTENER_APPLICATION_NAME, POOL_APPLICATION_NAME,
