@@ -14,7 +14,8 @@ struct Args {
     /// Port on 127.0.0.1 (0 picks a free one; the chosen address is printed).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     port: u16,
-    /// The chaos store: sqlite://PATH, postgres://USER@HOST:PORT/DB or mysql://USER@HOST:PORT/DB.
+    /// The chaos store: sqlite://PATH, postgres://USER@HOST:PORT/DB, mysql://USER@HOST:PORT/DB,
+    /// or the relay of `chaos-admin serve`: http://:RELAY_TOKEN@HOST:PORT.
     #[arg(long, env = "CHAOS_DATABASE_URL", default_value = "sqlite://chaos.db")]
     database_url: String,
     /// Password of the chaos admin at /chaos (any user name).
@@ -63,14 +64,17 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot write to stdout")?;
     tracing::info!(store = %chaos_middleware::store::redact(&args.database_url), "chaos store");
     let handle = chaos.handle();
-    let app = demo_app::with_admin(
-        demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic),
-        &args.database_url,
-        &args.admin_password,
-    );
-    println!(
-        "chaos admin on http://{address}/chaos/ (any user name, password from DEMO_ADMIN_PASSWORD)"
-    );
+    let app = demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic);
+    let app = if chaos_middleware::relay::is_relay_url(&args.database_url) {
+        // The admin works on a database: the relay's server (chaos-admin serve) has it.
+        println!("chaos admin: the pages of the chaos-admin serve this app follows");
+        app
+    } else {
+        println!(
+            "chaos admin on http://{address}/chaos/ (any user name, password from DEMO_ADMIN_PASSWORD)"
+        );
+        demo_app::with_admin(app, &args.database_url, &args.admin_password)
+    };
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

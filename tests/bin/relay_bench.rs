@@ -181,8 +181,11 @@ async fn scenario(
     let counters_after = database_counters(admin, database).await;
     let seconds = options.idle.as_secs_f64();
     let held = connections(admin, database, None).await;
+    let descriptors = std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+        .map(Iterator::count)
+        .unwrap_or(0);
     println!(
-        "  server memory: {:.1} MiB alone, {:.1} MiB with {n} subscribers ({:.1} KiB each)",
+        "  server memory: {:.1} MiB alone, {:.1} MiB with {n} subscribers ({:.1} KiB each); {descriptors} open file descriptors (sockets)",
         mib(alone.rss_kib),
         mib(after.rss_kib),
         (after.rss_kib.saturating_sub(alone.rss_kib)) as f64 / n as f64

@@ -256,7 +256,7 @@ impl ChaosLayerBuilder {
                 let runtime =
                     tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
                 let source = match source {
-                    Source::Url(url) if crate::relay::client::is_relay_url(&url) => {
+                    Source::Url(url) if crate::relay::is_relay_url(&url) => {
                         let relay = crate::relay::client::RelayClient::new(
                             &url,
                             self.relay_token.as_deref(),

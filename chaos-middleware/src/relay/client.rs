@@ -36,12 +36,6 @@ pub(crate) struct RelayClient {
     authorization: Option<HeaderValue>,
 }
 
-/// Whether `url` names a relay (`http://` or `https://`) rather than a database.
-pub(crate) fn is_relay_url(url: &str) -> bool {
-    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
-    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
-}
-
 impl RelayClient {
     /// A client for the relay at `url` (`http://[:TOKEN@]HOST[:PORT][/PREFIX]`); `token`,
     /// when given, wins over the URL's password. Errors name what is wrong.

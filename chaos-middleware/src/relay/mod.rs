@@ -37,6 +37,13 @@ use serde_json::Value;
 use crate::action::Action;
 use crate::store::{Changes, CorruptRow, InstanceInfo, Listing, Position};
 
+/// Whether a store URL names a relay (`http://` or `https://`, any case) rather than a
+/// database.
+pub fn is_relay_url(url: &str) -> bool {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
+}
+
 /// The path of the change feed under the server's root.
 pub const CHANGES_PATH: &str = "/api/v1/relay/changes";
 /// The path instances register at (and, with `/{id}`, deregister).
