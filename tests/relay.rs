@@ -142,6 +142,25 @@ fn a_relay_stops_at_once_and_refuses_wrong_tokens() {
     );
     assert_eq!(feed.status, 200, "{}", feed.body);
     assert_eq!(feed.json()["actions"].as_array().map(Vec::len), Some(1));
+    // A web page cannot drive the relay, token or not.
+    let from_a_page = server.request(
+        "POST",
+        "/api/v1/relay/instances",
+        &[
+            ("Authorization", &format!("Bearer {RELAY_TOKEN}")),
+            ("Origin", "http://evil.example"),
+        ],
+        "{}",
+    );
+    assert_eq!(from_a_page.status, 403, "{}", from_a_page.body);
+    // A wrong relay path is the relay's 404, not the admin's login.
+    let lost = server.request(
+        "GET",
+        "/api/v1/relay/",
+        &[("Authorization", &format!("Bearer {RELAY_TOKEN}"))],
+        "",
+    );
+    assert_eq!(lost.status, 404, "{}", lost.body);
     // The relay token does not open the admin.
     let actions = server.request(
         "GET",

@@ -227,6 +227,63 @@ async fn bad_input_gets_one_clear_error() {
         let error = json["error"].as_str().unwrap_or_default();
         assert!(error.contains(says), "{body}: {error}");
     }
+    let with_views = |views: serde_json::Value| {
+        serde_json::json!({
+            "instance": {"id": "v", "host": "h", "pid": 1, "started_at": 0,
+                         "heartbeat_ms": 1000, "views": views},
+            "generation": 0, "applied_at": 0
+        })
+        .to_string()
+    };
+    for (body, says) in [
+        (
+            with_views(serde_json::json!([
+                {"name": "a", "pattern": "/a", "methods": []},
+                {"name": "b", "pattern": "/a", "methods": []}
+            ])),
+            "view pattern /a is listed twice",
+        ),
+        (
+            with_views(serde_json::json!([{"name": "a", "pattern": "/a", "methods": ["GE T"]}])),
+            "view /a:",
+        ),
+    ] {
+        let (got, json) = call("POST", "/api/v1/relay/instances", &body).await;
+        assert_eq!(got, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{body}: {error}");
+    }
+    for (method, uri, status, says) in [
+        (
+            "GET",
+            "/api/v1/relay/nothing",
+            StatusCode::NOT_FOUND,
+            "no relay route /api/v1/relay/nothing",
+        ),
+        (
+            "PUT",
+            "/api/v1/relay/changes",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PUT is not allowed",
+        ),
+        (
+            "DELETE",
+            "/api/v1/relay/instances/%ff",
+            StatusCode::BAD_REQUEST,
+            "not UTF-8",
+        ),
+        (
+            "DELETE",
+            "/api/v1/relay/instances/a%00b",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "control character",
+        ),
+    ] {
+        let (got, json) = call(method, uri, "").await;
+        assert_eq!(got, status, "{method} {uri}");
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{method} {uri}: {error}");
+    }
     // Nothing was half-written.
     assert!(store.instances().await.expect("instances").is_empty());
     let (status, json) = call("POST", "/api/v1/relay/instances", &instance("ok", 1000)).await;
@@ -287,19 +344,52 @@ async fn invalid_actions_from_the_relay_are_skipped() {
     })
     .await;
     assert_eq!(handle.stats().rules, 1, "only the valid action");
+    // A server that answers at once (no long poll) is not hammered: at most 10 polls a
+    // second. The reload count grows by one per poll (each answer is `all`).
+    let before = handle.stats().full_reloads;
+    let started = Instant::now();
+    wait_for("a second of polls", async || {
+        started.elapsed() >= Duration::from_secs(1)
+    })
+    .await;
+    let polls = handle.stats().full_reloads - before;
+    let allowed = started.elapsed().as_millis() as u64 / 100 + 2;
+    assert!(polls <= allowed, "{polls} polls in {:?}", started.elapsed());
     server.abort();
 
-    // URLs a relay cannot have are refused when the layer is built.
-    for (url, says) in [
-        ("https://relay.example:8900", "https is not supported"),
-        ("http://relay.example:8900/?x=1", "query or fragment"),
-        ("http://:to\u{7f}ken@relay.example:8900", "cannot carry"),
-    ] {
-        let err = ChaosLayer::builder()
-            .enabled(true)
-            .database_url(url)
-            .build()
-            .expect_err(url);
-        assert!(err.to_string().contains(says), "{url}: {err}");
+    // A URL a relay cannot have: the app still builds (and injects nothing).
+    let chaos = ChaosLayer::builder()
+        .enabled(true)
+        .database_url("https://relay.example:8900")
+        .build()
+        .expect("the layer builds");
+    assert_eq!(chaos.handle().stats().generation, None);
+}
+
+/// A relay over a SQLite file that is deleted serves nothing from the lost file, and
+/// follows the new store created at its URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_store_file_is_not_served() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = chaos_middleware::testing::temp_sqlite_url(dir.path());
+    let store = Store::connect(&url).await.expect("open");
+    store.create(&ret("items", 500)).await.expect("create");
+    let relay = RelayServer::new(store.clone());
+    let (addr, server) = serve(&relay, "127.0.0.1:0".parse().expect("addr")).await;
+    let chaos = subscriber(addr);
+    let handle = chaos.handle();
+    wait_applied(&handle, &store).await;
+    store.close().await;
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        std::fs::remove_file(entry.expect("entry").path()).expect("remove");
     }
+    // A new store at the same URL, with two other actions: the relay serves it.
+    let again = Store::connect(&url).await.expect("a new store");
+    again.create(&ret("items", 418)).await.expect("create");
+    again.create(&ret("checkout", 418)).await.expect("create");
+    wait_for("the new store's two actions", async || {
+        handle.stats().rules == 2
+    })
+    .await;
+    server.abort();
 }

@@ -16,7 +16,12 @@ struct Args {
     port: u16,
     /// The chaos store: sqlite://PATH, postgres://USER@HOST:PORT/DB, mysql://USER@HOST:PORT/DB,
     /// or the relay of `chaos-admin serve`: http://:RELAY_TOKEN@HOST:PORT.
-    #[arg(long, env = "CHAOS_DATABASE_URL", default_value = "sqlite://chaos.db")]
+    #[arg(
+        long,
+        env = "CHAOS_DATABASE_URL",
+        default_value = "sqlite://chaos.db",
+        hide_env_values = true
+    )]
     database_url: String,
     /// Password of the chaos admin at /chaos (any user name).
     #[arg(
@@ -67,7 +72,9 @@ async fn main() -> anyhow::Result<()> {
     let app = demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic);
     let app = if chaos_middleware::relay::is_relay_url(&args.database_url) {
         // The admin works on a database: the relay's server (chaos-admin serve) has it.
-        println!("chaos admin: the pages of the chaos-admin serve this app follows");
+        println!(
+            "chaos admin: not embedded (the store is a relay): use the pages of that chaos-admin serve"
+        );
         app
     } else {
         println!(

@@ -178,13 +178,30 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
         let app = app(store, access, &relay, relay_access);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
-                let _ = tokio::signal::ctrl_c().await;
+                shutdown_signal().await;
                 // Waiting long polls answer at once, so shutting down does not wait 25 s.
                 relay.close();
             })
             .await?;
         Ok::<_, CliError>(0)
     })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Who may use the relay's routes.
@@ -222,11 +239,28 @@ async fn authenticate_relay(
     next: Next,
 ) -> Response {
     let headers = request.headers();
+    // Instances are programs: a request a browser sent for another site (it names an
+    // Origin or a fetch site) is refused, whoever it names as the operator.
+    let from_a_page = headers.contains_key(header::ORIGIN)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site.as_bytes() != b"none");
+    if from_a_page {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(ErrorBody {
+                error: "the relay serves app instances, not web pages: requests with Origin or Sec-Fetch-Site are refused".to_owned(),
+                status: StatusCode::FORBIDDEN.as_u16(),
+            }),
+        )
+            .into_response();
+    }
     let allowed = match &access {
         RelayAccess::Token(token) => {
             credentials(headers, "Bearer").is_some_and(|given| token_matches(token, given))
         }
-        RelayAccess::Local => host_is_loopback(headers),
+        RelayAccess::Local if host_is_loopback(headers) => true,
+        RelayAccess::Local => return misdirected(),
     };
     if allowed {
         return next.run(request).await;
@@ -317,14 +351,7 @@ async fn authenticate(State(access): State<Access>, mut request: Request, next: 
     let operator = match &access {
         Access::Local(user) => {
             if !host_is_loopback(headers) {
-                return (
-                    StatusCode::MISDIRECTED_REQUEST,
-                    axum::Json(ErrorBody {
-                        error: "this server answers only requests for 127.0.0.1, [::1] or localhost (it runs without a token)".to_owned(),
-                        status: StatusCode::MISDIRECTED_REQUEST.as_u16(),
-                    }),
-                )
-                    .into_response();
+                return misdirected();
             }
             Some(Operator::new(user.clone()))
         }
@@ -353,6 +380,18 @@ async fn authenticate(State(access): State<Access>, mut request: Request, next: 
         }
         None => unauthorized(is_api(request.uri().path())),
     }
+}
+
+/// A request for another host name while the server runs without a token: 421.
+fn misdirected() -> Response {
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        axum::Json(ErrorBody {
+            error: "this server answers only requests for 127.0.0.1, [::1] or localhost (it runs without a token)".to_owned(),
+            status: StatusCode::MISDIRECTED_REQUEST.as_u16(),
+        }),
+    )
+        .into_response()
 }
 
 fn login_form(error: Option<&str>) -> Html<String> {

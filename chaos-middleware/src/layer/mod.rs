@@ -129,9 +129,6 @@ pub enum BuildError {
     /// The poll or heartbeat interval is zero.
     #[error("poll and heartbeat intervals must be greater than zero")]
     ZeroPollInterval,
-    /// The store URL names a relay (`http://`) but cannot be used: the message says why.
-    #[error("{0}")]
-    InvalidRelayUrl(String),
 }
 
 impl ChaosLayerBuilder {
@@ -152,7 +149,7 @@ impl ChaosLayerBuilder {
     }
 
     /// The token for a relay store (`http://`), sent as `Authorization: Bearer TOKEN`;
-    /// wins over a password in the URL.
+    /// wins over the URL's user info and over `CHAOS_RELAY_TOKEN` in the environment.
     pub fn relay_token(mut self, token: impl Into<String>) -> Self {
         self.relay_token = Some(token.into());
         self
@@ -257,12 +254,18 @@ impl ChaosLayerBuilder {
                     tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
                 let source = match source {
                     Source::Url(url) if crate::relay::is_relay_url(&url) => {
-                        let relay = crate::relay::client::RelayClient::new(
+                        match crate::relay::client::RelayClient::new(
                             &url,
                             self.relay_token.as_deref(),
-                        )
-                        .map_err(BuildError::InvalidRelayUrl)?;
-                        reload::StoreSource::Relay(relay)
+                        ) {
+                            Ok(relay) => reload::StoreSource::Relay(relay),
+                            Err(err) => {
+                                // The app starts (without chaos), as on any store it
+                                // cannot use.
+                                tracing::error!(target: "chaos", error = %err, "chaos store unusable: no faults will be injected");
+                                return Ok(ChaosLayer { shared });
+                            }
+                        }
                     }
                     Source::Url(url) => reload::StoreSource::Url(url),
                     Source::Store(store) => reload::StoreSource::Open(store),

@@ -429,6 +429,9 @@ fn apply_changes(
 const RELAY_WAIT: Duration = Duration::from_secs(25);
 /// Shortest wait before asking the relay again after a failure (doubling to 5 s).
 const MIN_RELAY_BACKOFF: Duration = Duration::from_millis(200);
+/// Shortest time between two polls: a server that answers at once (not a relay, or a
+/// broken one) gets at most 10 polls a second.
+const MIN_RELAY_POLL: Duration = Duration::from_millis(100);
 
 /// The reloader of a layer whose store is the relay: long polls, each answered when the
 /// store changes (or after [`RELAY_WAIT`]), applied like the store's own changes. While the
@@ -466,7 +469,7 @@ async fn subscribe(
                     tracing::info!(target: "chaos", store = %url, "chaos relay reachable again");
                 }
                 failing = false;
-                wait = Duration::ZERO;
+                wait = MIN_RELAY_POLL.saturating_sub(started.elapsed());
                 if apply_changes(changes, &layer, &mut applied, started) {
                     published.send_modify(|p| {
                         p.generation = applied.position.map(|p| p.generation);

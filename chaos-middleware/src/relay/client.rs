@@ -22,8 +22,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL_GRACE: Duration = Duration::from_secs(10);
 /// Deadline of a heartbeat or deregistration.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest answer accepted (every action of a big store, as JSON).
-const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Largest answer accepted (every action of a big store, as JSON: 10,000 actions are
+/// about 4 MB).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The environment variable a layer reads its relay token from when neither the builder
+/// nor the URL gives one.
+pub const RELAY_TOKEN_ENV: &str = "CHAOS_RELAY_TOKEN";
 
 /// A relay at a base URL, with its token.
 #[derive(Debug, Clone)]
@@ -38,7 +42,8 @@ pub(crate) struct RelayClient {
 
 impl RelayClient {
     /// A client for the relay at `url` (`http://[:TOKEN@]HOST[:PORT][/PREFIX]`); `token`,
-    /// when given, wins over the URL's password. Errors name what is wrong.
+    /// when given, wins over the URL's user info (its password, else its user name),
+    /// which wins over `CHAOS_RELAY_TOKEN`. Errors name what is wrong.
     pub(crate) fn new(url: &str, token: Option<&str>) -> Result<Self, String> {
         let display = crate::store::redact_url(url);
         let parsed =
@@ -60,13 +65,20 @@ impl RelayClient {
         let Some(host) = parsed.host_str() else {
             return Err(format!("relay URL '{display}' names no host"));
         };
-        let password = parsed.password().map(|p| {
-            url::form_urlencoded::parse(format!("p={p}").as_bytes())
-                .next()
-                .map(|(_, value)| value.into_owned())
-                .unwrap_or_default()
-        });
-        let token = token.map(str::to_owned).or(password);
+        // The token as typed: percent-decoding only (a `+` stays a `+`).
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let in_url = parsed
+            .password()
+            .or(Some(parsed.username()).filter(|user| !user.is_empty()))
+            .map(decode);
+        let token = token
+            .map(str::to_owned)
+            .or(in_url)
+            .or_else(|| std::env::var(RELAY_TOKEN_ENV).ok());
         let authorization = match token {
             Some(token) => Some(
                 HeaderValue::from_str(&format!("Bearer {}", token.trim()))
@@ -150,7 +162,21 @@ impl RelayClient {
                     .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
                     .unwrap_or_default();
                 let said: String = said.chars().take(300).collect();
-                return Err(self.error(format!("answered {status} {said}").trim_end().to_owned()));
+                let hint = match status {
+                    StatusCode::UNAUTHORIZED => {
+                        " (check the relay token: serve's --relay-token-file or CHAOS_RELAY_TOKEN)"
+                    }
+                    StatusCode::NOT_FOUND => {
+                        " (no relay at this URL: is it `chaos-admin serve`, and is the path right?)"
+                    }
+                    _ => "",
+                };
+                let said = if said.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {said}")
+                };
+                return Err(self.error(format!("answered {status}{hint}{said}")));
             }
             Ok(bytes)
         };
@@ -165,14 +191,18 @@ impl RelayClient {
         applied: Option<Position>,
         wait: Duration,
     ) -> Result<Changes, StoreError> {
-        let query = match applied {
-            Some(at) => format!(
-                "?generation={}&epoch={}&wait={}",
-                at.generation,
-                at.epoch,
-                wait.as_secs()
+        // Without a position the relay answers at once: no long wait for the deadline.
+        let (query, wait) = match applied {
+            Some(at) => (
+                format!(
+                    "?generation={}&epoch={}&wait={}",
+                    at.generation,
+                    at.epoch,
+                    wait.as_secs()
+                ),
+                wait,
             ),
-            None => String::new(),
+            None => (String::new(), Duration::ZERO),
         };
         let bytes = self
             .send(
@@ -185,6 +215,12 @@ impl RelayClient {
             .await?;
         let body: ChangesBody = serde_json::from_slice(&bytes)
             .map_err(|err| self.error(format!("the answer is not a change feed: {err}")))?;
+        if body.generation < 0 {
+            return Err(self.error(format!(
+                "the answer names generation {}: a relay's generations are 0 or more",
+                body.generation
+            )));
+        }
         Ok(body.into_changes())
     }
 
@@ -233,4 +269,44 @@ fn describe(err: &hyper_util::client::legacy::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(client: &RelayClient) -> Option<&str> {
+        client.authorization.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn urls_and_tokens() {
+        let plus = RelayClient::new("http://:abc+d%26e%40@127.0.0.1:8900/chaos/", None)
+            .expect("a relay URL");
+        assert_eq!(
+            header(&plus),
+            Some("Bearer abc+d&e@"),
+            "percent-decoding only"
+        );
+        assert_eq!(plus.base, "http://127.0.0.1:8900/chaos");
+        assert_eq!(plus.display_url(), "http://***@127.0.0.1:8900/chaos/");
+        let user = RelayClient::new("http://tok@relay:80", None).expect("a relay URL");
+        assert_eq!(
+            header(&user),
+            Some("Bearer tok"),
+            "the user name when no password"
+        );
+        let given = RelayClient::new("http://:url@relay", Some("builder")).expect("a relay URL");
+        assert_eq!(header(&given), Some("Bearer builder"));
+        for (url, says) in [
+            ("https://relay.example:8900", "https is not supported"),
+            ("http://relay.example:8900/?x=1", "query or fragment"),
+            ("http://relay.example:8900/#x", "query or fragment"),
+            ("http://:to%7Fken@relay.example:8900", "cannot carry"),
+            ("http://", "invalid relay URL"),
+        ] {
+            let err = RelayClient::new(url, None).expect_err(url);
+            assert!(err.contains(says), "{url}: {err}");
+        }
+    }
 }

@@ -28,6 +28,7 @@
 //! not the operators'.
 
 pub(crate) mod client;
+pub use client::RELAY_TOKEN_ENV;
 #[cfg(feature = "admin")]
 pub mod server;
 

@@ -43,6 +43,8 @@ const MAX_VIEWS: usize = 10_000;
 const MAX_QUEUED_HEARTBEATS: usize = 20_000;
 /// Most heartbeats written in one transaction.
 const MAX_HEARTBEAT_BATCH: usize = 1_000;
+/// Largest report (an instance with [`MAX_VIEWS`] long routes).
+const MAX_REPORT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The relay over one store. Cheap to clone; the watcher task ends with the last clone
 /// or at [`RelayServer::close`].
@@ -53,7 +55,8 @@ pub struct RelayServer {
 
 #[derive(Debug)]
 struct Inner {
-    store: Store,
+    /// The store; replaced when a SQLite file that went away is back.
+    store: Mutex<Store>,
     /// The store's position as the watcher last read it (`None`: not read yet).
     current: watch::Sender<Option<Position>>,
     /// Set by [`RelayServer::close`]: waiting polls answer at once.
@@ -89,13 +92,13 @@ impl RelayServer {
     pub fn new(store: Store) -> Self {
         let (heartbeats, queue) = mpsc::channel(MAX_QUEUED_HEARTBEATS);
         let inner = Arc::new(Inner {
-            store: store.clone(),
+            store: Mutex::new(store.clone()),
             current: watch::Sender::new(None),
             closed: watch::Sender::new(false),
             cache: Mutex::default(),
             heartbeats,
         });
-        tokio::spawn(write_heartbeats(store.clone(), queue));
+        tokio::spawn(write_heartbeats(Arc::downgrade(&inner), queue));
         tokio::spawn(watch_counters(Arc::downgrade(&inner), store));
         Self { inner }
     }
@@ -107,6 +110,14 @@ impl RelayServer {
             .route(CHANGES_PATH, get(changes))
             .route(INSTANCES_PATH, post(report))
             .route(&format!("{INSTANCES_PATH}/{{id}}"), delete(deregister))
+            .route(
+                &format!("{RELAY_PREFIX}/{{*rest}}"),
+                axum::routing::any(no_such_route),
+            )
+            .route(RELAY_PREFIX, axum::routing::any(no_such_route))
+            .route(&format!("{RELAY_PREFIX}/"), axum::routing::any(no_such_route))
+            .method_not_allowed_fallback(wrong_method)
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(self.clone())
     }
 
@@ -114,6 +125,10 @@ impl RelayServer {
     /// so a graceful shutdown does not wait for long polls.
     pub fn close(&self) {
         self.inner.closed.send_replace(true);
+    }
+
+    fn store(&self) -> Store {
+        self.inner.store()
     }
 
     /// The answer for a reader at `applied`, read once per position and shared.
@@ -132,7 +147,10 @@ impl RelayServer {
             }
         };
         cell.get_or_try_init(|| async {
-            let changes = self.inner.store.changes_since(applied).await?;
+            let store = self.store();
+            // A SQLite file that is gone or replaced is not served.
+            store.check_file()?;
+            let changes = store.changes_since(applied).await?;
             let unchanged = matches!(changes, Changes::Unchanged);
             let at = applied.unwrap_or(Position {
                 generation: 0,
@@ -150,13 +168,25 @@ impl RelayServer {
     }
 }
 
+impl Inner {
+    fn store(&self) -> Store {
+        self.store.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Writes queued heartbeats, all that wait (up to [`MAX_HEARTBEAT_BATCH`]) in one
 /// transaction; ends with the relay.
-async fn write_heartbeats(store: Store, mut queue: mpsc::Receiver<QueuedHeartbeat>) {
+async fn write_heartbeats(inner: Weak<Inner>, mut queue: mpsc::Receiver<QueuedHeartbeat>) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, MAX_HEARTBEAT_BATCH).await > 0 {
+        let Some(store) = inner.upgrade().map(|inner| inner.store()) else {
+            return;
+        };
         let heartbeats: Vec<Heartbeat> = batch.iter().map(|q| q.heartbeat.clone()).collect();
-        let written = store.heartbeats(&heartbeats).await;
+        let written = match store.check_file() {
+            Ok(()) => store.heartbeats(&heartbeats).await,
+            Err(err) => Err(err),
+        };
         for (index, queued) in batch.drain(..).enumerate() {
             let answer = match &written {
                 Ok(known) => Ok(known.get(index).copied().unwrap_or(false)),
@@ -167,8 +197,10 @@ async fn write_heartbeats(store: Store, mut queue: mpsc::Receiver<QueuedHeartbea
     }
 }
 
-/// Follows the store's change counters for every waiting poll.
-async fn watch_counters(inner: Weak<Inner>, store: Store) {
+/// Follows the store's change counters for every waiting poll. A SQLite file that is
+/// deleted or replaced counts as unreachable: polls answer 503 (subscribers keep their
+/// snapshots) until a file is at the URL again, which is then opened (never created).
+async fn watch_counters(inner: Weak<Inner>, mut store: Store) {
     let mut listener = None;
     let mut failing = false;
     let mut closed = match inner.upgrade() {
@@ -179,10 +211,22 @@ async fn watch_counters(inner: Weak<Inner>, store: Store) {
         if *closed.borrow_and_update() {
             return;
         }
+        let gone = store.check_file().err();
+        if gone.is_some()
+            && let Ok(again) = store.reopen().await
+        {
+            store = again;
+            if let Some(relay) = inner.upgrade() {
+                *relay.store.lock().unwrap_or_else(|p| p.into_inner()) = store.clone();
+            }
+        }
         if listener.is_none() && store.backend_name() == "postgres" {
             listener = store.listen_for_changes().await.ok().flatten();
         }
-        let read = store.counters().await;
+        let read = match store.check_file() {
+            Ok(()) => store.counters().await,
+            Err(err) => Err(err),
+        };
         let Some(relay) = inner.upgrade() else {
             return;
         };
@@ -203,6 +247,8 @@ async fn watch_counters(inner: Weak<Inner>, store: Store) {
                 failing = false;
             }
             Err(err) => {
+                // Polls read the store themselves, and fail while it is unreachable.
+                relay.current.send_replace(None);
                 if !failing {
                     tracing::warn!(target: "chaos", store = %store.display_url(), error = %err, "relay: chaos store unavailable; subscribers keep their snapshots");
                 }
@@ -232,6 +278,28 @@ async fn watch_counters(inner: Weak<Inner>, store: Store) {
             listener = None;
         }
     }
+}
+
+/// Where every relay route lives.
+pub const RELAY_PREFIX: &str = "/api/v1/relay";
+
+/// A path under [`RELAY_PREFIX`] the relay does not serve: 404 naming the routes.
+async fn no_such_route(uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no relay route {}: the relay serves GET {CHANGES_PATH}, POST {INSTANCES_PATH} and DELETE {INSTANCES_PATH}/ID",
+            uri.path()
+        ),
+    )
+}
+
+/// A method a relay route does not take: 405 naming the route.
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 /// An error answer: `{"error": message, "status": code}`.
@@ -361,19 +429,23 @@ async fn changes(State(relay): State<RelayServer>, RawQuery(query): RawQuery) ->
     json_bytes(json)
 }
 
-/// Checks what an instance says about itself; the message names the field.
-fn check_report(report: &ReportBody) -> Result<(), String> {
+/// Checks a name an instance gives (id, host, view): 1 to `max` printable characters.
+fn check_name(what: &str, text: &str, max: usize) -> Result<(), String> {
+    let length = text.chars().count();
+    if length == 0 || length > max || text.chars().any(char::is_control) {
+        Err(format!(
+            "{what} has {length} characters or a control character: allowed are 1 to {max} printable characters"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks what an instance says about itself (`store_generation`: the store's, when
+/// known); the message names the field.
+fn check_report(report: &ReportBody, store_generation: Option<i64>) -> Result<(), String> {
     let info = &report.instance;
-    let name = |what: &str, text: &str, max: usize| {
-        let length = text.chars().count();
-        if length == 0 || length > max || text.chars().any(char::is_control) {
-            Err(format!(
-                "{what} has {length} characters or a control character: allowed are 1 to {max} printable characters"
-            ))
-        } else {
-            Ok(())
-        }
-    };
+    let name = check_name;
     name("instance.id", &info.id, MAX_NAME_CHARS)?;
     name("instance.host", &info.host, MAX_NAME_CHARS)?;
     if info.pid < 0 || info.started_at < 0 {
@@ -391,23 +463,42 @@ fn check_report(report: &ReportBody) -> Result<(), String> {
             info.views.len()
         ));
     }
+    let mut patterns = std::collections::HashSet::new();
     for view in &info.views {
         name("a view name", &view.name, MAX_PATTERN_CHARS)?;
         name("a view pattern", &view.pattern, MAX_PATTERN_CHARS)?;
-        if view.methods.len() > 32 || view.methods.iter().any(|m| m.is_empty() || m.len() > 32) {
+        if !patterns.insert(view.pattern.as_str()) {
             return Err(format!(
-                "view {} has methods that are not HTTP methods: allowed are at most 32 of 1 to 32 characters",
-                view.name
+                "view pattern {} is listed twice: list each route once",
+                view.pattern
             ));
+        }
+        if view.methods.len() > 32 {
+            return Err(format!(
+                "view {} has {} methods: allowed are at most 32",
+                view.pattern,
+                view.methods.len()
+            ));
+        }
+        for method in &view.methods {
+            crate::action::validate_method(method)
+                .map_err(|err| format!("view {}: {err}", view.pattern))?;
         }
     }
     if report.generation.is_some_and(|g| g < 0) || report.applied_at.is_some_and(|t| t < 0) {
         return Err("generation and applied_at must not be negative".to_owned());
     }
+    if let (Some(reported), Some(store)) = (report.generation, store_generation)
+        && reported > store
+    {
+        return Err(format!(
+            "generation {reported} is ahead of the store's ({store}): allowed is a generation the relay served"
+        ));
+    }
     for (id, counts) in report.fired.iter().flatten() {
-        let counts_ok = counts
-            .as_array()
-            .is_some_and(|pair| pair.len() == 2 && pair.iter().all(|n| n.as_u64().is_some()));
+        let counts_ok = counts.as_array().is_some_and(|pair| {
+            pair.len() == 2 && pair.iter().all(|n| n.as_i64().is_some_and(|n| n >= 0))
+        });
         if id.parse::<i64>().is_err() || !counts_ok {
             return Err(format!(
                 "fired entry '{id}' is not an action id with [total, recent]: allowed is {{\"ID\": [TOTAL, RECENT]}}"
@@ -419,7 +510,15 @@ fn check_report(report: &ReportBody) -> Result<(), String> {
 
 /// `POST /api/v1/relay/instances`: a heartbeat, registering the instance when the store
 /// does not know it. Answers `{"registered": true}` when it registered it.
-async fn report(State(relay): State<RelayServer>, body: Bytes) -> Response {
+async fn report(State(relay): State<RelayServer>, body: axum::body::Body) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_REPORT_BYTES).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the report is over {MAX_REPORT_BYTES} bytes: allowed are at most {MAX_REPORT_BYTES}"
+            ),
+        );
+    };
     let report: ReportBody = match serde_json::from_slice(&body) {
         Ok(report) => report,
         Err(err) => {
@@ -429,10 +528,12 @@ async fn report(State(relay): State<RelayServer>, body: Bytes) -> Response {
             );
         }
     };
-    if let Err(message) = check_report(&report) {
+    let store_generation = relay.inner.current.borrow().map(|p| p.generation);
+    if let Err(message) = check_report(&report, store_generation) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, message);
     }
-    let store = &relay.inner.store;
+    let store = relay.store();
+    let store = &store;
     let fired = report
         .fired
         .map(|fired| serde_json::Value::Object(fired).to_string());
@@ -497,8 +598,20 @@ async fn report(State(relay): State<RelayServer>, body: Bytes) -> Response {
 }
 
 /// `DELETE /api/v1/relay/instances/{id}`: an instance that stops cleanly.
-async fn deregister(State(relay): State<RelayServer>, Path(id): Path<String>) -> Response {
-    match relay.inner.store.deregister_instance(&id).await {
+async fn deregister(
+    State(relay): State<RelayServer>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path(id)) = id else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the instance id is not UTF-8 text: allowed are 1 to 255 printable characters",
+        );
+    };
+    if let Err(message) = check_name("the instance id", &id, MAX_NAME_CHARS) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, message);
+    }
+    match relay.store().deregister_instance(&id).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -73,6 +73,14 @@ async fn open(url: &str, create: bool) -> Result<Store, StoreError> {
         connect_postgres(url, display_url).await
     } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
         connect_mysql(url, display_url).await
+    } else if crate::relay::is_relay_url(url) {
+        Err(StoreError::InvalidUrl {
+            url: display_url,
+            reason: "http(s):// names a relay (chaos-admin serve), which app instances follow; \
+                     chaos-admin and the admin need the database URL itself (sqlite://, \
+                     postgres:// or mysql://)"
+                .to_owned(),
+        })
     } else {
         Err(StoreError::UnsupportedUrl(display_url))
     }
@@ -411,6 +419,10 @@ fn redact_user_info(url: &str) -> String {
     let Some((credentials, host)) = authority.rsplit_once('@') else {
         return url.to_owned();
     };
+    // A relay's user info is its token, whichever part holds it.
+    if crate::relay::is_relay_url(url) {
+        return format!("{scheme}:{slashes}***@{host}{path}");
+    }
     match credentials.split_once(':') {
         Some((user, _password)) => format!("{scheme}:{slashes}{user}:***@{host}{path}"),
         None => url.to_owned(),
@@ -453,5 +465,8 @@ mod tests {
             redact("postgres:root:TopSecret1@db/x"),
             "postgres:root:***@db/x"
         );
+        // A relay's token may sit in either part of the user info.
+        assert_eq!(redact("http://:tok@relay:8900"), "http://***@relay:8900");
+        assert_eq!(redact("HTTP://tok@relay:8900/p"), "HTTP://***@relay:8900/p");
     }
 }
