@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use e2e::load::{Expect, Load, LoadReport};
+use e2e::load::{LoadReport, steady_stream};
 use e2e::pg_cluster::PgCluster;
 use e2e::{DemoApp, TestStore, admin, admin_ok, poll};
 use serde_json::Value;
@@ -205,26 +205,6 @@ fn assert_no_failures(report: &LoadReport) {
     );
 }
 
-/// The steady stream: the demo's health check (never faulted) and `items` (faulted with
-/// a 503 before the outage; the last snapshot must keep applying it).
-fn steady_stream(app: &DemoApp) -> Load {
-    Load::start(
-        app.port,
-        vec![
-            Expect {
-                method: "GET",
-                path: "/health",
-                status: 200,
-            },
-            Expect {
-                method: "GET",
-                path: "/items",
-                status: 503,
-            },
-        ],
-    )
-}
-
 #[test]
 fn postgres_outage_serves_every_request_and_recovers_without_restart() {
     let Some(mut cluster) = PgCluster::start() else {
@@ -241,7 +221,7 @@ fn postgres_outage_serves_every_request_and_recovers_without_restart() {
         (app.get("/items").status == 503).then_some(())
     });
 
-    let load = steady_stream(&app);
+    let load = steady_stream(app.port);
     load.wait_for_more(50);
     cluster.stop();
     // The store is really gone: the CLI cannot reach it.
@@ -295,7 +275,7 @@ fn sqlite_outage_serves_every_request_and_recovers_without_restart() {
         (app.get("/items").status == 503).then_some(())
     });
 
-    let load = steady_stream(&app);
+    let load = steady_stream(app.port);
     load.wait_for_more(50);
     // The store's folder goes away (as far as an embedded file can have an outage).
     let away = root.path().join("store.away");

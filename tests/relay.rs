@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::load::{Expect, Load};
+use e2e::load::steady_stream;
 use e2e::{AdminServer, DemoApp, TestStore, admin_ok, poll};
 use serde_json::Value;
 
@@ -58,21 +58,7 @@ fn relay_restarts_under_load_fail_no_request(store: &TestStore) {
         (instances.len() == 1 && instances[0]["state"] == "current").then_some(())
     });
 
-    let load = Load::start(
-        app.port,
-        vec![
-            Expect {
-                method: "GET",
-                path: "/health",
-                status: 200,
-            },
-            Expect {
-                method: "GET",
-                path: "/items",
-                status: 503,
-            },
-        ],
-    );
+    let load = steady_stream(app.port);
     load.wait_for_more(50);
     // The relay dies (no graceful shutdown), the store changes meanwhile.
     server.kill();

@@ -20,9 +20,10 @@
 
 use std::time::{Duration, Instant};
 
-use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, ChaosViews, Fault, Kind, Store};
+use chaos_middleware::{ChaosHandle, ChaosLayer, ChaosViews, Store};
 use e2e::bench::{
-    ProcessUsage, connections, database_counters, fail, positive, process_usage, wait_all,
+    ProcessUsage, connections, database_counters, fail, positive, process_usage,
+    propagation_trials, wait_all,
 };
 use e2e::pg_cluster::PgCluster;
 use e2e::{AdminServer, latency_summary, millis};
@@ -197,27 +198,10 @@ async fn scenario(
     );
 
     // Propagation of one change to all N.
-    let mut applied = Vec::with_capacity(options.trials);
     let cpu_before = process_usage(server.pid()).cpu;
-    for trial in 0..options.trials {
-        let spec = ActionSpec::new(
-            Kind::Response,
-            format!("view_{trial}"),
-            Fault::Return {
-                status: 503,
-                body: None,
-            },
-        );
-        if let Err(err) = writer.create(&spec).await {
-            fail(&format!("create: {err}"));
-        }
-        let written = Instant::now();
-        let generation = writer.generation().await.unwrap_or(0);
-        wait_all(&handles, generation).await;
-        applied.push(written.elapsed());
-        // The heartbeats every instance sends after a reload settle before the next one.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    // The heartbeats every instance sends after a reload settle before the next one.
+    let mut applied =
+        propagation_trials(writer, &handles, options.trials, Duration::from_millis(500)).await;
     let usage: ProcessUsage = process_usage(server.pid());
     println!(
         "  one change, write returned -> all {n} applied: {}",

@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, Fault, Kind, Selection, Store};
-use e2e::bench::{connections, database_counters, fail, positive, wait_all};
+use e2e::bench::{connections, database_counters, fail, positive, propagation_trials, wait_all};
 use e2e::pg_cluster::PgCluster;
 use e2e::{latency_summary, millis};
 use sqlx::Connection;
@@ -177,24 +177,7 @@ async fn scenario(cluster: &PgCluster, url: &str, n: usize, options: &Options) {
     );
 
     // Propagation of one change to all N.
-    let mut applied = Vec::with_capacity(options.trials);
-    for trial in 0..options.trials {
-        let spec = ActionSpec::new(
-            Kind::Response,
-            format!("view_{trial}"),
-            Fault::Return {
-                status: 503,
-                body: None,
-            },
-        );
-        if let Err(err) = writer.create(&spec).await {
-            fail(&format!("create: {err}"));
-        }
-        let written = Instant::now();
-        let generation = writer.generation().await.unwrap_or(0);
-        wait_all(&handles, generation).await;
-        applied.push(written.elapsed());
-    }
+    let mut applied = propagation_trials(&writer, &handles, options.trials, Duration::ZERO).await;
     println!(
         "  one change, write returned -> all {n} applied: {}",
         latency_summary(&mut applied)

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use chaos_middleware::ChaosHandle;
+use chaos_middleware::{ActionSpec, ChaosHandle, Fault, Kind, Store};
 
 /// Longest wait for layers to apply a change before a benchmark gives up.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -146,4 +146,35 @@ fn clock_ticks_per_second() -> u64 {
         .and_then(|text| text.trim().parse().ok())
         .filter(|n| *n > 0)
         .unwrap_or(100)
+}
+
+/// `trials` times: one new action (`return 503` on `view_<trial>`) written by `writer`,
+/// and the time from the write returning until every layer of `handles` applies it;
+/// `pause` between trials.
+pub async fn propagation_trials(
+    writer: &Store,
+    handles: &[ChaosHandle],
+    trials: usize,
+    pause: Duration,
+) -> Vec<Duration> {
+    let mut applied = Vec::with_capacity(trials);
+    for trial in 0..trials {
+        let spec = ActionSpec::new(
+            Kind::Response,
+            format!("view_{trial}"),
+            Fault::Return {
+                status: 503,
+                body: None,
+            },
+        );
+        if let Err(err) = writer.create(&spec).await {
+            fail(&format!("create: {err}"));
+        }
+        let written = Instant::now();
+        let generation = writer.generation().await.unwrap_or(0);
+        wait_all(handles, generation).await;
+        applied.push(written.elapsed());
+        tokio::time::sleep(pause).await;
+    }
+    applied
 }

@@ -112,3 +112,24 @@ impl Drop for Load {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// The steady stream of the outage tests: the demo's health check (never faulted) and
+/// `items` (faulted with a 503 before the outage; the last snapshot must keep applying
+/// it), to the demo app on `port`.
+pub fn steady_stream(port: u16) -> Load {
+    Load::start(
+        port,
+        vec![
+            Expect {
+                method: "GET",
+                path: "/health",
+                status: 200,
+            },
+            Expect {
+                method: "GET",
+                path: "/items",
+                status: 503,
+            },
+        ],
+    )
+}

@@ -115,7 +115,10 @@ impl RelayServer {
                 axum::routing::any(no_such_route),
             )
             .route(RELAY_PREFIX, axum::routing::any(no_such_route))
-            .route(&format!("{RELAY_PREFIX}/"), axum::routing::any(no_such_route))
+            .route(
+                &format!("{RELAY_PREFIX}/"),
+                axum::routing::any(no_such_route),
+            )
             .method_not_allowed_fallback(wrong_method)
             .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(self.clone())
