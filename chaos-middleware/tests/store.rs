@@ -806,11 +806,7 @@ async fn child_connect_from_env() {
 
 #[tokio::test]
 async fn unsupported_url_is_refused() {
-    for url in [
-        "mongodb://root:hunter2@localhost/chaos",
-        "chaos.db",
-        "http://x",
-    ] {
+    for url in ["mongodb://root:hunter2@localhost/chaos", "chaos.db"] {
         match Store::connect(url).await {
             Err(err @ StoreError::UnsupportedUrl(_)) => {
                 let message = err.to_string();
@@ -823,6 +819,20 @@ async fn unsupported_url_is_refused() {
                 }
             }
             other => panic!("{url} must be unsupported, got {other:?}"),
+        }
+    }
+    // A relay URL is for app instances: the store says which URL it needs instead.
+    for url in ["http://x", "HTTPS://:secret@relay:8900"] {
+        match Store::connect(url).await {
+            Err(err @ StoreError::InvalidUrl { .. }) => {
+                let message = err.to_string();
+                assert!(!message.contains("secret"), "token leaked: {message}");
+                assert!(
+                    message.contains("names a relay") && message.contains("sqlite://"),
+                    "{message}"
+                );
+            }
+            other => panic!("{url} must be refused as a relay URL, got {other:?}"),
         }
     }
 }
