@@ -8,8 +8,8 @@ use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    create, delete, discover, exercise, init, list, purge, report, serve, show, status, storm,
-    toggle, validate, views,
+    create, delete, discover, exercise, guard, init, list, purge, report, serve, show, status,
+    storm, toggle, validate, views,
 };
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
@@ -37,6 +37,8 @@ Examples:
   chaos-admin storm --user alice --for 10m
   chaos-admin storm --end
   chaos-admin exercise start --view items --view checkout --for 1h
+  chaos-admin guard set --max-error-rate 5% --max-p99 2s --window 60s
+  chaos-admin guard reset
   chaos-admin views
   chaos-admin status";
 
@@ -104,6 +106,9 @@ enum Command {
     /// Secretly inject faults for a fault-finding exercise; hint, reveal, end.
     #[command(subcommand)]
     Exercise(exercise::Command),
+    /// Stop all chaos when the app's own users are hurt: set, list, clear, reset.
+    #[command(subcommand)]
+    Guard(guard::Command),
     /// List the views running app instances serve, and which instances serve them.
     Views(views::Args),
     /// Show live app instances and whether each applies the store's latest generation.
@@ -145,6 +150,7 @@ enum Plan {
     Purge(purge::Plan),
     Storm(storm::Plan),
     Exercise(exercise::Plan),
+    Guard(guard::Plan),
     Views(views::Plan),
     Status(status::Plan),
 }
@@ -163,6 +169,7 @@ impl Command {
             Command::Purge(args) => Plan::Purge(purge::plan(args)?),
             Command::Storm(args) => Plan::Storm(storm::plan(args)?),
             Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
+            Command::Guard(command) => Plan::Guard(guard::plan(command)?),
             Command::Views(args) => Plan::Views(views::plan(args)),
             Command::Status(args) => Plan::Status(status::plan(args)),
             Command::Run(args) => {
@@ -189,6 +196,7 @@ impl Plan {
             | Plan::Purge(_)
             | Plan::Storm(_)
             | Plan::Exercise(_) => true,
+            Plan::Guard(plan) => guard::writes(plan),
             Plan::List(_) | Plan::Show(_) | Plan::Views(_) | Plan::Status(_) => false,
         }
     }
@@ -203,6 +211,7 @@ impl Plan {
             Plan::Purge(plan) => purge::run(plan, store).await,
             Plan::Storm(plan) => storm::run(plan, store).await,
             Plan::Exercise(plan) => exercise::run(plan, store).await,
+            Plan::Guard(plan) => guard::run(plan, store).await,
             Plan::Views(plan) => views::run(plan, store).await,
             Plan::Status(plan) => status::run(plan, store).await,
         }

@@ -11,6 +11,7 @@ pub mod action;
 pub mod admin;
 mod fast_rng;
 pub mod gameday;
+pub mod guard;
 mod layer;
 mod point;
 pub mod relay;

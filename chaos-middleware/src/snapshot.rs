@@ -211,6 +211,14 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot that injects nothing, at `generation` (a guard tripped).
+    pub fn inert(generation: Option<i64>) -> Self {
+        Self {
+            generation,
+            ..Self::empty()
+        }
+    }
+
     /// Compiles the enabled actions meant for this host.
     pub fn compile<'a>(
         generation: Option<i64>,

@@ -66,6 +66,9 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         output::ignore_broken_pipe(result)?;
         return Ok(());
     }
+    // A tripped guard first: nothing listed below is being injected.
+    let banner = crate::commands::guard::tripped_banner(&store.guards().await?);
+    output::ignore_broken_pipe(out.write_all(banner.as_bytes()))?;
     // The table names the store it lists, so a wrong store shows at once.
     output::ignore_broken_pipe(writeln!(out, "store: {}", store.location()))?;
     if rows.is_empty() {

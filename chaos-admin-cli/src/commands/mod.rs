@@ -5,6 +5,7 @@ pub mod create;
 pub mod delete;
 pub mod discover;
 pub mod exercise;
+pub mod guard;
 pub mod init;
 pub mod list;
 pub mod purge;

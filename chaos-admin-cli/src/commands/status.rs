@@ -51,6 +51,7 @@ const HEADER: [&str; 9] = [
 /// Prints the store generation and the instances.
 pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
     let generation = store.generation().await?;
+    let guards = store.guards().await?;
     let now = now_ms();
     let instances: Vec<InstanceRow> = store
         .instances()
@@ -86,6 +87,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             "backend": store.backend_name(),
             "generation": generation,
             "instances": items,
+            "guards": guards,
         });
         let result = serde_json::to_writer_pretty(&mut out, &document)
             .map_err(io::Error::from)
@@ -93,11 +95,12 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
         output::ignore_broken_pipe(result)?;
         return Ok(());
     }
-    let mut text = format!(
+    let mut text = crate::commands::guard::tripped_banner(&guards);
+    text.push_str(&format!(
         "store: {} ({}), generation {generation}\n",
         store.location(),
         store.backend_name()
-    );
+    ));
     if instances.is_empty() {
         text.push_str("no live app instances (`status --all` also shows stopped ones)\n");
         output::ignore_broken_pipe(out.write_all(text.as_bytes()))?;

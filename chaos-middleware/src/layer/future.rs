@@ -13,6 +13,7 @@ use tokio::time::Sleep;
 
 use super::body::BoxError;
 use super::state::{ActiveDelay, Shared};
+use crate::guard::monitor::Measure;
 
 pin_project! {
     /// Future of [`ChaosService`](super::ChaosService).
@@ -27,6 +28,8 @@ pin_project! {
     enum State<F> {
         // No fault: the inner service's future, untouched.
         Inner { #[pin] future: F },
+        // No fault, measured for the armed guards.
+        Measured { #[pin] future: F, measure: Option<Measure> },
         // Faults, boxed so the common variant (and every future moved around) stays small.
         Faulted { faulted: Pin<Box<Faulted<F>>> },
     }
@@ -57,6 +60,9 @@ pin_project! {
         shared: Option<Arc<Shared>>,
         // Resolves on the layer's graceful shutdown: the delays end at once.
         stop: Option<StopSignal>,
+        // Measures the app's response for the armed guards (without the `before` delay).
+        measure: Option<Measure>,
+        before_ms: u64,
     }
 }
 
@@ -76,6 +82,8 @@ pub(crate) struct Faults<F> {
     pub shared: Option<Arc<Shared>>,
     /// The shutdown signal (present when the request has a delay).
     pub stop: Option<StopSignal>,
+    /// Measures the app's own response for the armed guards.
+    pub measure: Option<Measure>,
 }
 
 fn sleep_for(ms: u64) -> Option<Sleep> {
@@ -86,6 +94,17 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
+        }
+    }
+
+    /// The inner future, measured when `measure` is set.
+    #[inline]
+    pub(crate) fn measured(future: F, measure: Option<Measure>) -> Self {
+        match measure {
+            None => Self::inner(future),
+            measure => Self {
+                state: State::Measured { future, measure },
+            },
         }
     }
 
@@ -102,6 +121,8 @@ impl<F> ResponseFuture<F> {
                     active: faults.active,
                     shared: faults.shared,
                     stop: faults.stop,
+                    measure: faults.measure,
+                    before_ms: faults.before_ms,
                 }),
             },
         }
@@ -131,6 +152,16 @@ where
             StateProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(into_axum(response)))
+            }
+            StateProj::Measured { future, measure } => {
+                let result = ready!(future.poll(cx));
+                if let Some(measure) = measure.take() {
+                    let error = result
+                        .as_ref()
+                        .map_or(true, |response| response.status().is_server_error());
+                    measure.finish(error, 0);
+                }
+                Poll::Ready(result.map(into_axum))
             }
             StateProj::Faulted { faulted } => faulted.as_mut().poll(cx),
         }
@@ -167,7 +198,14 @@ where
             panic!("chaos: panic injected by action {action_id}");
         }
         if let Some(inner) = this.future.as_mut().as_pin_mut() {
-            let inner_response = ready!(inner.poll(cx))?;
+            let result = ready!(inner.poll(cx));
+            if let Some(measure) = this.measure.take() {
+                let error = result
+                    .as_ref()
+                    .map_or(true, |response| response.status().is_server_error());
+                measure.finish(error, *this.before_ms);
+            }
+            let inner_response = result?;
             *this.response = Some(into_axum(inner_response));
             this.future.set(None);
             if *this.after_ms > 0 {

@@ -2,6 +2,7 @@
 
 mod body;
 mod future;
+mod guard;
 mod listen;
 mod reload;
 mod service;
@@ -243,6 +244,10 @@ impl ChaosLayerBuilder {
                 max_active_delays: self.max_active_delays.unwrap_or(DEFAULT_MAX_ACTIVE_DELAYS),
             },
             shutdown: state::Shutdown::new(),
+            monitor: arc_swap::ArcSwapOption::empty(),
+            measuring: AtomicBool::new(false),
+            guards: std::sync::Mutex::default(),
+            armed: Arc::default(),
         });
         if enabled {
             // `chaos_point` consults the last enabled layer built in the process.
@@ -352,6 +357,10 @@ pub struct ChaosStats {
     pub incremental_reloads: u64,
     /// Rows and tombstones read by the last reload.
     pub last_reload_rows: u64,
+    /// Whether a guard is tripped (in the store, or measured here): nothing is injected.
+    pub guard_tripped: bool,
+    /// Whether guards are armed and measuring the app's own responses.
+    pub guards_armed: bool,
 }
 
 impl ChaosHandle {
@@ -378,6 +387,8 @@ impl ChaosHandle {
             full_reloads: read(&counters.full_reloads),
             incremental_reloads: read(&counters.incremental_reloads),
             last_reload_rows: read(&counters.last_reload_rows),
+            guard_tripped: self.shared.guard_tripped(),
+            guards_armed: self.shared.measuring.load(Ordering::Relaxed),
         }
     }
 
@@ -393,7 +404,7 @@ impl ChaosHandle {
     /// Replaces the rule set with `actions` (what the store watcher does on a change).
     /// Ignored when the layer is disabled or shut down.
     pub fn apply(&self, generation: Option<i64>, actions: &[Action]) {
-        self.shared.apply(generation, actions);
+        self.shared.apply(generation, actions, None);
     }
 
     /// Graceful shutdown, for the app's shutdown signal (e.g. inside axum's
@@ -417,6 +428,8 @@ impl ChaosHandle {
         let shared = &self.shared;
         shared.snapshot.store(Arc::new(Snapshot::empty()));
         shared.has_response_rules.store(false, Ordering::Relaxed);
+        shared.measuring.store(false, Ordering::Relaxed);
+        shared.monitor.store(None);
         let deregistered = shared.shutdown.deregistered.notified();
         shared.shutdown.stop.send_replace(true);
         if shared.shutdown.registers.load(Ordering::Acquire) {
@@ -429,17 +442,110 @@ impl ChaosHandle {
 const SHUTDOWN_DEREGISTER_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Shared {
+    /// Compiles and publishes the snapshot of `actions` at `generation`, with `guards`
+    /// when they changed (`None`: the ones applied before). While a guard is tripped (in
+    /// the store, or measured here and not yet re-armed) every action compiles as
+    /// disabled: nothing is injected, and fault counts are kept.
     pub(crate) fn apply<'a>(
         &self,
         generation: Option<i64>,
         actions: impl IntoIterator<Item = &'a Action>,
+        guards: Option<&[crate::guard::Guard]>,
     ) {
         if !self.enabled || *self.shutdown.stop.borrow() {
             return;
         }
-        let snapshot = Snapshot::compile(generation, actions, &self.views, &self.host, &self.fired);
+        let mut state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(guards) = guards {
+            state.stored = guards.to_vec();
+        }
+        let rearmed = state.local.as_ref().is_some_and(|local| {
+            local
+                .written_at
+                .is_some_and(|at| generation.is_some_and(|g| g >= at))
+                && !state
+                    .stored
+                    .iter()
+                    .any(|g| g.id == local.guard && g.tripped.is_some())
+        });
+        if rearmed {
+            state.local = None;
+        }
+        let tripped = state.local.is_some() || state.stored.iter().any(|g| g.tripped.is_some());
+        let snapshot = if tripped {
+            let inert: Vec<Action> = actions
+                .into_iter()
+                .map(|action| {
+                    let mut action = action.clone();
+                    action.spec.enabled = false;
+                    action
+                })
+                .collect();
+            Snapshot::compile(generation, &inert, &self.views, &self.host, &self.fired)
+        } else {
+            Snapshot::compile(generation, actions, &self.views, &self.host, &self.fired)
+        };
+        let active = snapshot.rule_count + snapshot.point_rule_count > 0;
+        let monitor = if active {
+            let previous = self.monitor.load_full();
+            crate::guard::monitor::Monitor::build(&state.stored, &self.views, previous.as_deref())
+        } else {
+            None
+        };
         let has_rules = !snapshot.has_no_response_rules();
         self.snapshot.store(Arc::new(snapshot));
         self.has_response_rules.store(has_rules, Ordering::Relaxed);
+        let armed = monitor.is_some();
+        self.monitor.store(monitor.map(Arc::new));
+        self.measuring.store(armed, Ordering::Relaxed);
+        drop(state);
+        if armed {
+            self.armed.notify_one();
+        }
+    }
+
+    /// Stops injecting at once because guard `guard` tripped here (unless a trip is
+    /// already pending); returns whether this call stopped it. The reloader keeps
+    /// injection off until the store shows the guard re-armed after the trip was written.
+    pub(crate) fn trip_locally(&self, guard: i64, trip: crate::guard::Trip) -> bool {
+        let mut state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        if state.local.is_some() {
+            return false;
+        }
+        state.local = Some(state::LocalTrip {
+            guard,
+            trip,
+            written_at: None,
+        });
+        let generation = self.snapshot.load().generation;
+        self.snapshot.store(Arc::new(Snapshot::inert(generation)));
+        self.has_response_rules.store(false, Ordering::Relaxed);
+        self.measuring.store(false, Ordering::Relaxed);
+        self.monitor.store(None);
+        true
+    }
+
+    /// The trip measured here that is not written to the store yet.
+    pub(crate) fn unwritten_trip(&self) -> Option<(i64, crate::guard::Trip)> {
+        let state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .local
+            .as_ref()
+            .filter(|local| local.written_at.is_none())
+            .map(|local| (local.guard, local.trip.clone()))
+    }
+
+    /// The trip measured here was written; the store was at `generation` after it.
+    pub(crate) fn trip_written(&self, generation: i64) {
+        let mut state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(local) = state.local.as_mut() {
+            local.written_at = Some(generation);
+        }
+    }
+
+    /// Whether a guard is tripped (in the store, or measured here).
+    pub(crate) fn guard_tripped(&self) -> bool {
+        let state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        state.local.is_some() || state.stored.iter().any(|g| g.tripped.is_some())
     }
 }

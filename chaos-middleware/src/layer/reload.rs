@@ -63,18 +63,18 @@ pub(crate) const LISTENING_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 /// so this only bounds a connection attempt that hangs.
 const LISTENER_FIRST_WAIT: Duration = Duration::from_secs(5);
 
-/// What the reloader publishes for the heartbeat.
+/// What the reloader publishes for the heartbeat and the guard task.
 #[derive(Clone, Default)]
-struct Published {
+pub(super) struct Published {
     /// Where to register (`None` while the store is not open).
-    registry: Option<Registry>,
+    pub(super) registry: Option<Registry>,
     generation: Option<i64>,
     applied_at: Option<i64>,
 }
 
 /// Where the heartbeat registers the instance.
 #[derive(Clone)]
-enum Registry {
+pub(super) enum Registry {
     /// The store, over the listener's connection (PostgreSQL) when it is up.
     Store {
         store: Store,
@@ -153,6 +153,21 @@ impl Registry {
             Registry::Relay(relay) => relay.deregister(id).await,
         }
     }
+
+    /// Writes that guard `id` tripped; the store's generation after it.
+    pub(super) async fn trip_guard(
+        &self,
+        id: i64,
+        trip: &crate::guard::Trip,
+    ) -> Result<i64, StoreError> {
+        match self {
+            Registry::Store { store, .. } => {
+                store.trip_guard(id, trip).await?;
+                store.generation().await
+            }
+            Registry::Relay(relay) => relay.trip_guard(id, trip).await,
+        }
+    }
 }
 
 /// Aborts a spawned task when dropped.
@@ -189,6 +204,20 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         return;
     };
     tokio::pin!(stopped);
+    let info = match shared.upgrade() {
+        Some(layer) => instance_info(
+            &layer,
+            config
+                .heartbeat
+                .unwrap_or(super::DEFAULT_HEARTBEAT_INTERVAL),
+        ),
+        None => return,
+    };
+    tokio::spawn(super::guard::watch_guards(
+        shared.clone(),
+        watching.clone(),
+        info.id.clone(),
+    ));
     if let (Some(every), Some(layer)) = (config.heartbeat, shared.upgrade()) {
         // Not aborted with the reloader: it ends by itself (deregistering the instance)
         // when `published` is dropped or the layer shuts down.
@@ -196,12 +225,7 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
             .shutdown
             .registers
             .store(true, std::sync::atomic::Ordering::Release);
-        let task = heartbeat(
-            watching,
-            instance_info(&layer, every),
-            every,
-            Arc::downgrade(&layer),
-        );
+        let task = heartbeat(watching, info, every, Arc::downgrade(&layer));
         tokio::spawn(task);
     }
     let (url, mut connection) = match config.source {
@@ -366,20 +390,25 @@ fn apply_changes(
     applied: &mut Applied,
     started: Instant,
 ) -> bool {
-    let (position, read, full) = match changes {
+    let (position, read, full, guards) = match changes {
         Changes::Unchanged => return false,
-        Changes::All { position, listing } => {
+        Changes::All {
+            position,
+            listing,
+            guards,
+        } => {
             for corrupt in &listing.corrupt {
                 tracing::warn!(target: "chaos", "skipping {corrupt}");
             }
             let read = listing.actions.len() + listing.corrupt.len();
             applied.actions = listing.actions.into_iter().map(|a| (a.id, a)).collect();
-            (position, read, true)
+            (position, read, true, Some(guards))
         }
         Changes::Since {
             position,
             changed,
             deleted,
+            guards,
         } => {
             let read = changed.actions.len() + changed.corrupt.len() + deleted.len();
             for id in deleted {
@@ -394,7 +423,7 @@ fn apply_changes(
             for action in changed.actions {
                 applied.actions.insert(action.id, action);
             }
-            (position, read, false)
+            (position, read, false, guards)
         }
     };
     // Counted before the snapshot is published, so whoever sees the new snapshot sees
@@ -410,7 +439,11 @@ fn apply_changes(
         .last_reload_rows
         .store(u64::try_from(read).unwrap_or(u64::MAX), Ordering::Relaxed);
     let generation = position.generation;
-    shared.apply(Some(generation), applied.actions.values());
+    shared.apply(
+        Some(generation),
+        applied.actions.values(),
+        guards.as_deref(),
+    );
     tracing::debug!(
         target: "chaos",
         generation,

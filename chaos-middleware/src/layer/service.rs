@@ -55,21 +55,27 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // Idle (no request-level rules at all): one relaxed atomic load and out.
+        // Idle (no request-level rules at all): one relaxed atomic load and out, or two
+        // when guards measure the app's responses (chaos at fault points only).
         if !self.shared.has_response_rules.load(Ordering::Relaxed) {
-            return ResponseFuture::inner(self.inner.call(request));
+            if !self.shared.measuring.load(Ordering::Relaxed) {
+                return ResponseFuture::inner(self.inner.call(request));
+            }
+            let measure = self.measure(view_key(&request));
+            return ResponseFuture::measured(self.inner.call(request), measure);
         }
         let snapshot = self.shared.snapshot.load();
         let view = view_key(&request);
+        let measure = self.measure(view);
         let Some((specific, wildcard)) = snapshot.response_candidates(view) else {
-            return ResponseFuture::inner(self.inner.call(request));
+            return ResponseFuture::measured(self.inner.call(request), measure);
         };
         let info = RequestInfo::of(&request);
         let extract_user = || self.shared.extract_user.extract(&info);
         let (decision, user) = decide(specific, wildcard, Some(request.method()), extract_user);
         if decision.is_empty() {
             drop(user);
-            return ResponseFuture::inner(self.inner.call(request));
+            return ResponseFuture::measured(self.inner.call(request), measure);
         }
         let (before_ms, after_ms) = self
             .shared
@@ -82,7 +88,7 @@ where
                 // Too many requests are held already: this one passes untouched.
                 None => {
                     drop(user);
-                    return ResponseFuture::inner(self.inner.call(request));
+                    return ResponseFuture::measured(self.inner.call(request), measure);
                 }
             }
         } else {
@@ -107,6 +113,7 @@ where
             shared: (after_ms > 0).then(|| Arc::clone(&self.shared)),
             stop: (before_ms + after_ms > 0)
                 .then(|| Box::pin(self.shared.shutdown.stopped()) as super::future::StopSignal),
+            measure: None,
         };
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body, bare })) => {
@@ -130,13 +137,27 @@ where
             }
             Some((id, Effect::Abort)) => faults.response = Some(abort_response(id)),
             Some((id, Effect::Panic)) => faults.panic_action = Some(id),
-            _ => faults.future = Some(self.inner.call(request)),
+            // The app answers (after any delay): its response is measured, without
+            // the injected delay. Injected answers are not the app's.
+            _ => {
+                faults.future = Some(self.inner.call(request));
+                faults.measure = measure;
+            }
         }
         ResponseFuture::faulted(faults)
     }
 }
 
 impl<S> ChaosService<S> {
+    /// Starts measuring the request for the armed guards, if any.
+    #[inline]
+    fn measure(&self, view: &str) -> Option<crate::guard::monitor::Measure> {
+        if !self.shared.measuring.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.shared.monitor.load().as_ref()?.start(view)
+    }
+
     fn record(
         &self,
         decision: &Decision<'_>,

@@ -28,6 +28,36 @@ pub(crate) struct Shared {
     pub limits: Limits,
     /// Graceful shutdown: stop injecting, end delays in flight, deregister.
     pub shutdown: Shutdown,
+    /// The armed guards while chaos is active (`None`: nothing to measure).
+    pub monitor: arc_swap::ArcSwapOption<crate::guard::monitor::Monitor>,
+    /// Whether `monitor` is set: one relaxed load on the request path.
+    pub measuring: AtomicBool,
+    /// The stored guards and a trip this instance measured. Taken by the reloader and
+    /// the guard task, never on the request path.
+    pub guards: std::sync::Mutex<GuardState>,
+    /// Wakes the guard task when guards get armed.
+    pub armed: Arc<tokio::sync::Notify>,
+}
+
+/// The guards as the store says, and a trip this instance measured itself.
+#[derive(Debug, Default)]
+pub(crate) struct GuardState {
+    /// The stored guards, as last loaded.
+    pub stored: Vec<crate::guard::Guard>,
+    /// A trip this instance measured: injection stays off until the store shows the
+    /// guard re-armed after the trip was written.
+    pub local: Option<LocalTrip>,
+}
+
+/// A trip this instance measured.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalTrip {
+    /// The guard.
+    pub guard: i64,
+    /// When, by whom, what was measured.
+    pub trip: crate::guard::Trip,
+    /// The store generation after the trip was written (`None`: not written yet).
+    pub written_at: Option<i64>,
 }
 
 /// The graceful-shutdown signal shared by the request path and the background tasks.

@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::{CHANGES_PATH, ChangesBody, INSTANCES_PATH, ReportBody};
+use super::{CHANGES_PATH, ChangesBody, GUARDS_PATH, INSTANCES_PATH, ReportBody};
 use crate::store::{Changes, Position, StoreError};
 
 /// How long a connection attempt to the relay may take.
@@ -236,6 +236,28 @@ impl RelayClient {
         )
         .await
         .map(drop)
+    }
+
+    /// Records that guard `id` tripped; the store's generation after it.
+    pub(crate) async fn trip_guard(
+        &self,
+        id: i64,
+        trip: &crate::guard::Trip,
+    ) -> Result<i64, StoreError> {
+        let body = serde_json::to_vec(trip).map_err(|err| self.error(err.to_string()))?;
+        let bytes = self
+            .send(
+                Method::POST,
+                &format!("{GUARDS_PATH}/{id}/trip"),
+                Some(body),
+                REQUEST_TIMEOUT,
+                StatusCode::OK,
+            )
+            .await?;
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|answer| answer.get("generation").and_then(serde_json::Value::as_i64))
+            .ok_or_else(|| self.error("the answer to a guard trip names no generation"))
     }
 
     /// Removes the instance's registration.

@@ -15,6 +15,8 @@
 //! - `POST {base}/api/v1/relay/instances` registers an instance (or refreshes its
 //!   heartbeat) in the store, so `chaos-admin status` and `views` count it.
 //! - `DELETE {base}/api/v1/relay/instances/{id}` removes it (a clean shutdown).
+//! - `POST {base}/api/v1/relay/guards/{id}/trip` records that an instance measured guard
+//!   `id` exceeded (body: a [`crate::guard::Trip`]), which stops every instance.
 //!
 //! The layer subscribes with `ChaosLayer::builder().database_url("http://host:8900")`
 //! (the token as the URL's password, `http://:TOKEN@host:8900`, or
@@ -36,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::action::Action;
+use crate::guard::Guard;
 use crate::store::{Changes, CorruptRow, InstanceInfo, Listing, Position};
 
 /// Whether a store URL names a relay (`http://` or `https://`, any case) rather than a
@@ -49,6 +52,8 @@ pub fn is_relay_url(url: &str) -> bool {
 pub const CHANGES_PATH: &str = "/api/v1/relay/changes";
 /// The path instances register at (and, with `/{id}`, deregister).
 pub const INSTANCES_PATH: &str = "/api/v1/relay/instances";
+/// Where an instance reports a guard trip: `{GUARDS_PATH}/{id}/trip`.
+pub const GUARDS_PATH: &str = "/api/v1/relay/guards";
 /// The longest long poll a client may ask for (s).
 pub const MAX_WAIT_SECONDS: u64 = 60;
 
@@ -70,6 +75,9 @@ pub struct ChangesBody {
     /// Ids of actions deleted since (`since` only).
     #[serde(default)]
     pub deleted: Vec<i64>,
+    /// Every guard, when any changed (always for `all`; absent: keep the ones applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guards: Option<Vec<Guard>>,
 }
 
 /// What kind of answer a [`ChangesBody`] is.
@@ -96,7 +104,11 @@ pub struct CorruptBody {
 impl ChangesBody {
     /// The answer for `changes`; `unchanged` answers carry `at`.
     pub(crate) fn from_changes(changes: &Changes, at: Position) -> Self {
-        let body = |position: Position, kind, listing: &Listing, deleted: &[i64]| Self {
+        let body = |position: Position,
+                    kind,
+                    listing: &Listing,
+                    deleted: &[i64],
+                    guards: Option<&Vec<Guard>>| Self {
             generation: position.generation,
             epoch: position.epoch,
             changes: kind,
@@ -114,15 +126,27 @@ impl ChangesBody {
                 })
                 .collect(),
             deleted: deleted.to_vec(),
+            guards: guards.cloned(),
         };
         match changes {
-            Changes::Unchanged => body(at, ChangeKind::Unchanged, &Listing::default(), &[]),
-            Changes::All { position, listing } => body(*position, ChangeKind::All, listing, &[]),
+            Changes::Unchanged => body(at, ChangeKind::Unchanged, &Listing::default(), &[], None),
+            Changes::All {
+                position,
+                listing,
+                guards,
+            } => body(*position, ChangeKind::All, listing, &[], Some(guards)),
             Changes::Since {
                 position,
                 changed,
                 deleted,
-            } => body(*position, ChangeKind::Since, changed, deleted),
+                guards,
+            } => body(
+                *position,
+                ChangeKind::Since,
+                changed,
+                deleted,
+                guards.as_ref(),
+            ),
         }
     }
 
@@ -156,13 +180,25 @@ impl ChangesBody {
                 id: row.id,
                 reason: row.reason,
             }));
+        // Guards checked as stored ones are: one that does not validate is dropped.
+        let guards = self.guards.map(|guards| {
+            guards
+                .into_iter()
+                .filter(|guard| guard.spec.validate().is_ok())
+                .collect::<Vec<_>>()
+        });
         match self.changes {
             ChangeKind::Unchanged => Changes::Unchanged,
-            ChangeKind::All => Changes::All { position, listing },
+            ChangeKind::All => Changes::All {
+                position,
+                listing,
+                guards: guards.unwrap_or_default(),
+            },
             ChangeKind::Since => Changes::Since {
                 position,
                 changed: listing,
                 deleted: self.deleted,
+                guards,
             },
         }
     }

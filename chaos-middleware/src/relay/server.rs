@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 
-use super::{CHANGES_PATH, ChangesBody, INSTANCES_PATH, MAX_WAIT_SECONDS, ReportBody};
+use super::{CHANGES_PATH, ChangesBody, GUARDS_PATH, INSTANCES_PATH, MAX_WAIT_SECONDS, ReportBody};
 use crate::store::{Changes, Heartbeat, Position, Store, StoreError};
 
 /// Poll interval of the watcher on PostgreSQL without a listener, and on MySQL.
@@ -110,6 +110,7 @@ impl RelayServer {
             .route(CHANGES_PATH, get(changes))
             .route(INSTANCES_PATH, post(report))
             .route(&format!("{INSTANCES_PATH}/{{id}}"), delete(deregister))
+            .route(&format!("{GUARDS_PATH}/{{id}}/trip"), post(trip_guard))
             .route(
                 &format!("{RELAY_PREFIX}/{{*rest}}"),
                 axum::routing::any(no_such_route),
@@ -592,6 +593,58 @@ async fn report(State(relay): State<RelayServer>, body: axum::body::Body) -> Res
     match result {
         Ok(registered) => {
             axum::Json(serde_json::json!({ "registered": registered })).into_response()
+        }
+        Err(err) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the relay cannot write to its store: {err}"),
+        ),
+    }
+}
+
+/// `POST /api/v1/relay/guards/{id}/trip`: an instance measured guard `id` exceeded.
+/// Answers `{"tripped": bool, "generation": G}` (the store's generation after it).
+async fn trip_guard(
+    State(relay): State<RelayServer>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    body: axum::body::Body,
+) -> Response {
+    let Some(id) = id.ok().and_then(|Path(id)| id.parse::<i64>().ok()) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the guard id is not a number: allowed is a guard id (see `chaos-admin guard list`)",
+        );
+    };
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the trip is over 65536 bytes: allowed are at most 65536",
+        );
+    };
+    let trip: crate::guard::Trip = match serde_json::from_slice(&body) {
+        Ok(trip) => trip,
+        Err(err) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the trip is not valid: {err}"),
+            );
+        }
+    };
+    if let Err(message) = check_name("the instance", &trip.by, MAX_NAME_CHARS)
+        .and_then(|()| check_name("the detail", &trip.detail, 2_000))
+    {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, message);
+    }
+    let store = relay.store();
+    let result = async {
+        let tripped = store.trip_guard(id, &trip).await?;
+        let generation = store.generation().await?;
+        Ok::<_, StoreError>((tripped, generation))
+    }
+    .await;
+    match result {
+        Ok((tripped, generation)) => {
+            axum::Json(serde_json::json!({"tripped": tripped, "generation": generation}))
+                .into_response()
         }
         Err(err) => error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -12,6 +12,7 @@
 use sqlx::Row;
 
 use super::{Listing, Store, StoreError};
+use crate::guard::Guard;
 
 /// Where a reader stands: the generation it applied, of which store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,6 +34,8 @@ pub enum Changes {
         position: Position,
         /// Every stored row.
         listing: Listing,
+        /// Every guard.
+        guards: Vec<Guard>,
     },
     /// Only what changed: apply on top of what was applied.
     Since {
@@ -44,6 +47,8 @@ pub enum Changes {
         /// Ids of rows deleted since (a row deleted and then written again is in
         /// `changed` too: remove first, then apply `changed`).
         deleted: Vec<i64>,
+        /// Every guard, when any changed since (`None`: keep the ones applied).
+        guards: Option<Vec<Guard>>,
     },
 }
 
@@ -56,6 +61,8 @@ pub struct Counters {
     pub pruned_through: i64,
     /// The store's random identity, drawn when it was created.
     pub epoch: i64,
+    /// The generation that published the last change of a guard.
+    pub guards_rev: i64,
 }
 
 impl Counters {
@@ -70,7 +77,7 @@ impl Counters {
 /// The queries of an incremental read, run by the pool ([`Store`]) or by the PostgreSQL
 /// listener's own connection ([`super::ChangeListener`]).
 pub(super) const COUNTERS_SQL: &str =
-    "SELECT generation, pruned_through, epoch FROM chaos_meta WHERE id = 1";
+    "SELECT generation, pruned_through, epoch, guards_rev FROM chaos_meta WHERE id = 1";
 pub(super) const TOMBSTONES_SQL: &str = "SELECT DISTINCT id FROM chaos_tombstones WHERE rev > $1";
 
 /// Reads [`Counters`] from a row of [`COUNTERS_SQL`].
@@ -83,6 +90,7 @@ where
         generation: row.try_get(0)?,
         pruned_through: row.try_get(1)?,
         epoch: row.try_get(2)?,
+        guards_rev: row.try_get(3)?,
     })
 }
 
@@ -94,6 +102,8 @@ pub(super) trait ChangeReader {
     async fn deleted_after(&mut self, since: i64) -> Result<Vec<i64>, StoreError>;
     /// Rows with `rev > since` (every row with `None`).
     async fn rows_after(&mut self, since: Option<i64>) -> Result<Listing, StoreError>;
+    /// Every guard.
+    async fn guards(&mut self) -> Result<Vec<Guard>, StoreError>;
 }
 
 impl ChangeReader for &Store {
@@ -119,6 +129,10 @@ impl ChangeReader for &Store {
 
     async fn rows_after(&mut self, since: Option<i64>) -> Result<Listing, StoreError> {
         self.list_changed_after(since).await
+    }
+
+    async fn guards(&mut self) -> Result<Vec<Guard>, StoreError> {
+        Store::guards(self).await
     }
 }
 
@@ -151,14 +165,25 @@ pub(super) async fn read_changes(
         return read_all(reader, position).await;
     }
     let changed = reader.rows_after(Some(since)).await?;
-    if deleted.is_empty() && changed.actions.is_empty() && changed.corrupt.is_empty() {
+    let guards_changed = counters.guards_rev > since;
+    if deleted.is_empty()
+        && changed.actions.is_empty()
+        && changed.corrupt.is_empty()
+        && !guards_changed
+    {
         // The generation moved but no row says why: trust nothing.
         return read_all(reader, position).await;
     }
+    let guards = if guards_changed {
+        Some(reader.guards().await?)
+    } else {
+        None
+    };
     Ok(Changes::Since {
         position,
         changed,
         deleted,
+        guards,
     })
 }
 
@@ -167,7 +192,12 @@ async fn read_all(
     position: Position,
 ) -> Result<Changes, StoreError> {
     let listing = reader.rows_after(None).await?;
-    Ok(Changes::All { position, listing })
+    let guards = reader.guards().await?;
+    Ok(Changes::All {
+        position,
+        listing,
+        guards,
+    })
 }
 
 impl Store {

@@ -253,6 +253,7 @@ mod exercise;
 pub use audit::{AuditEntry, last_changes};
 pub use exercise::{Exercise, ExerciseStart};
 mod changes;
+mod guards;
 #[macro_use]
 mod instances;
 mod notify;

@@ -230,4 +230,11 @@ impl super::changes::ChangeReader for ChangeListener {
         let rows = query.fetch_all(&mut self.listener).await?;
         Ok(super::row::parse_rows(&rows))
     }
+
+    async fn guards(&mut self) -> Result<Vec<crate::guard::Guard>, StoreError> {
+        let rows = sqlx::query(super::guards::GUARDS_SQL)
+            .fetch_all(&mut self.listener)
+            .await?;
+        Ok(rows.iter().filter_map(super::guards::guard_of).collect())
+    }
 }
