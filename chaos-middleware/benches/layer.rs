@@ -43,6 +43,23 @@ fn other_views(n: usize) -> Vec<Action> {
         .collect()
 }
 
+/// A guard on every view: error rate over 5 % in a minute.
+fn guard() -> chaos_middleware::guard::Guard {
+    chaos_middleware::guard::Guard {
+        id: 1,
+        spec: chaos_middleware::guard::GuardSpec {
+            view: None,
+            max_error_rate: Some(0.05),
+            max_p99_ms: None,
+            window_ms: 60_000,
+            min_requests: 20,
+        },
+        created_at: 0,
+        created_by: None,
+        tripped: None,
+    }
+}
+
 fn layer_with(actions: &[Action]) -> (ChaosLayer, ChaosHandle) {
     let layer = ChaosLayer::builder()
         .enabled(true)
@@ -104,6 +121,24 @@ fn direct(c: &mut Criterion) {
     let (layer, _h) = layer_with(&other_views(10_000));
     let mut svc = layer.layer(bare());
     group.bench_function("layer_10k_actions_no_match", |b| {
+        b.iter(|| black_box(drive(&mut svc, request("/items"))))
+    });
+
+    // The same with a guard armed (every response measured, for the error rate).
+    let (layer, handle) = layer_with(&[]);
+    handle.apply_with_guards(Some(1), &other_views(10_000), &[guard()]);
+    let mut svc = layer.layer(bare());
+    group.bench_function("layer_10k_actions_no_match_guard_armed", |b| {
+        b.iter(|| black_box(drive(&mut svc, request("/items"))))
+    });
+
+    // A p99 guard times every response (two clock reads).
+    let mut p99 = guard();
+    p99.spec.max_p99_ms = Some(2_000);
+    let (layer, handle) = layer_with(&[]);
+    handle.apply_with_guards(Some(1), &other_views(10_000), &[p99]);
+    let mut svc = layer.layer(bare());
+    group.bench_function("layer_10k_actions_no_match_p99_guard_armed", |b| {
         b.iter(|| black_box(drive(&mut svc, request("/items"))))
     });
 

@@ -1,9 +1,9 @@
-//! The guard task: checks the armed guards once a second while chaos is active, stops
+//! The guard task: advances the guards' coarse clock every 100 ms and checks them once a
+//! second while chaos is active (asleep otherwise), stops
 //! injecting at once when one is exceeded, and writes the trip to the store (or relay)
 //! so that every instance stops. Asleep while no guard is armed.
 
 use std::sync::Weak;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -12,8 +12,8 @@ use super::state::Shared;
 use crate::action::now_ms;
 use crate::guard::Trip;
 
-/// How often armed guards are checked.
-const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often armed guards are checked (every 10th tick of their coarse clock).
+const CHECKS_EVERY: u32 = 10;
 
 pub(super) async fn watch_guards(
     shared: Weak<Shared>,
@@ -25,6 +25,7 @@ pub(super) async fn watch_guards(
     };
     tokio::pin!(stopped);
     let mut failing = false;
+    let mut ticks: u32 = 0;
     loop {
         let Some(layer) = shared.upgrade() else {
             return;
@@ -46,6 +47,11 @@ pub(super) async fn watch_guards(
                 }
             }
         } else if let Some(monitor) = layer.monitor.load_full()
+            && {
+                monitor.tick();
+                ticks = ticks.wrapping_add(1);
+                ticks.is_multiple_of(CHECKS_EVERY)
+            }
             && let Some((guard, detail)) = monitor.exceeded()
         {
             let trip = Trip {
@@ -77,7 +83,7 @@ pub(super) async fn watch_guards(
             }
         } else {
             tokio::select! {
-                () = tokio::time::sleep(CHECK_EVERY) => {}
+                () = tokio::time::sleep(crate::guard::monitor::TICK) => {}
                 () = &mut stopped => return,
             }
         }

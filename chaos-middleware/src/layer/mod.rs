@@ -407,6 +407,18 @@ impl ChaosHandle {
         self.shared.apply(generation, actions, None);
     }
 
+    /// Like [`ChaosHandle::apply`], with the stored guards too (see [`crate::guard`]):
+    /// untripped guards measure the app's own responses while actions are active; a
+    /// tripped one stops every action.
+    pub fn apply_with_guards(
+        &self,
+        generation: Option<i64>,
+        actions: &[Action],
+        guards: &[crate::guard::Guard],
+    ) {
+        self.shared.apply(generation, actions, Some(guards));
+    }
+
     /// Graceful shutdown, for the app's shutdown signal (e.g. inside axum's
     /// `with_graceful_shutdown`): the layer stops injecting, delays in flight end at once
     /// (they are chaos, not work, so the server drains quickly), the background tasks

@@ -103,6 +103,7 @@ pub struct CorruptBody {
 
 impl ChangesBody {
     /// The answer for `changes`; `unchanged` answers carry `at`.
+    #[cfg(feature = "admin")]
     pub(crate) fn from_changes(changes: &Changes, at: Position) -> Self {
         let body = |position: Position,
                     kind,
