@@ -93,3 +93,89 @@ fn a_guard_stops_chaos_on_every_instance_and_reset_rearms(store: &TestStore) {
     }
     assert!(!admin_ok(url, &["status"]).contains("GUARD TRIPPED"));
 }
+
+const TOKEN: &str = "guards-e2e-token-0123456789";
+
+fn api(server: &e2e::AdminServer, method: &str, path: &str, body: &str) -> e2e::HttpResponse {
+    let bearer = format!("Bearer {TOKEN}");
+    server.request(
+        method,
+        path,
+        &[
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        body,
+    )
+}
+
+/// The web admin's guard API and pages: the CLI's rules and messages, the tripped banner
+/// on every page, a reset.
+#[test]
+fn the_admin_sets_shows_and_resets_guards() {
+    let store = TestStore::sqlite();
+    let url = store.url();
+    let server = e2e::AdminServer::start(url, "127.0.0.1:0", &[("CHAOS_ADMIN_TOKEN", TOKEN)]);
+    for (body, status, says) in [
+        (
+            r#"{"max_error_rate": "150%"}"#,
+            422,
+            "max error rate '150%' is not a rate",
+        ),
+        (r#"{"window": "60s"}"#, 422, "needs a limit"),
+        (r#"{"max_p99": "2s", "bogus": 1}"#, 400, "bogus"),
+    ] {
+        let answer = api(&server, "POST", "/api/v1/guards", body);
+        assert_eq!(answer.status, status, "{body}: {}", answer.body);
+        let error = answer.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(error.contains(says), "{body}: {error}");
+    }
+    let created = api(
+        &server,
+        "POST",
+        "/api/v1/guards",
+        r#"{"max_error_rate": "20%", "max_p99": "2s", "window": "30s", "view": "items"}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_i64().expect("id");
+    // The CLI sees it as the API wrote it.
+    let listed = admin_ok(url, &["guard", "list"]);
+    assert!(
+        listed.contains("guard 1 on items: error rate > 20%, p99 > 2s over 30s"),
+        "{listed}"
+    );
+    // Tripped (as an instance would record it): every page says so.
+    let store_handle = tokio::runtime::Runtime::new().expect("runtime");
+    store_handle.block_on(async {
+        let store = chaos_middleware::Store::connect(url).await.expect("open");
+        let trip = chaos_middleware::guard::Trip {
+            at: 1,
+            by: "web-1".into(),
+            detail: "error rate 40% (8 of 20 responses on items) is over the limit 20%".into(),
+        };
+        assert!(store.trip_guard(id, &trip).await.expect("trip"));
+    });
+    let guards = api(&server, "GET", "/api/v1/guards", "");
+    assert_eq!(guards.json()["guards"][0]["tripped"]["by"], "web-1");
+    let bearer = format!("Bearer {TOKEN}");
+    for path in ["/", "/gameday", "/guards"] {
+        let page = server.request("GET", path, &[("Authorization", &bearer)], "");
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.body.contains("Guard tripped: all chaos is off."),
+            "{path}: {}",
+            page.body
+        );
+    }
+    let reset = api(&server, "POST", "/api/v1/guards/reset", "");
+    assert_eq!(reset.json()["reset"], 1);
+    let page = server.request("GET", "/", &[("Authorization", &bearer)], "");
+    assert!(!page.body.contains("Guard tripped"));
+    let removed = api(&server, "DELETE", &format!("/api/v1/guards/{id}"), "");
+    assert_eq!(removed.json()["removed"], 1);
+    let again = api(&server, "DELETE", &format!("/api/v1/guards/{id}"), "");
+    assert_eq!(again.status, 404, "{}", again.body);
+}

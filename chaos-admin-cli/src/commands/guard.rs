@@ -5,9 +5,8 @@ use std::io::{self, Write};
 
 use chaos_middleware::Store;
 use chaos_middleware::guard::{
-    DEFAULT_MIN_REQUESTS, DEFAULT_WINDOW_MS, Guard, GuardSpec, parse_rate,
+    DEFAULT_MIN_REQUESTS, DEFAULT_WINDOW_MS, Guard, GuardForm, GuardSpec,
 };
-use chaos_middleware::time::parse_duration_ms;
 
 use crate::error::CliError;
 use crate::output;
@@ -86,28 +85,16 @@ pub enum Plan {
 /// Checks the arguments without touching the store.
 pub fn plan(command: Command) -> Result<Plan, CliError> {
     Ok(match command {
-        Command::Set(args) => {
-            let max_error_rate = args.max_error_rate.as_deref().map(parse_rate).transpose()?;
-            let max_p99_ms = args
-                .max_p99
-                .as_deref()
-                .map(|text| {
-                    parse_duration_ms(text)
-                        .map_err(|err| CliError::usage(format!("--max-p99: {err}")))
-                })
-                .transpose()?;
-            let window_ms = parse_duration_ms(&args.window)
-                .map_err(|err| CliError::usage(format!("--window: {err}")))?;
-            let spec = GuardSpec {
+        Command::Set(args) => Plan::Set(
+            GuardForm {
+                max_error_rate: args.max_error_rate,
+                max_p99: args.max_p99,
+                window: Some(args.window),
                 view: args.view,
-                max_error_rate,
-                max_p99_ms,
-                window_ms,
-                min_requests: args.min_requests,
-            };
-            spec.validate()?;
-            Plan::Set(spec)
-        }
+                min_requests: Some(args.min_requests),
+            }
+            .into_spec()?,
+        ),
         Command::List(args) => Plan::List(args.json),
         Command::Clear(args) => Plan::Clear(if args.all { None } else { args.id }),
         Command::Reset => Plan::Reset,

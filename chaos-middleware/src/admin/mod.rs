@@ -34,6 +34,7 @@ mod api;
 pub mod auth;
 use auth::is_api;
 mod gameday;
+mod guards;
 mod openapi;
 mod pages;
 mod select;
@@ -101,6 +102,8 @@ struct Ctx {
     operator: Operator,
     /// The path the admin is mounted at, without a trailing slash (`/chaos`, or empty).
     base: String,
+    /// Pages: the tripped guards, shown on top of every page (chaos is off).
+    tripped: Vec<crate::guard::Guard>,
 }
 
 impl Ctx {
@@ -137,10 +140,23 @@ impl FromRequestParts<Admin> for Ctx {
             .store()
             .await
             .map_err(|err| ApiError::from(err).respond(api))?;
+        // Pages say at once when a guard has stopped all chaos (one small read).
+        let tripped = if api {
+            Vec::new()
+        } else {
+            store
+                .guards()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|g| g.tripped.is_some())
+                .collect()
+        };
         Ok(Ctx {
             store: store.with_actor(operator.name()),
             operator,
             base,
+            tripped,
         })
     }
 }
@@ -318,6 +334,12 @@ fn routes(state: Admin) -> Router {
         .route("/instances", get(pages::instances))
         .route("/fragment/instances", get(pages::instances_fragment))
         .route("/audit", get(pages::audit))
+        .route(
+            "/guards",
+            get(guards::page_guards).post(guards::page_set_guard),
+        )
+        .route("/guards/reset", post(guards::page_reset_guards))
+        .route("/guards/{id}/delete", post(guards::page_clear_guard))
         .route("/assets/admin.css", get(pages::stylesheet))
         .route("/assets/admin.js", get(pages::script))
         .route(
@@ -346,6 +368,15 @@ fn routes(state: Admin) -> Router {
         .route("/api/v1/views", get(api::views))
         .route("/api/v1/instances", get(api::instances))
         .route("/api/v1/audit", get(api::audit))
+        .route(
+            "/api/v1/guards",
+            get(guards::api_guards).post(guards::api_set_guard),
+        )
+        .route("/api/v1/guards/reset", post(guards::api_reset_guards))
+        .route(
+            "/api/v1/guards/{id}",
+            axum::routing::delete(guards::api_clear_guard),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -372,6 +403,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/instances"),
     ("GET", "/fragment/instances"),
     ("GET", "/audit"),
+    ("GET", "/guards"),
+    ("POST", "/guards"),
+    ("POST", "/guards/reset"),
+    ("POST", "/guards/1/delete"),
     ("GET", "/assets/admin.css"),
     ("GET", "/assets/admin.js"),
     ("GET", "/api/v1/actions"),
@@ -392,4 +427,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/views"),
     ("GET", "/api/v1/instances"),
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/guards"),
+    ("POST", "/api/v1/guards"),
+    ("POST", "/api/v1/guards/reset"),
+    ("DELETE", "/api/v1/guards/1"),
 ];

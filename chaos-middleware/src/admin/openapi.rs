@@ -6,16 +6,17 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::api::{self, Bulk, Op};
-use super::{Ctx, ErrorBody, gameday};
+use super::{Ctx, ErrorBody, gameday, guards};
 use crate::action::ActionForm;
 use crate::gameday::{ExerciseForm, StormForm};
+use crate::guard::GuardForm;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "chaos-rs admin API",
         version = "1",
-        description = "Chaos actions, storms and exercises over the chaos store. Errors are {\"error\", \"status\"} with the CLI's one-line message."
+        description = "Chaos actions, storms, exercises and guards over the chaos store. Errors are {\"error\", \"status\"} with the CLI's one-line message."
     ),
     paths(
         api::list_actions,
@@ -35,9 +36,13 @@ use crate::gameday::{ExerciseForm, StormForm};
         gameday::api_hint,
         gameday::api_reveal,
         gameday::api_end_exercise,
+        guards::api_guards,
+        guards::api_set_guard,
+        guards::api_clear_guard,
+        guards::api_reset_guards,
         document,
     ),
-    components(schemas(ErrorBody, ActionForm, StormForm, ExerciseForm, Bulk, Op)),
+    components(schemas(ErrorBody, ActionForm, StormForm, ExerciseForm, GuardForm, Bulk, Op)),
     modifiers(&Bearer),
     security(("bearer" = []))
 )]

@@ -41,11 +41,24 @@ pub(super) fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                         a href={ (base) "/gameday" } { "Game day" }
                         a href={ (base) "/instances" } { "Instances" }
                         a href={ (base) "/audit" } { "Audit log" }
+                        a href={ (base) "/guards" } { "Guards" }
                         a.kill href={ (base) "/kill" } { "Kill switch" }
                     }
                     span.operator { "operator: " (ctx.operator.name()) }
                 }
-                main { h1 { (title) } (body) }
+                main {
+                    @for guard in &ctx.tripped {
+                        @if let Some(trip) = &guard.tripped {
+                            p.error.tripped role="alert" {
+                                strong { "Guard tripped: all chaos is off. " }
+                                (guard.describe()) " — " (trip.detail) " (instance " (trip.by) "). "
+                                a href={ (base) "/guards" } { "Reset it" } " to resume."
+                            }
+                        }
+                    }
+                    h1 { (title) }
+                    (body)
+                }
             }
         }
     }

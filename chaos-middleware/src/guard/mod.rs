@@ -164,3 +164,52 @@ pub fn parse_rate(text: &str) -> Result<f64, InvalidAction> {
         ))),
     }
 }
+
+/// A guard as text, before checking: what `chaos-admin guard set` and the web admin take
+/// (`max_error_rate` `5%` or `0.05`; `max_p99` and `window` durations such as `2s`).
+#[cfg_attr(feature = "admin", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardForm {
+    /// Trip above this share of the app's own errors (`5%`, `0.05`).
+    pub max_error_rate: Option<String>,
+    /// Trip above this p99 latency (`2s`, `750ms`).
+    pub max_p99: Option<String>,
+    /// The sliding window (default `60s`; 5s to 1h).
+    pub window: Option<String>,
+    /// Only this view (name or route pattern); none: every response.
+    pub view: Option<String>,
+    /// Least number of responses in the window before it may trip (default 20).
+    pub min_requests: Option<u64>,
+}
+
+impl GuardForm {
+    /// The checked guard; the error names the value and what is allowed.
+    pub fn into_spec(self) -> Result<GuardSpec, InvalidAction> {
+        let blank = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
+        let max_error_rate = blank(self.max_error_rate)
+            .as_deref()
+            .map(parse_rate)
+            .transpose()?;
+        let duration = |name: &str, text: &str| {
+            crate::time::parse_duration_ms(text)
+                .map_err(|err| InvalidAction::new(format!("{name}: {err}")))
+        };
+        let max_p99_ms = blank(self.max_p99)
+            .map(|text| duration("max p99", &text))
+            .transpose()?;
+        let window_ms = match blank(self.window) {
+            Some(text) => duration("window", &text)?,
+            None => DEFAULT_WINDOW_MS,
+        };
+        let spec = GuardSpec {
+            view: blank(self.view).map(|v| v.trim().to_owned()),
+            max_error_rate,
+            max_p99_ms,
+            window_ms,
+            min_requests: self.min_requests.unwrap_or(DEFAULT_MIN_REQUESTS),
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
