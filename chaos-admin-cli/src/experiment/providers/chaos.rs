@@ -17,6 +17,12 @@
 //! named `create` activity of this run output), `tag`, `view`/`kind`, or `all: true`; they
 //! output `{"count": N, "ids": [...]}`. `database_url` overrides the store of the CLI.
 //!
+//! Guards (see `chaos-admin guard`): `guard` sets one from `max_error_rate` ("5%"),
+//! `max_p99` ("2s"), `window` ("60s"), `view` and `min_requests`, and outputs `{"id": N,
+//! "guard": {...}}`; `guard_reset` re-arms tripped guards and `guard_clear` removes one
+//! (`id`) or all (`all: true`), both outputting `{"count": N}`; `guards` (a probe) outputs
+//! `{"guards": [...], "tripped": true|false}`.
+//!
 //! Like the CLI's writing commands, every write waits until the live app instances
 //! apply it (at most `wait_timeout`, default 5 s; `"wait": false` skips it), so a probe
 //! right after an injecting action sees the fault. The output then carries `applied`:
@@ -73,6 +79,35 @@ pub enum Request {
         /// Which actions.
         select: Select,
     },
+    /// Set this guard.
+    Guard(chaos_middleware::guard::GuardSpec),
+    /// Re-arm tripped guards.
+    GuardReset,
+    /// Remove one guard (`Some`) or all.
+    GuardClear(Option<i64>),
+    /// List the guards.
+    Guards,
+}
+
+/// Keys of a guard provider that are not part of the guard.
+const GUARD_COMMON_KEYS: &[&str] = &[
+    "type",
+    "action",
+    "database_url",
+    "wait",
+    "wait_timeout",
+    "arguments",
+];
+
+fn guard_spec(map: &Map<String, Value>) -> Result<chaos_middleware::guard::GuardSpec, String> {
+    let fields: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !GUARD_COMMON_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let form: chaos_middleware::guard::GuardForm = serde_json::from_value(Value::Object(fields))
+        .map_err(|err| format!("invalid chaos guard: {err}"))?;
+    form.into_spec().map_err(|err| err.to_string())
 }
 
 /// How `enable`/`disable`/`delete` pick actions.
@@ -125,6 +160,9 @@ fn kind_of(provider: &Map<String, Value>) -> Result<Option<Kind>, String> {
         .transpose()
 }
 
+/// The provider's actions, for messages.
+const ACTIONS: &str = "create, enable, disable, delete, guard, guard_reset, guard_clear, guards";
+
 /// Reads a chaos provider mapping.
 pub fn parse(provider: &Value) -> Result<Request, String> {
     let Value::Object(map) = provider else {
@@ -143,12 +181,24 @@ pub fn parse(provider: &Value) -> Result<Request, String> {
                 select: selection(map, action)?,
             })
         }
+        Some("guard") => Ok(Request::Guard(guard_spec(map)?)),
+        Some("guard_reset") => Ok(Request::GuardReset),
+        Some("guards") => Ok(Request::Guards),
+        Some("guard_clear") => match (map.get("id"), map.get("all")) {
+            (Some(id), None) => id
+                .as_i64()
+                .filter(|id| *id > 0)
+                .map(|id| Request::GuardClear(Some(id)))
+                .ok_or_else(|| format!("invalid `id` {id}: allowed is a positive guard id")),
+            (None, Some(Value::Bool(true))) => Ok(Request::GuardClear(None)),
+            _ => Err("guard_clear needs `id` (one guard) or `all: true`".to_owned()),
+        },
         Some(other) => Err(format!(
-            "unknown chaos action '{other}': allowed are create, enable, disable, delete"
+            "unknown chaos action '{other}': allowed are {ACTIONS}"
         )),
-        None => Err(
-            "a chaos provider needs an `action`: one of create, enable, disable, delete".to_owned(),
-        ),
+        None => Err(format!(
+            "a chaos provider needs an `action`: one of {ACTIONS}"
+        )),
     }
 }
 
@@ -397,6 +447,29 @@ async fn write(provider: &Value, ctx: &Ctx, store: &Store) -> Result<Value, Acti
             .map_err(failed)?;
             Ok(serde_json::json!({"count": count, "ids": ids}))
         }
+        Request::Guard(spec) => {
+            let id = store.set_guard(&spec).await.map_err(failed)?;
+            let guard = store
+                .guards()
+                .await
+                .map_err(failed)?
+                .into_iter()
+                .find(|g| g.id == id);
+            Ok(serde_json::json!({"id": id, "guard": guard}))
+        }
+        Request::GuardReset => {
+            let count = store.reset_guards().await.map_err(failed)?;
+            Ok(serde_json::json!({"count": count}))
+        }
+        Request::GuardClear(id) => {
+            let count = store.clear_guards(id).await.map_err(failed)?;
+            Ok(serde_json::json!({"count": count}))
+        }
+        Request::Guards => {
+            let guards = store.guards().await.map_err(failed)?;
+            let tripped = guards.iter().any(|g| g.tripped.is_some());
+            Ok(serde_json::json!({"guards": guards, "tripped": tripped}))
+        }
     }
 }
 
@@ -404,6 +477,45 @@ async fn write(provider: &Value, ctx: &Ctx, store: &Store) -> Result<Value, Acti
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn guards_are_read_with_the_cli_s_rules() {
+        let Request::Guard(spec) = parse(&json!({"type": "chaos", "action": "guard",
+            "max_error_rate": "5%", "window": "30s", "view": "items"}))
+        .expect("valid") else {
+            panic!("guard expected")
+        };
+        assert_eq!(spec.max_error_rate, Some(0.05));
+        assert_eq!(
+            (spec.window_ms, spec.view.as_deref()),
+            (30_000, Some("items"))
+        );
+        for (provider, says) in [
+            (
+                json!({"type": "chaos", "action": "guard", "window": "30s"}),
+                "needs a limit",
+            ),
+            (
+                json!({"type": "chaos", "action": "guard", "max_eror_rate": "5%"}),
+                "max_eror_rate",
+            ),
+            (
+                json!({"type": "chaos", "action": "guard_clear"}),
+                "needs `id`",
+            ),
+            (
+                json!({"type": "chaos", "action": "explode"}),
+                "allowed are create, enable",
+            ),
+        ] {
+            let err = parse(&provider).expect_err(says);
+            assert!(err.contains(says), "{provider}: {err}");
+        }
+        assert_eq!(
+            parse(&json!({"type": "chaos", "action": "guard_clear", "all": true})),
+            Ok(Request::GuardClear(None))
+        );
+    }
 
     #[test]
     fn create_reads_the_fault_through_the_model() {
