@@ -215,8 +215,10 @@ async fn watch_counters(inner: Weak<Inner>, mut store: Store) {
         if *closed.borrow_and_update() {
             return;
         }
-        let gone = store.check_file().err();
-        if gone.is_some()
+        // Gone, replaced, or closed by its owner (a clone shares the pool): open the
+        // store at the URL again (never creating a SQLite file).
+        let lost = store.check_file().is_err() || store.is_closed();
+        if lost
             && let Ok(again) = store.reopen().await
         {
             store = again;

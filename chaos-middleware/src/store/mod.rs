@@ -754,6 +754,15 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await);
     }
+
+    /// Whether [`Store::close`] ran (on this handle or a clone: they share the pool).
+    pub fn is_closed(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.is_closed(),
+            Backend::Postgres(pool) => pool.is_closed(),
+            Backend::Mysql(pool) => pool.is_closed(),
+        }
+    }
 }
 
 /// The tag of the actions a storm creates.
