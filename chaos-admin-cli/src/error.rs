@@ -72,6 +72,7 @@ impl From<StoreError> for CliError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::UnknownIds(_)
+            | StoreError::UnknownGuard(_)
             | StoreError::Invalid(_)
             | StoreError::UnsupportedUrl(_)
             | StoreError::InvalidUrl { .. } => CliError::Usage(err.to_string()),

@@ -75,6 +75,8 @@ pub(crate) struct PointOutcome {
 impl PointOutcome {
     pub(crate) async fn apply(self) -> Result<(), ChaosPointError> {
         if self.delay_ms > 0 {
+            // Not the app's latency, for the guard measuring this request (if any).
+            crate::guard::monitor::point_delayed(self.delay_ms);
             // A graceful shutdown ends the delay at once.
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(self.delay_ms)) => {}

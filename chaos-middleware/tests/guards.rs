@@ -78,6 +78,14 @@ async fn guards_round_trip(url: &str) {
     };
     assert!(store.trip_guard(id, &trip).await.expect("trip"));
     assert!(!store.trip_guard(id, &trip).await.expect("trip again"));
+    // A tripped guard is not removed (that would resume chaos without a reset).
+    let refused = store.clear_guards(Some(id)).await.expect_err("tripped");
+    assert!(refused.to_string().contains("guard reset"), "{refused}");
+    let refused = store.clear_guards(None).await.expect_err("tripped");
+    assert!(
+        refused.to_string().contains("1 guard(s) tripped"),
+        "{refused}"
+    );
     assert_eq!(
         store.guards().await.expect("guards")[0].tripped.as_ref(),
         Some(&trip)
@@ -87,10 +95,17 @@ async fn guards_round_trip(url: &str) {
     assert!(store.guards().await.expect("guards")[0].tripped.is_none());
     // Clearing an unknown id changes nothing.
     let at = store.generation().await.expect("generation");
-    assert!(matches!(
-        store.clear_guards(Some(id + 100)).await,
-        Err(StoreError::UnknownIds(_))
-    ));
+    let unknown = store.clear_guards(Some(id + 100)).await;
+    assert!(
+        matches!(&unknown, Err(StoreError::UnknownGuard(n)) if *n == id + 100),
+        "{unknown:?}"
+    );
+    assert!(
+        unknown
+            .expect_err("unknown")
+            .to_string()
+            .contains("no such guard (see `chaos-admin guard list`)")
+    );
     assert_eq!(store.generation().await.expect("generation"), at);
     assert_eq!(store.clear_guards(Some(id)).await.expect("clear"), 1);
     assert!(store.guards().await.expect("guards").is_empty());
@@ -232,4 +247,147 @@ async fn measured_errors_trip_the_guard(url: &str) {
         applied(&layer.handle(), &store).await;
         assert_eq!(status(app, "/items").await, StatusCode::SERVICE_UNAVAILABLE);
     }
+}
+
+/// SQLite: hand edits. An unreadable guard row counts as tripped (chaos stays off, the
+/// row is named); a guard on `*` measures every view; a point delay is not the app's
+/// latency; expired actions are not chaos.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_are_safe_with_hand_edits_points_and_expiry() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = chaos_middleware::testing::temp_sqlite_url(dir.path());
+    let store = Store::connect(&url).await.expect("open");
+    store
+        .create(&ActionSpec::new(
+            Kind::Response,
+            "items",
+            Fault::Return {
+                status: 418,
+                body: None,
+            },
+        ))
+        .await
+        .expect("create");
+    store
+        .raw_execute(
+            "INSERT INTO chaos_guards (view, max_error_rate, window_ms, min_requests, created_at) \
+             VALUES (NULL, 0.1, 'sixty', 20, 0)",
+        )
+        .await
+        .expect("a hand edit");
+    store
+        .raw_execute("UPDATE chaos_meta SET generation = generation + 1 WHERE id = 1")
+        .await
+        .expect("publish it");
+    let guards = store.guards().await.expect("guards");
+    let trip = guards[0]
+        .tripped
+        .as_ref()
+        .expect("unreadable counts as tripped");
+    assert!(
+        trip.detail
+            .starts_with("guard row 1 cannot be read (window_ms"),
+        "{}",
+        trip.detail
+    );
+    let chaos = layer(&store);
+    let app = app(&chaos);
+    applied(&chaos.handle(), &store).await;
+    assert!(chaos.handle().stats().guard_tripped);
+    assert_eq!(
+        status(&app, "/items").await,
+        StatusCode::OK,
+        "chaos stays off"
+    );
+    // Fixed by hand, and published with the next chaos-admin write: chaos resumes.
+    store
+        .raw_execute("UPDATE chaos_guards SET window_ms = 60000 WHERE id = 1")
+        .await
+        .expect("fix");
+    store
+        .create(&ActionSpec::new(
+            Kind::Response,
+            "broken",
+            Fault::Return {
+                status: 418,
+                body: None,
+            },
+        ))
+        .await
+        .expect("create");
+    applied(&chaos.handle(), &store).await;
+    assert!(!chaos.handle().stats().guard_tripped);
+    assert_eq!(status(&app, "/items").await, StatusCode::IM_A_TEAPOT);
+    assert_eq!(store.reset_guards().await.expect("reset"), 0);
+    store.clear_guards(None).await.expect("clear");
+    // A guard on `*`: every view is measured.
+    store
+        .set_guard(&spec(Some("*"), Some(0.2)))
+        .await
+        .expect("set");
+    applied(&chaos.handle(), &store).await;
+    let broken = Router::new()
+        .route(
+            "/other",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "the app failed") }),
+        )
+        .layer(chaos.clone());
+    for _ in 0..15 {
+        assert_eq!(
+            status(&broken, "/other").await,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+    wait_for("the guard on * to trip", async || {
+        store.guards().await.expect("guards")[0].tripped.is_some()
+    })
+    .await;
+    store.reset_guards().await.expect("reset");
+    store.clear_guards(None).await.expect("clear");
+
+    // A p99 guard of 50ms and a point that injects 100ms: not the app's latency.
+    store
+        .create(&ActionSpec::new(
+            Kind::Point,
+            "db.slow",
+            Fault::Slow {
+                min_ms: 100,
+                max_ms: 100,
+                phase: chaos_middleware::Phase::Before,
+            },
+        ))
+        .await
+        .expect("create");
+    store
+        .set_guard(&GuardSpec {
+            max_p99_ms: Some(50),
+            ..spec(None, None)
+        })
+        .await
+        .expect("set");
+    applied(&chaos.handle(), &store).await;
+    let handle = chaos.handle();
+    let slow_point = Router::new()
+        .route(
+            "/point",
+            get(move || {
+                let handle = handle.clone();
+                async move {
+                    let _ = handle.point("db.slow", None).await;
+                    "done"
+                }
+            }),
+        )
+        .layer(chaos.clone());
+    for _ in 0..12 {
+        assert_eq!(status(&slow_point, "/point").await, StatusCode::OK);
+    }
+    // Two checks of the guard task (1 s apart) pass without a trip.
+    let started = Instant::now();
+    wait_for("two guard checks", async || {
+        started.elapsed() >= Duration::from_millis(2_200)
+    })
+    .await;
+    assert!(store.guards().await.expect("guards")[0].tripped.is_none());
+    assert!(!chaos.handle().stats().guard_tripped);
 }

@@ -112,12 +112,15 @@ pub fn tripped_banner(guards: &[Guard]) -> String {
     let mut text = String::new();
     for guard in guards {
         if let Some(trip) = &guard.tripped {
+            let source = if trip.by.is_empty() {
+                String::new()
+            } else {
+                format!(" (instance {}, {})", trip.by, output::timestamp(trip.at))
+            };
             text.push_str(&format!(
-                "GUARD TRIPPED: {} — {} (instance {}, {}). All chaos is off; `chaos-admin guard reset` re-arms it.\n",
+                "GUARD TRIPPED: {} — {}{source}. All chaos is off; `chaos-admin guard reset` re-arms it.\n",
                 guard.describe(),
                 trip.detail,
-                trip.by,
-                output::timestamp(trip.at)
             ));
         }
     }

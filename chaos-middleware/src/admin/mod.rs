@@ -245,7 +245,7 @@ impl From<crate::StoreError> for ApiError {
     fn from(err: crate::StoreError) -> Self {
         use crate::StoreError;
         let status = match &err {
-            StoreError::UnknownIds(_) => StatusCode::NOT_FOUND,
+            StoreError::UnknownIds(_) | StoreError::UnknownGuard(_) => StatusCode::NOT_FOUND,
             StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };

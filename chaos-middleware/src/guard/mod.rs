@@ -103,6 +103,7 @@ pub struct Guard {
 
 /// A guard that tripped: when, where, and what was measured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Trip {
     /// When (Unix ms).
     pub at: i64,
@@ -202,8 +203,13 @@ impl GuardForm {
             Some(text) => duration("window", &text)?,
             None => DEFAULT_WINDOW_MS,
         };
+        if self.view.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(InvalidAction::new(
+                "the view is empty: give a view name or route pattern (`*` or none: every view)",
+            ));
+        }
         let spec = GuardSpec {
-            view: blank(self.view).map(|v| v.trim().to_owned()),
+            view: self.view.map(|v| v.trim().to_owned()),
             max_error_rate,
             max_p99_ms,
             window_ms,

@@ -45,6 +45,20 @@ pub(crate) struct Measure {
     group: Option<u32>,
     /// Set when a guard limits the p99.
     started: Option<Instant>,
+    /// Delay injected at fault points while the handler ran (ms), not the app's time.
+    point_delay_ms: u64,
+}
+
+tokio::task_local! {
+    /// While a timed request's handler is polled: the delay injected at fault points
+    /// (ms), which its latency must not count.
+    static POINT_DELAY_MS: std::cell::Cell<u64>;
+}
+
+/// A fault point held its caller `ms`: counted out of the latency of the request being
+/// measured, if any.
+pub(crate) fn point_delayed(ms: u64) {
+    let _ = POINT_DELAY_MS.try_with(|delay| delay.set(delay.get().saturating_add(ms)));
 }
 
 /// Milliseconds on the process's monotonic clock (the windows' time).
@@ -89,11 +103,12 @@ impl Monitor {
                 guard: guard.clone(),
                 window,
             });
-            match &guard.spec.view {
-                None => monitor.overall.push(index),
+            match guard.spec.view.as_deref() {
+                // `*` is every view, as in actions.
+                None | Some("*") => monitor.overall.push(index),
                 Some(view) => {
-                    let mut keys: Vec<&str> = vec![view.as_str()];
-                    keys.extend(views.patterns_of(view).filter(|p| p != view));
+                    let mut keys: Vec<&str> = vec![view];
+                    keys.extend(views.patterns_of(view).filter(|p| *p != view));
                     for key in keys {
                         let next = u32::try_from(monitor.groups.len()).unwrap_or(u32::MAX);
                         let group = *monitor.by_view.entry(key.into()).or_insert(next);
@@ -127,6 +142,7 @@ impl Monitor {
             monitor: Arc::clone(self),
             group,
             started: self.timed.then(Instant::now),
+            point_delay_ms: 0,
         })
     }
 
@@ -181,6 +197,22 @@ fn exceeded_by(guard: &Guard, summary: Summary) -> Option<String> {
 }
 
 impl Measure {
+    /// Polls the handler's future; for a timed request, with the point delays it
+    /// injects counted (see [`point_delayed`]).
+    #[inline]
+    pub(crate) fn poll<T>(&mut self, poll: impl FnOnce() -> T) -> T {
+        if self.started.is_none() {
+            return poll();
+        }
+        let (result, delay) =
+            POINT_DELAY_MS.sync_scope(std::cell::Cell::new(self.point_delay_ms), || {
+                let result = poll();
+                (result, POINT_DELAY_MS.with(std::cell::Cell::get))
+            });
+        self.point_delay_ms = delay;
+        result
+    }
+
     /// Records the response: `error` (status ≥ 500, or the service failed), its latency
     /// minus `injected_ms` of injected delay.
     pub(crate) fn finish(&self, error: bool, injected_ms: u64) {
@@ -188,9 +220,10 @@ impl Measure {
         let (at, latency_us) = match self.started {
             Some(started) => {
                 let now = Instant::now();
+                let injected = injected_ms.saturating_add(self.point_delay_ms);
                 let latency = u64::try_from(now.saturating_duration_since(started).as_micros())
                     .unwrap_or(u64::MAX)
-                    .saturating_sub(injected_ms.saturating_mul(1000));
+                    .saturating_sub(injected.saturating_mul(1000));
                 (clock_ms(now), latency)
             }
             None => (monitor.coarse_ms.load(Ordering::Relaxed), 0),

@@ -154,7 +154,10 @@ where
                 Poll::Ready(Ok(into_axum(response)))
             }
             StateProj::Measured { future, measure } => {
-                let result = ready!(future.poll(cx));
+                let result = match measure.as_mut() {
+                    Some(measure) => ready!(measure.poll(|| future.poll(cx))),
+                    None => ready!(future.poll(cx)),
+                };
                 if let Some(measure) = measure.take() {
                     let error = result
                         .as_ref()
@@ -198,7 +201,10 @@ where
             panic!("chaos: panic injected by action {action_id}");
         }
         if let Some(inner) = this.future.as_mut().as_pin_mut() {
-            let result = ready!(inner.poll(cx));
+            let result = match this.measure.as_mut() {
+                Some(measure) => ready!(measure.poll(|| inner.poll(cx))),
+                None => ready!(inner.poll(cx)),
+            };
             if let Some(measure) = this.measure.take() {
                 let error = result
                     .as_ref()

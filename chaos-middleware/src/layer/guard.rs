@@ -52,6 +52,7 @@ pub(super) async fn watch_guards(
                 ticks = ticks.wrapping_add(1);
                 ticks.is_multiple_of(CHECKS_EVERY)
             }
+            && layer.chaos_active()
             && let Some((guard, detail)) = monitor.exceeded()
         {
             let trip = Trip {

@@ -484,20 +484,37 @@ impl Shared {
             state.local = None;
         }
         let tripped = state.local.is_some() || state.stored.iter().any(|g| g.tripped.is_some());
+        let actions: Vec<&Action> = actions.into_iter().collect();
+        let now = crate::action::now_ms();
+        // Chaos is active while an enabled action has not expired.
+        state.active_until = actions
+            .iter()
+            .filter(|a| a.spec.enabled && !a.is_expired_at(now))
+            .map(|a| a.spec.expires_at.unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(i64::MIN);
+        state.applied = (!state.stored.is_empty() || state.local.is_some())
+            .then(|| (generation, actions.iter().map(|a| (*a).clone()).collect()));
         let snapshot = if tripped {
             let inert: Vec<Action> = actions
-                .into_iter()
+                .iter()
                 .map(|action| {
-                    let mut action = action.clone();
+                    let mut action = (*action).clone();
                     action.spec.enabled = false;
                     action
                 })
                 .collect();
             Snapshot::compile(generation, &inert, &self.views, &self.host, &self.fired)
         } else {
-            Snapshot::compile(generation, actions, &self.views, &self.host, &self.fired)
+            Snapshot::compile(
+                generation,
+                actions.iter().copied(),
+                &self.views,
+                &self.host,
+                &self.fired,
+            )
         };
-        let active = snapshot.rule_count + snapshot.point_rule_count > 0;
+        let active = state.active_until > now && !tripped;
         let monitor = if active {
             let previous = self.monitor.load_full();
             crate::guard::monitor::Monitor::build(&state.stored, &self.views, previous.as_deref())
@@ -547,12 +564,29 @@ impl Shared {
             .map(|local| (local.guard, local.trip.clone()))
     }
 
-    /// The trip measured here was written; the store was at `generation` after it.
+    /// The trip measured here was written; the store was at `generation` after it. If
+    /// that generation is applied already (the guard was reset or removed meanwhile, so
+    /// no newer change is coming), the stop is re-checked at once.
     pub(crate) fn trip_written(&self, generation: i64) {
-        let mut state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(local) = state.local.as_mut() {
-            local.written_at = Some(generation);
+        let again = {
+            let mut state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(local) = state.local.as_mut() {
+                local.written_at = Some(generation);
+            }
+            state.applied.clone()
+        };
+        if let Some((applied, actions)) = again
+            && applied.is_some_and(|g| g >= generation)
+        {
+            self.apply(applied, &actions, None);
         }
+    }
+
+    /// Whether chaos is active now (an enabled action has not expired): guards trip
+    /// only then.
+    pub(crate) fn chaos_active(&self) -> bool {
+        let state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        state.active_until > crate::action::now_ms()
     }
 
     /// Whether a guard is tripped (in the store, or measured here).

@@ -47,6 +47,12 @@ pub(crate) struct GuardState {
     /// A trip this instance measured: injection stays off until the store shows the
     /// guard re-armed after the trip was written.
     pub local: Option<LocalTrip>,
+    /// While guards exist: the generation and actions last applied, to apply again when
+    /// a trip written here turns out to be re-armed already.
+    pub applied: Option<(Option<i64>, Vec<crate::action::Action>)>,
+    /// Until when (Unix ms) some enabled action is unexpired: guards trip only while
+    /// chaos is active.
+    pub active_until: i64,
 }
 
 /// A trip this instance measured.

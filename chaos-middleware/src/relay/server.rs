@@ -218,9 +218,7 @@ async fn watch_counters(inner: Weak<Inner>, mut store: Store) {
         // Gone, replaced, or closed by its owner (a clone shares the pool): open the
         // store at the URL again (never creating a SQLite file).
         let lost = store.check_file().is_err() || store.is_closed();
-        if lost
-            && let Ok(again) = store.reopen().await
-        {
+        if lost && let Ok(again) = store.reopen().await {
             store = again;
             if let Some(relay) = inner.upgrade() {
                 *relay.store.lock().unwrap_or_else(|p| p.into_inner()) = store.clone();
@@ -636,8 +634,16 @@ async fn trip_guard(
     {
         return error(StatusCode::UNPROCESSABLE_ENTITY, message);
     }
+    // The relay's clock, not the instance's.
+    let trip = crate::guard::Trip {
+        at: crate::action::now_ms(),
+        ..trip
+    };
     let store = relay.store();
     let result = async {
+        if !store.guards().await?.iter().any(|g| g.id == id) {
+            return Err(StoreError::UnknownGuard(id));
+        }
         let tripped = store.trip_guard(id, &trip).await?;
         let generation = store.generation().await?;
         Ok::<_, StoreError>((tripped, generation))
@@ -648,6 +654,7 @@ async fn trip_guard(
             axum::Json(serde_json::json!({"tripped": tripped, "generation": generation}))
                 .into_response()
         }
+        Err(err @ StoreError::UnknownGuard(_)) => error(StatusCode::NOT_FOUND, err.to_string()),
         Err(err) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the relay cannot write to its store: {err}"),

@@ -174,11 +174,9 @@ pub(super) async fn read_changes(
         // The generation moved but no row says why: trust nothing.
         return read_all(reader, position).await;
     }
-    let guards = if guards_changed {
-        Some(reader.guards().await?)
-    } else {
-        None
-    };
+    // The (small) guard table is read with every change, so a guard edited by hand
+    // arrives with the next write, as actions do.
+    let guards = Some(reader.guards().await?);
     Ok(Changes::Since {
         position,
         changed,

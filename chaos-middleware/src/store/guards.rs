@@ -18,46 +18,102 @@ pub(super) const GUARDS_SQL: &str = "SELECT id, view, max_error_rate, max_p99_ms
 /// Marks the guards as changed in the generation the write publishes.
 const BUMP_GUARDS: &str = "UPDATE chaos_meta SET guards_rev = generation + 1 WHERE id = 1";
 
-/// A guard from a row of [`GUARDS_SQL`]; a row that cannot be read (edited by hand) is
-/// `None` and is skipped.
-pub(super) fn guard_of<R: Row>(row: &R) -> Option<Guard>
+/// A guard from a row of [`GUARDS_SQL`]. A row that cannot be read (edited by hand) counts
+/// as tripped, so chaos stays off until someone fixes or clears it: a guard nobody can
+/// read must not let chaos run unguarded.
+pub(super) fn guard_of<R: Row>(row: &R) -> Guard
 where
     usize: sqlx::ColumnIndex<R>,
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let non_negative = |value: i64| u64::try_from(value).ok();
+    read_guard(row).unwrap_or_else(|reason| {
+        let id = row.try_get::<i64, _>(0).unwrap_or(0);
+        tracing::warn!(target: "chaos", guard = id, "guard row {id} cannot be read ({reason}): chaos stays off until it is fixed or cleared");
+        unreadable(id, &reason)
+    })
+}
+
+/// The stand-in for a guard row that cannot be read: tripped.
+fn unreadable(id: i64, reason: &str) -> Guard {
+    Guard {
+        id,
+        spec: GuardSpec {
+            view: None,
+            max_error_rate: Some(0.0),
+            max_p99_ms: None,
+            window_ms: crate::guard::DEFAULT_WINDOW_MS,
+            min_requests: crate::guard::DEFAULT_MIN_REQUESTS,
+        },
+        created_at: 0,
+        created_by: None,
+        tripped: Some(Trip {
+            at: 0,
+            by: String::new(),
+            detail: format!(
+                "guard row {id} cannot be read ({reason}): chaos stays off until it is fixed or cleared (`chaos-admin guard clear {id}`)"
+            ),
+        }),
+    }
+}
+
+fn read_guard<R: Row>(row: &R) -> Result<Guard, String>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let column = |name: &'static str| move |err: sqlx::Error| format!("{name}: {err}");
+    let non_negative = |name: &str, value: i64| {
+        u64::try_from(value).map_err(|_| format!("{name} is {value}: allowed is 0 or more"))
+    };
     let spec = GuardSpec {
-        view: row.try_get::<Option<String>, _>(1).ok()?,
-        max_error_rate: row.try_get::<Option<f64>, _>(2).ok()?,
-        max_p99_ms: match row.try_get::<Option<i64>, _>(3).ok()? {
-            Some(ms) => Some(non_negative(ms)?),
+        view: row
+            .try_get::<Option<String>, _>(1)
+            .map_err(column("view"))?,
+        max_error_rate: row
+            .try_get::<Option<f64>, _>(2)
+            .map_err(column("max_error_rate"))?,
+        max_p99_ms: match row
+            .try_get::<Option<i64>, _>(3)
+            .map_err(column("max_p99_ms"))?
+        {
+            Some(ms) => Some(non_negative("max_p99_ms", ms)?),
             None => None,
         },
-        window_ms: non_negative(row.try_get(4).ok()?)?,
-        min_requests: non_negative(row.try_get(5).ok()?)?,
+        window_ms: non_negative("window_ms", row.try_get(4).map_err(column("window_ms"))?)?,
+        min_requests: non_negative(
+            "min_requests",
+            row.try_get(5).map_err(column("min_requests"))?,
+        )?,
     };
-    spec.validate().ok()?;
-    let tripped = match row.try_get::<Option<i64>, _>(8).ok()? {
+    spec.validate().map_err(|err| err.to_string())?;
+    let tripped = match row
+        .try_get::<Option<i64>, _>(8)
+        .map_err(column("tripped_at"))?
+    {
         Some(at) => Some(Trip {
             at,
             by: row
                 .try_get::<Option<String>, _>(9)
-                .ok()?
+                .map_err(column("tripped_by"))?
                 .unwrap_or_default(),
             detail: row
                 .try_get::<Option<String>, _>(10)
-                .ok()?
+                .map_err(column("tripped_detail"))?
                 .unwrap_or_default(),
         }),
         None => None,
     };
-    Some(Guard {
-        id: row.try_get(0).ok()?,
+    Ok(Guard {
+        id: row.try_get(0).map_err(column("id"))?,
         spec,
-        created_at: row.try_get(6).ok()?,
-        created_by: row.try_get::<Option<String>, _>(7).ok()?,
+        created_at: row.try_get(6).map_err(column("created_at"))?,
+        created_by: row
+            .try_get::<Option<String>, _>(7)
+            .map_err(column("created_by"))?,
         tripped,
     })
 }
@@ -134,13 +190,14 @@ impl Store {
             let rows = crate::store::dialect::query(GUARDS_SQL)
                 .fetch_all(pool)
                 .await?;
-            Ok::<_, sqlx::Error>(rows.iter().filter_map(guard_of).collect())
+            Ok::<_, sqlx::Error>(rows.iter().map(guard_of).collect())
         })?;
         Ok(guards)
     }
 
-    /// Removes one guard (`Some(id)`; unknown: [`StoreError::UnknownIds`]) or all of them;
-    /// returns how many.
+    /// Removes one guard (`Some(id)`; unknown: [`StoreError::UnknownGuard`]) or all of
+    /// them; returns how many. A tripped guard is not removed (that would resume chaos
+    /// without a reset): [`StoreError::Invalid`] says to reset it first.
     pub async fn clear_guards(&self, id: Option<i64>) -> Result<u64, StoreError> {
         let detail = id.map_or_else(|| "all".to_owned(), |id| id.to_string());
         let removed = guard_write!(
@@ -148,20 +205,42 @@ impl Store {
             "guard clear",
             detail.clone(),
             |tx| {
-                let query = match id {
-                    Some(id) => {
-                        crate::store::dialect::query("DELETE FROM chaos_guards WHERE id = $1")
-                            .bind(id)
-                    }
-                    None => crate::store::dialect::query("DELETE FROM chaos_guards"),
+                let tripped: i64 = match id {
+                    Some(id) => crate::store::dialect::query_scalar(
+                        "SELECT COUNT(*) FROM chaos_guards WHERE id = $1 AND tripped_at IS NOT NULL",
+                    )
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                    None => crate::store::dialect::query_scalar(
+                        "SELECT COUNT(*) FROM chaos_guards WHERE tripped_at IS NOT NULL",
+                    )
+                    .fetch_one(&mut *tx)
+                    .await?,
                 };
-                query.execute(&mut *tx).await?.rows_affected()
+                if tripped > 0 {
+                    Err(tripped)
+                } else {
+                    let query = match id {
+                        Some(id) => {
+                            crate::store::dialect::query("DELETE FROM chaos_guards WHERE id = $1")
+                                .bind(id)
+                        }
+                        None => crate::store::dialect::query("DELETE FROM chaos_guards"),
+                    };
+                    Ok(query.execute(&mut *tx).await?.rows_affected())
+                }
             },
-            |removed: &u64| *removed > 0
+            |removed: &Result<u64, i64>| removed.as_ref().is_ok_and(|n| *n > 0)
         )?;
         match (id, removed) {
-            (Some(id), 0) => Err(StoreError::UnknownIds(vec![id])),
-            _ => Ok(removed),
+            (_, Err(tripped)) => Err(StoreError::Invalid(crate::action::InvalidAction::new(
+                format!(
+                    "{tripped} guard(s) tripped: run `chaos-admin guard reset` first (chaos resumes), then clear"
+                ),
+            ))),
+            (Some(id), Ok(0)) => Err(StoreError::UnknownGuard(id)),
+            (_, Ok(removed)) => Ok(removed),
         }
     }
 

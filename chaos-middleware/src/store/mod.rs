@@ -137,6 +137,9 @@ pub enum StoreError {
     /// The action is not valid.
     #[error(transparent)]
     Invalid(#[from] InvalidAction),
+    /// No guard has this id.
+    #[error("unknown guard id {0}: no such guard (see `chaos-admin guard list`)")]
+    UnknownGuard(i64),
     /// The relay (a store at `http://`, see [`crate::relay`]) failed or answered an error.
     #[error("the chaos relay at {url} failed: {message}")]
     Relay {

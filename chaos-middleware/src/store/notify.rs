@@ -235,6 +235,6 @@ impl super::changes::ChangeReader for ChangeListener {
         let rows = sqlx::query(super::guards::GUARDS_SQL)
             .fetch_all(&mut self.listener)
             .await?;
-        Ok(rows.iter().filter_map(super::guards::guard_of).collect())
+        Ok(rows.iter().map(super::guards::guard_of).collect())
     }
 }
