@@ -73,6 +73,14 @@ fn a_guard_stops_chaos_on_every_instance_and_reset_rearms(store: &TestStore) {
         ),
         (&["guard", "set", "--window", "10s"][..], "needs a limit"),
         (
+            &["guard", "set", "--max-error-rate", "-5%"][..],
+            "max error rate '-5%' is not a rate",
+        ),
+        (
+            &["guard", "set", "--view", "", "--max-p99", "2s"][..],
+            "the view is empty",
+        ),
+        (
             &["guard", "set", "--max-p99", "2s", "--window", "2s"][..],
             "window 2s is out of range",
         ),

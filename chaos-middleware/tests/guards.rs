@@ -153,25 +153,33 @@ async fn applied(handle: &ChaosHandle, store: &Store) {
     .await;
 }
 
-async fn a_tripped_guard_stops_every_instance(url: &str) {
+/// Two instances on `url` with `return STATUS` on items and a 20 % guard on every view,
+/// both applying it: the store, the guard's id, the layers and their apps.
+async fn two_guarded_instances(url: &str, status: u16) -> (Store, i64, [(ChaosLayer, Router); 2]) {
     let store = Store::connect(url).await.expect("open");
     store
         .create(&ActionSpec::new(
             Kind::Response,
             "items",
-            Fault::Return {
-                status: 418,
-                body: None,
-            },
+            Fault::Return { status, body: None },
         ))
         .await
         .expect("create");
     let id = store.set_guard(&spec(None, Some(0.2))).await.expect("set");
-    let (one, two) = (layer(&store), layer(&store));
-    let (app_one, app_two) = (app(&one), app(&two));
-    applied(&one.handle(), &store).await;
-    applied(&two.handle(), &store).await;
-    assert_eq!(status(&app_one, "/items").await, StatusCode::IM_A_TEAPOT);
+    let instances = [layer(&store), layer(&store)].map(|layer| {
+        let app = app(&layer);
+        (layer, app)
+    });
+    for (layer, _) in &instances {
+        applied(&layer.handle(), &store).await;
+    }
+    (store, id, instances)
+}
+
+async fn a_tripped_guard_stops_every_instance(url: &str) {
+    let (store, id, instances) = two_guarded_instances(url, 418).await;
+    let [(one, app_one), (two, app_two)] = &instances;
+    assert_eq!(status(app_one, "/items").await, StatusCode::IM_A_TEAPOT);
     assert!(one.handle().stats().guards_armed);
     // Tripped in the store (by another instance): both stop, counts kept.
     let trip = Trip {
@@ -180,14 +188,14 @@ async fn a_tripped_guard_stops_every_instance(url: &str) {
         detail: "measured".into(),
     };
     store.trip_guard(id, &trip).await.expect("trip");
-    for (layer, app) in [(&one, &app_one), (&two, &app_two)] {
+    for (layer, app) in [(one, app_one), (two, app_two)] {
         applied(&layer.handle(), &store).await;
         assert!(layer.handle().stats().guard_tripped);
         assert_eq!(status(app, "/items").await, StatusCode::OK);
     }
     // A reset re-arms both.
     store.reset_guards().await.expect("reset");
-    for (layer, app) in [(&one, &app_one), (&two, &app_two)] {
+    for (layer, app) in [(one, app_one), (two, app_two)] {
         applied(&layer.handle(), &store).await;
         assert!(!layer.handle().stats().guard_tripped);
         assert_eq!(status(app, "/items").await, StatusCode::IM_A_TEAPOT);
@@ -195,35 +203,20 @@ async fn a_tripped_guard_stops_every_instance(url: &str) {
 }
 
 async fn measured_errors_trip_the_guard(url: &str) {
-    let store = Store::connect(url).await.expect("open");
     // Chaos on items; the app's own errors come from /broken.
-    store
-        .create(&ActionSpec::new(
-            Kind::Response,
-            "items",
-            Fault::Return {
-                status: 503,
-                body: None,
-            },
-        ))
-        .await
-        .expect("create");
-    let id = store.set_guard(&spec(None, Some(0.2))).await.expect("set");
-    let (one, two) = (layer(&store), layer(&store));
-    let (app_one, app_two) = (app(&one), app(&two));
-    applied(&one.handle(), &store).await;
-    applied(&two.handle(), &store).await;
+    let (store, id, instances) = two_guarded_instances(url, 503).await;
+    let [(one, app_one), (two, app_two)] = &instances;
     // Injected 503s are chaos, not the app's: they never trip the guard.
     for _ in 0..50 {
         assert_eq!(
-            status(&app_one, "/items").await,
+            status(app_one, "/items").await,
             StatusCode::SERVICE_UNAVAILABLE
         );
     }
     // The app's own 500s on one instance: it trips, and the store tells the other.
     for _ in 0..30 {
         assert_eq!(
-            status(&app_one, "/broken").await,
+            status(app_one, "/broken").await,
             StatusCode::INTERNAL_SERVER_ERROR
         );
     }
@@ -238,12 +231,12 @@ async fn measured_errors_trip_the_guard(url: &str) {
         detail.starts_with("error rate 100% (30 of 30 responses on every view)"),
         "{detail}"
     );
-    for (layer, app) in [(&one, &app_one), (&two, &app_two)] {
+    for (layer, app) in [(one, app_one), (two, app_two)] {
         applied(&layer.handle(), &store).await;
         assert_eq!(status(app, "/items").await, StatusCode::OK);
     }
     store.reset_guards().await.expect("reset");
-    for (layer, app) in [(&one, &app_one), (&two, &app_two)] {
+    for (layer, app) in [(one, app_one), (two, app_two)] {
         applied(&layer.handle(), &store).await;
         assert_eq!(status(app, "/items").await, StatusCode::SERVICE_UNAVAILABLE);
     }

@@ -29,14 +29,19 @@ pub enum Command {
 pub struct SetArgs {
     /// Trip when more than this share of the app's own responses are errors (status ≥
     /// 500): `5%`, `0.5%` or `0.05`.
-    #[arg(long, value_name = "RATE")]
+    #[arg(long, allow_hyphen_values = true, value_name = "RATE")]
     pub max_error_rate: Option<String>,
     /// Trip when the p99 latency of the app's own responses (without injected delay)
     /// is above this: `2s`, `750ms`.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, allow_hyphen_values = true, value_name = "DURATION")]
     pub max_p99: Option<String>,
     /// The sliding window the rate and p99 are measured over (5s to 1h).
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        value_name = "DURATION",
+        default_value = "60s"
+    )]
     pub window: String,
     /// Only this view (a view name or route pattern); default: every response.
     #[arg(long, value_name = "VIEW")]
