@@ -42,6 +42,17 @@ fn views() -> ChaosViews {
     views
 }
 
+/// A layer that opens its own store at `url`, with a heartbeat every 100 ms.
+fn layer_on_url(url: &str) -> ChaosLayer {
+    ChaosLayer::builder()
+        .enabled(true)
+        .database_url(url)
+        .views(views())
+        .heartbeat_interval(Duration::from_millis(100))
+        .build()
+        .expect("the layer builds")
+}
+
 /// A layer watching `store` (kept alive by the returned value).
 fn layer(store: &Store, poll: Option<Duration>) -> ChaosLayer {
     let mut builder = ChaosLayer::builder()
@@ -472,13 +483,7 @@ async fn postgres_idle_instance_holds_one_connection() {
     // The schema, then no pool of the test's own: the layer opens its own store and the
     // test reads through one plain connection.
     open(db.url()).await.close().await;
-    let chaos = ChaosLayer::builder()
-        .enabled(true)
-        .database_url(db.url())
-        .views(views())
-        .heartbeat_interval(Duration::from_millis(100))
-        .build()
-        .expect("the layer builds");
+    let chaos = layer_on_url(db.url());
     let mut sampler = sqlx::PgConnection::connect(db.url())
         .await
         .expect("sampler connection");
@@ -575,13 +580,7 @@ async fn mysql_instance_holds_one_connection() {
         return;
     };
     open(db.url()).await.close().await;
-    let chaos = ChaosLayer::builder()
-        .enabled(true)
-        .database_url(db.url())
-        .views(views())
-        .heartbeat_interval(Duration::from_millis(100))
-        .build()
-        .expect("the layer builds");
+    let chaos = layer_on_url(db.url());
     let mut sampler = sqlx::MySqlConnection::connect(db.url())
         .await
         .expect("sampler connection");

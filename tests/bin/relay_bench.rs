@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use chaos_middleware::{ChaosHandle, ChaosLayer, ChaosViews, Store};
 use e2e::bench::{
-    ProcessUsage, connections, database_counters, fail, positive, process_usage,
-    propagation_trials, wait_all,
+    ProcessUsage, connections, database_counters, fail, positive, print_server_errors,
+    process_usage, propagation_trials, wait_all,
 };
 use e2e::pg_cluster::PgCluster;
 use e2e::{AdminServer, latency_summary, millis};
@@ -106,15 +106,7 @@ fn main() {
         writer.close().await;
     });
     drop(runtime);
-    let log = cluster.server_log();
-    let errors: Vec<&str> = log
-        .lines()
-        .filter(|line| line.contains("ERROR:") || line.contains("FATAL:"))
-        .collect();
-    println!("PostgreSQL log: {} ERROR/FATAL lines", errors.len());
-    for line in errors.iter().take(10) {
-        println!("  {line}");
-    }
+    print_server_errors(&cluster, "PostgreSQL log");
 }
 
 fn mib(kib: u64) -> f64 {

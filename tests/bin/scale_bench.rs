@@ -28,7 +28,10 @@
 use std::time::{Duration, Instant};
 
 use chaos_middleware::{ActionSpec, ChaosHandle, ChaosLayer, Fault, Kind, Selection, Store};
-use e2e::bench::{connections, database_counters, fail, positive, propagation_trials, wait_all};
+use e2e::bench::{
+    connections, database_counters, fail, positive, print_server_errors, propagation_trials,
+    wait_all,
+};
 use e2e::pg_cluster::PgCluster;
 use e2e::{latency_summary, millis};
 use sqlx::Connection;
@@ -69,15 +72,7 @@ fn main() {
         );
         runtime.block_on(scenario(&cluster, &url, n, &options));
     }
-    let log = cluster.server_log();
-    let errors: Vec<&str> = log
-        .lines()
-        .filter(|line| line.contains("ERROR:") || line.contains("FATAL:"))
-        .collect();
-    println!("server log: {} ERROR/FATAL lines", errors.len());
-    for line in errors.iter().take(10) {
-        println!("  {line}");
-    }
+    print_server_errors(&cluster, "server log");
 }
 
 fn parse_args() -> Options {

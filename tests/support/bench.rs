@@ -178,3 +178,16 @@ pub async fn propagation_trials(
     }
     applied
 }
+
+/// Prints how many ERROR and FATAL lines the cluster's server log holds, and the first 10.
+pub fn print_server_errors(cluster: &crate::pg_cluster::PgCluster, label: &str) {
+    let log = cluster.server_log();
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("ERROR:") || line.contains("FATAL:"))
+        .collect();
+    println!("{label}: {} ERROR/FATAL lines", errors.len());
+    for line in errors.iter().take(10) {
+        println!("  {line}");
+    }
+}

@@ -28,7 +28,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chaos_middleware::Store;
 use chaos_middleware::admin::auth::{credentials, host_is_loopback, is_api};
-use chaos_middleware::admin::{self, ErrorBody, Operator};
+use chaos_middleware::admin::{self, ApiError, Operator};
 use chaos_middleware::relay::server::RelayServer;
 use subtle::ConstantTimeEq;
 
@@ -246,13 +246,7 @@ async fn authenticate_relay(
             .get("sec-fetch-site")
             .is_some_and(|site| site.as_bytes() != b"none");
     if from_a_page {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(ErrorBody {
-                error: "the relay serves app instances, not web pages: requests with Origin or Sec-Fetch-Site are refused".to_owned(),
-                status: StatusCode::FORBIDDEN.as_u16(),
-            }),
-        )
+        return ApiError::new(StatusCode::FORBIDDEN, "the relay serves app instances, not web pages: requests with Origin or Sec-Fetch-Site are refused")
             .into_response();
     }
     let allowed = match &access {
@@ -266,12 +260,8 @@ async fn authenticate_relay(
         return next.run(request).await;
     }
     (
-        StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-        axum::Json(ErrorBody {
-            error: "the relay needs Authorization: Bearer RELAY_TOKEN (the relay token of `chaos-admin serve`, or its admin token when it has none)".to_owned(),
-            status: StatusCode::UNAUTHORIZED.as_u16(),
-        }),
+        ApiError::new(StatusCode::UNAUTHORIZED, "the relay needs Authorization: Bearer RELAY_TOKEN (the relay token of `chaos-admin serve`, or its admin token when it has none)"),
     )
         .into_response()
 }
@@ -330,12 +320,8 @@ fn operator_name(text: Option<&str>, default: &str) -> String {
 fn unauthorized(api: bool) -> Response {
     if api {
         (
-            StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
-            axum::Json(ErrorBody {
-                error: "authentication required: send Authorization: Bearer TOKEN (the token of `chaos-admin serve`)".to_owned(),
-                status: StatusCode::UNAUTHORIZED.as_u16(),
-            }),
+            ApiError::new(StatusCode::UNAUTHORIZED, "authentication required: send Authorization: Bearer TOKEN (the token of `chaos-admin serve`)"),
         )
             .into_response()
     } else {
@@ -384,13 +370,7 @@ async fn authenticate(State(access): State<Access>, mut request: Request, next: 
 
 /// A request for another host name while the server runs without a token: 421.
 fn misdirected() -> Response {
-    (
-        StatusCode::MISDIRECTED_REQUEST,
-        axum::Json(ErrorBody {
-            error: "this server answers only requests for 127.0.0.1, [::1] or localhost (it runs without a token)".to_owned(),
-            status: StatusCode::MISDIRECTED_REQUEST.as_u16(),
-        }),
-    )
+    ApiError::new(StatusCode::MISDIRECTED_REQUEST, "this server answers only requests for 127.0.0.1, [::1] or localhost (it runs without a token)")
         .into_response()
 }
 

@@ -179,7 +179,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    /// An error with this status and one-line message (also for routes outside the
+    /// admin that answer in its shape, such as the relay's and `chaos-admin serve`'s).
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),

@@ -438,10 +438,7 @@ impl ChaosHandle {
     /// ```
     pub async fn shutdown(&self) {
         let shared = &self.shared;
-        shared.snapshot.store(Arc::new(Snapshot::empty()));
-        shared.has_response_rules.store(false, Ordering::Relaxed);
-        shared.measuring.store(false, Ordering::Relaxed);
-        shared.monitor.store(None);
+        shared.publish(Snapshot::empty(), None);
         let deregistered = shared.shutdown.deregistered.notified();
         shared.shutdown.stop.send_replace(true);
         if shared.shutdown.registers.load(Ordering::Acquire) {
@@ -521,12 +518,8 @@ impl Shared {
         } else {
             None
         };
-        let has_rules = !snapshot.has_no_response_rules();
-        self.snapshot.store(Arc::new(snapshot));
-        self.has_response_rules.store(has_rules, Ordering::Relaxed);
         let armed = monitor.is_some();
-        self.monitor.store(monitor.map(Arc::new));
-        self.measuring.store(armed, Ordering::Relaxed);
+        self.publish(snapshot, monitor);
         drop(state);
         if armed {
             self.armed.notify_one();
@@ -547,11 +540,19 @@ impl Shared {
             written_at: None,
         });
         let generation = self.snapshot.load().generation;
-        self.snapshot.store(Arc::new(Snapshot::inert(generation)));
-        self.has_response_rules.store(false, Ordering::Relaxed);
-        self.measuring.store(false, Ordering::Relaxed);
-        self.monitor.store(None);
+        self.publish(Snapshot::inert(generation), None);
         true
+    }
+
+    /// Swaps in what the request path reads: the snapshot, the armed guards, and the two
+    /// flags derived from them (one relaxed load each on the request path).
+    fn publish(&self, snapshot: Snapshot, monitor: Option<crate::guard::monitor::Monitor>) {
+        let has_rules = !snapshot.has_no_response_rules();
+        let armed = monitor.is_some();
+        self.snapshot.store(Arc::new(snapshot));
+        self.has_response_rules.store(has_rules, Ordering::Relaxed);
+        self.monitor.store(monitor.map(Arc::new));
+        self.measuring.store(armed, Ordering::Relaxed);
     }
 
     /// The trip measured here that is not written to the store yet.

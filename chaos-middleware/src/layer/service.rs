@@ -66,8 +66,10 @@ where
         }
         let snapshot = self.shared.snapshot.load();
         let view = view_key(&request);
-        let measure = self.measure(view);
+        // The app's own answers are measured for the armed guards; injected ones are not,
+        // so a measurement starts only where the inner service is called.
         let Some((specific, wildcard)) = snapshot.response_candidates(view) else {
+            let measure = self.measure(view);
             return ResponseFuture::measured(self.inner.call(request), measure);
         };
         let info = RequestInfo::of(&request);
@@ -75,6 +77,7 @@ where
         let (decision, user) = decide(specific, wildcard, Some(request.method()), extract_user);
         if decision.is_empty() {
             drop(user);
+            let measure = self.measure(view);
             return ResponseFuture::measured(self.inner.call(request), measure);
         }
         let (before_ms, after_ms) = self
@@ -88,6 +91,7 @@ where
                 // Too many requests are held already: this one passes untouched.
                 None => {
                     drop(user);
+                    let measure = self.measure(view);
                     return ResponseFuture::measured(self.inner.call(request), measure);
                 }
             }
@@ -140,8 +144,8 @@ where
             // The app answers (after any delay): its response is measured, without
             // the injected delay. Injected answers are not the app's.
             _ => {
+                faults.measure = self.measure(view);
                 faults.future = Some(self.inner.call(request));
-                faults.measure = measure;
             }
         }
         ResponseFuture::faulted(faults)

@@ -306,10 +306,9 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Respo
     )
 }
 
-/// An error answer: `{"error": message, "status": code}`.
+/// An error answer: `{"error": message, "status": code}`, the admin's shape.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({"error": message.into(), "status": status.as_u16()});
-    (status, axum::Json(body)).into_response()
+    crate::admin::ApiError::new(status, message).into_response()
 }
 
 fn json_bytes(json: Bytes) -> Response {

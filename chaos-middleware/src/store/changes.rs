@@ -47,7 +47,8 @@ pub enum Changes {
         /// Ids of rows deleted since (a row deleted and then written again is in
         /// `changed` too: remove first, then apply `changed`).
         deleted: Vec<i64>,
-        /// Every guard, when any changed since (`None`: keep the ones applied).
+        /// Every guard (the store reads the small table with every change; `None` only
+        /// from a relay that sent none: keep the ones applied).
         guards: Option<Vec<Guard>>,
     },
 }
