@@ -8,8 +8,8 @@ use chaos_middleware::Store;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    create, delete, discover, exercise, guard, init, list, purge, report, serve, show, status,
-    storm, toggle, validate, views,
+    create, delete, discover, exercise, guard, init, list, notify, purge, report, serve, show,
+    status, storm, toggle, validate, views,
 };
 use crate::error::{CliError, EXIT_OK, EXIT_USAGE};
 
@@ -39,6 +39,7 @@ Examples:
   chaos-admin exercise start --view items --view checkout --for 1h
   chaos-admin guard set --max-error-rate 5% --max-p99 2s --window 60s
   chaos-admin guard reset
+  chaos-admin notify add https://hooks.slack.com/services/T000/B000/XXX --events guard.*
   chaos-admin views
   chaos-admin status";
 
@@ -109,6 +110,9 @@ enum Command {
     /// Stop all chaos when the app's own users are hurt: set, list, clear, reset.
     #[command(subcommand)]
     Guard(guard::Command),
+    /// Tell the team: webhooks for every change to the chaos: add, list, remove, test.
+    #[command(subcommand)]
+    Notify(notify::Command),
     /// List the views running app instances serve, and which instances serve them.
     Views(views::Args),
     /// Show live app instances and whether each applies the store's latest generation.
@@ -151,6 +155,7 @@ enum Plan {
     Storm(storm::Plan),
     Exercise(exercise::Plan),
     Guard(guard::Plan),
+    Notify(notify::Plan),
     Views(views::Plan),
     Status(status::Plan),
 }
@@ -170,6 +175,7 @@ impl Command {
             Command::Storm(args) => Plan::Storm(storm::plan(args)?),
             Command::Exercise(command) => Plan::Exercise(exercise::plan(command)?),
             Command::Guard(command) => Plan::Guard(guard::plan(command)?),
+            Command::Notify(command) => Plan::Notify(notify::plan(command)?),
             Command::Views(args) => Plan::Views(views::plan(args)),
             Command::Status(args) => Plan::Status(status::plan(args)),
             Command::Run(args) => {
@@ -197,6 +203,7 @@ impl Plan {
             | Plan::Storm(_)
             | Plan::Exercise(_) => true,
             Plan::Guard(plan) => guard::writes(plan),
+            Plan::Notify(plan) => notify::writes(plan),
             Plan::List(_) | Plan::Show(_) | Plan::Views(_) | Plan::Status(_) => false,
         }
     }
@@ -212,6 +219,7 @@ impl Plan {
             Plan::Storm(plan) => storm::run(plan, store).await,
             Plan::Exercise(plan) => exercise::run(plan, store).await,
             Plan::Guard(plan) => guard::run(plan, store).await,
+            Plan::Notify(plan) => notify::run(plan, store).await,
             Plan::Views(plan) => views::run(plan, store).await,
             Plan::Status(plan) => status::run(plan, store).await,
         }
@@ -296,9 +304,13 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         } else {
             None
         };
+        let delivers = matches!(&plan, Plan::Notify(plan) if notify::delivers(plan));
         let result = plan.run(&store).await;
         if let (Ok(()), Some(before)) = (&result, before) {
             confirm::after_write(&store, before, wait).await;
+            if !delivers {
+                notify::deliver_in_background(&store, &cli.database_url).await;
+            }
         }
         store.close().await;
         result.map(|()| EXIT_OK)

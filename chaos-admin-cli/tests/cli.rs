@@ -244,6 +244,72 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
         &["exercise", "start", "--view", "items", "--for", "8000y"],
         "'8000y'",
     ),
+    (
+        &["create", "abort", "items", "--between", "9-17"],
+        "--between '9-17'",
+    ),
+    (
+        &["create", "abort", "items", "--between", "09:00-09:00"],
+        "--between '09:00-09:00'",
+    ),
+    (
+        &["create", "abort", "items", "--between", "25:00-26:00"],
+        "--between '25:00-26:00'",
+    ),
+    (
+        &["create", "abort", "items", "--days", "weekdays"],
+        "--days 'weekdays'",
+    ),
+    (
+        &[
+            "create",
+            "abort",
+            "items",
+            "--days",
+            "mon-fri",
+            "--tz",
+            "Mars/Base",
+        ],
+        "--tz 'Mars/Base'",
+    ),
+    (
+        &["create", "abort", "items", "--tz", "Europe/Berlin"],
+        "--tz 'Europe/Berlin' applies only with --between or --days",
+    ),
+    (
+        &[
+            "create",
+            "abort",
+            "items",
+            "--start-at",
+            "2001-01-01T00:00:00Z",
+        ],
+        "--start-at '2001-01-01T00:00:00Z' is in the past",
+    ),
+    (
+        &["create", "abort", "items", "--start-at", "tomorrow"],
+        "--start-at 'tomorrow'",
+    ),
+    (
+        &[
+            "create",
+            "abort",
+            "items",
+            "--start-at",
+            "2099-01-02T00:00:00Z",
+            "--until",
+            "2099-01-01T00:00:00Z",
+        ],
+        "starts at 2099-01-02T00:00:00Z but expires at 2099-01-01T00:00:00Z",
+    ),
+    (
+        &["storm", "--user", "alice", "--between", "nine-five"],
+        "--between 'nine-five'",
+    ),
+    (
+        &["exercise", "start", "--view", "items", "--days", "someday"],
+        "--days 'someday'",
+    ),
 ];
 
 /// Runs every bad input against a store holding one action; nothing may change.
@@ -1175,4 +1241,111 @@ fn exercise_hints_and_reveals_reload_no_app() {
     assert_eq!(generation(), started, "hints and reveals change no action");
     cli.ok(&["exercise", "end"]);
     assert!(generation() > started);
+}
+
+/// `--between`, `--days`, `--tz` and `--start-at` are stored, shown by `list` (WHEN),
+/// `show` and `--json`, and taken by storms and exercises (whose `--for` counts from the
+/// start).
+#[test]
+fn windows_and_starts_are_stored_and_shown() {
+    let cli = Cli::sqlite();
+    let office = cli.create(&[
+        "abort",
+        "items",
+        "--between",
+        "09:00-12:00",
+        "--between",
+        "13:00-17:00",
+        "--days",
+        "mon-fri",
+        "--tz",
+        "Europe/Berlin",
+    ]);
+    let later = cli.create(&[
+        "abort",
+        "checkout",
+        "--start-at",
+        "2099-01-01T09:00:00+01:00",
+    ]);
+    let always = cli.create(&["abort", "cart"]);
+    let listed = cli.list();
+    assert_eq!(
+        listed[0]["window"],
+        "09:00-12:00,13:00-17:00 mon-fri Europe/Berlin"
+    );
+    assert_eq!(listed[1]["starts_at"], "2099-01-01T08:00:00Z");
+    assert_eq!(listed[1]["starts_at_ms"], 4_070_937_600_000_i64);
+    let when = listed[0]["when"].as_str().expect("when");
+    assert!(
+        when.starts_with("active until ") || when.starts_with("active in "),
+        "{when}"
+    );
+    assert!(
+        listed[1]["when"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("active in "))
+    );
+    assert_eq!(listed[2]["when"], "-");
+    assert_eq!(listed[2]["window"], Value::Null);
+    let table = cli.table();
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("WHEN")),
+        "{table}"
+    );
+    assert!(table.contains(when), "{table}");
+    let shown = cli.ok(&["show", &office.to_string()]);
+    assert!(
+        shown.contains("window:")
+            && shown.contains("09:00-12:00,13:00-17:00 mon-fri Europe/Berlin"),
+        "{shown}"
+    );
+    let shown = cli.ok(&["show", &later.to_string()]);
+    assert!(
+        shown.contains("starts_at:") && shown.contains("2099-01-01T08:00:00Z"),
+        "{shown}"
+    );
+    let _ = always;
+    // A storm booked ahead: inert until its start, expiring `--for` after it.
+    let storm = cli.json(&[
+        "storm",
+        "--user",
+        "alice",
+        "--view",
+        "items",
+        "--seed",
+        "1",
+        "--start-at",
+        "2099-01-01T09:00:00Z",
+        "--for",
+        "2h",
+        "--json",
+    ]);
+    let first = &storm["actions"][0];
+    assert_eq!(first["starts_at"], "2099-01-01T09:00:00Z");
+    assert_eq!(first["expires_at"], "2099-01-01T11:00:00Z");
+    cli.ok(&["storm", "--end"]);
+    // An exercise in office hours: its (hidden) faults carry the window.
+    cli.ok(&[
+        "exercise",
+        "start",
+        "--view",
+        "items",
+        "--seed",
+        "3",
+        "--force",
+        "--between",
+        "09:00-17:00",
+        "--days",
+        "mon-fri",
+    ]);
+    cli.ok(&["exercise", "reveal"]);
+    let faults: Vec<Value> = cli
+        .list()
+        .into_iter()
+        .filter(|a| a["tag"] == "exercise")
+        .collect();
+    assert!(!faults.is_empty());
+    for fault in faults {
+        assert_eq!(fault["window"], "09:00-17:00 mon-fri UTC", "{fault}");
+    }
 }

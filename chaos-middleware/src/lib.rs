@@ -13,8 +13,10 @@ mod fast_rng;
 pub mod gameday;
 pub mod guard;
 mod layer;
+pub mod notification;
 mod point;
 pub mod relay;
+pub mod schedule;
 mod snapshot;
 pub mod store;
 #[doc(hidden)]

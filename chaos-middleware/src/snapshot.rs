@@ -33,6 +33,9 @@ pub(crate) struct Rule {
     pub groups: Box<[String]>,
     pub methods: Box<[Method]>,
     pub expires_at_ms: Option<i64>,
+    /// The start and windows, with their next transition cached (`None`: always on).
+    /// Shared by every copy of the rule (one per view name the action is filed under).
+    pub clock: Option<Arc<crate::schedule::WindowClock>>,
     /// How often this action injected its fault on this instance (shared by every copy
     /// of the rule and kept across reloads: see [`FiredCounters`]).
     pub fired: Arc<std::sync::atomic::AtomicU64>,
@@ -360,6 +363,11 @@ impl Rule {
             groups: action.spec.groups.clone().into_boxed_slice(),
             methods: compile_methods(&action.spec.methods)?,
             expires_at_ms: action.spec.expires_at,
+            clock: crate::schedule::WindowClock::new(
+                action.spec.starts_at,
+                action.spec.window.as_ref(),
+            )
+            .map(Arc::new),
             fired,
         })
     }
@@ -379,10 +387,18 @@ impl Rule {
             && (self.groups.is_empty() || self.groups.iter().any(|g| user.groups.contains(g)))
     }
 
-    fn is_expired(&self, now_ms: &mut Option<i64>) -> bool {
-        match self.expires_at_ms {
+    /// Expired, not started yet, or outside its window at the time in `now_ms` (read from
+    /// the clock once per request, and only when a rule has a bound).
+    #[inline]
+    fn is_inert(&self, now_ms: &mut Option<i64>) -> bool {
+        if let Some(at) = self.expires_at_ms
+            && at <= *now_ms.get_or_insert_with(crate::action::now_ms)
+        {
+            return true;
+        }
+        match &self.clock {
             None => false,
-            Some(at) => at <= *now_ms.get_or_insert_with(crate::action::now_ms),
+            Some(clock) => !clock.is_active(*now_ms.get_or_insert_with(crate::action::now_ms)),
         }
     }
 }
@@ -401,7 +417,7 @@ pub(crate) fn decide<'s, 'u>(
     let mut user: Option<Cow<'u, ChaosUser>> = None;
     let mut now_ms = None;
     for rule in specific.iter().chain(wildcard) {
-        if rule.is_expired(&mut now_ms) {
+        if rule.is_inert(&mut now_ms) {
             continue;
         }
         if let Some(method) = method

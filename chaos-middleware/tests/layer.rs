@@ -416,6 +416,74 @@ async fn expired_actions_are_inert_without_a_reload() {
     );
 }
 
+/// A window `from_min..to_min` minutes from now in UTC, as `HH:MM-HH:MM` (wrapping
+/// across midnight as the clock does).
+fn window_from_now(from_min: i64, to_min: i64) -> chaos_middleware::schedule::Window {
+    let clock = |offset: i64| {
+        let minute = (chaos_middleware::action::now_ms() / 60_000 + offset).rem_euclid(1440);
+        format!("{:02}:{:02}", minute / 60, minute % 60)
+    };
+    chaos_middleware::schedule::Window::parse(
+        chaos_middleware::Naming::Flags,
+        &[format!("{}-{}", clock(from_min), clock(to_min))],
+        None,
+        Some("UTC"),
+    )
+    .expect("valid window")
+}
+
+#[tokio::test]
+async fn actions_outside_their_window_or_before_their_start_are_inert() {
+    let now = chaos_middleware::action::now_ms();
+    let mut open = ret(1, "items", 503, None);
+    open.spec.window = Some(window_from_now(-60, 60));
+    let mut closed = ret(2, "checkout", 503, None);
+    closed.spec.window = Some(window_from_now(120, 180));
+    let mut later = ret(3, "item_detail", 503, None);
+    later.spec.starts_at = Some(now + 3_600_000);
+    let mut point_closed = point(4, "db.items", Fault::Error { message: None });
+    point_closed.spec.window = Some(window_from_now(120, 180));
+    let app = app(&[open, closed, later, point_closed]);
+    assert_eq!(
+        get_path(&app, "/items").await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "inside its window"
+    );
+    assert_eq!(
+        get_path(&app, "/checkout").await.0,
+        StatusCode::OK,
+        "window ahead"
+    );
+    assert_eq!(
+        get_path(&app, "/items/7").await.0,
+        StatusCode::OK,
+        "start ahead"
+    );
+    assert_eq!(
+        app.handle.point("db.items", None).await,
+        Ok(()),
+        "point window ahead"
+    );
+}
+
+/// A start that passes switches the action on without any reload: the cached transition
+/// is re-checked on the request path.
+#[tokio::test]
+async fn a_start_that_passes_switches_the_action_on_without_a_reload() {
+    let mut soon = ret(1, "items", 503, None);
+    soon.spec.starts_at = Some(chaos_middleware::action::now_ms() + 1_000);
+    let app = app(&[soon]);
+    assert_eq!(get_path(&app, "/items").await.0, StatusCode::OK, "not yet");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if get_path(&app, "/items").await.0 == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn layer_is_opt_in() {
     let layer = ChaosLayer::builder()

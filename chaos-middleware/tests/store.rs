@@ -27,6 +27,7 @@ chaos_middleware::per_backend!(
     changes_since_reads_only_what_changed,
     changes_since_reads_everything_when_it_must,
     large_values_fit_every_backend,
+    windows_round_trip,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1695,5 +1696,69 @@ async fn upper_case_schemes_are_accepted() {
         assert_eq!(store.backend_name(), "postgres");
         store.close().await;
         db.drop_db().await;
+    }
+}
+
+/// A start and a window are stored and read back (the SQLite aggregate and the row by
+/// row reader alike); a hand-edited window or a start after the expiry makes the row
+/// broken, naming the column, and the other rows still load.
+async fn windows_round_trip(url: &str) {
+    let store = open(url).await;
+    let mut spec = slow("office", 1, 2);
+    spec.window = Some(
+        chaos_middleware::schedule::Window::parse(
+            chaos_middleware::Naming::Flags,
+            &["09:00-12:00".to_owned(), "13:00-17:00".to_owned()],
+            Some("mon-fri"),
+            Some("Europe/Berlin"),
+        )
+        .expect("valid window"),
+    );
+    spec.starts_at = Some(4_070_908_800_000);
+    let id = create(&store, &spec).await;
+    let stored = action(&store, id).await;
+    assert_eq!(stored.spec, spec);
+    assert_eq!(
+        stored.spec.window.map(|w| w.to_string()).as_deref(),
+        Some("09:00-12:00,13:00-17:00 mon-fri Europe/Berlin")
+    );
+    let plain = create(&store, &slow("plain", 1, 2)).await;
+    assert_eq!(action(&store, plain).await.spec.window, None);
+    // A start after the expiry is refused on write.
+    let mut backwards = slow("backwards", 1, 2);
+    backwards.starts_at = Some(2_000_000_000_000);
+    backwards.expires_at = Some(1_900_000_000_000);
+    let err = store
+        .create(&backwards)
+        .await
+        .expect_err("start after expiry");
+    assert!(err.to_string().contains("starts at"), "{err}");
+    for (sql, needle) in [
+        (
+            "UPDATE chaos_actions SET active_window = 'whenever' WHERE target = 'office'",
+            "active_window is invalid: window 'whenever' is malformed",
+        ),
+        (
+            "UPDATE chaos_actions SET active_window = '09:00-17:00 mon-fri Mars/Base' WHERE target = 'office'",
+            "unknown tz 'Mars/Base'",
+        ),
+        (
+            "UPDATE chaos_actions SET active_window = NULL, starts_at = 5, expires_at = 4 WHERE target = 'office'",
+            "starts at",
+        ),
+    ] {
+        store.raw_execute(sql).await.expect("hand edit");
+        let listing = list(&store).await;
+        assert_eq!(listing.corrupt.len(), 1, "{sql}: {:?}", listing.corrupt);
+        assert_eq!(listing.corrupt[0].id, Some(id));
+        assert!(
+            listing.corrupt[0].reason.contains(needle),
+            "{sql}: {:?}",
+            listing.corrupt
+        );
+        assert_eq!(
+            listing.actions.iter().map(|a| a.id).collect::<Vec<_>>(),
+            [plain]
+        );
     }
 }

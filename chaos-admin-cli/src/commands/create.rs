@@ -20,6 +20,8 @@ const USAGE: &str = "usage is `create response slow <view> <min> <max>`, \
     create point slow <name> <min> <max>      delay the fault point <name>\n  \
     create point error <name>                 make the fault point <name> return an error\n  \
     create return|slow|abort|panic ...        short forms of `create response ...`\n\n\
+    Windows: `--between 09:00-17:00 --days mon-fri --tz Europe/Berlin` limits the action to \
+    office hours (outside them it is inert); `--start-at TIME` delays its start.\n\n\
     <view> is a view name, a route pattern such as /items/{id}, or * for every view.")]
 pub struct Args {
     /// [KIND] VERB VIEW ARGS...: see the forms below.
@@ -76,6 +78,9 @@ pub struct Args {
     )]
     max_delay: String,
 
+    #[command(flatten)]
+    timing: super::TimingArgs,
+
     /// Create the action disabled.
     #[arg(long)]
     disabled: bool,
@@ -117,6 +122,10 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
         methods: args.methods,
         for_duration: args.for_duration,
         until: args.until,
+        start_at: args.timing.start_at,
+        between: args.timing.between,
+        days: args.timing.days,
+        tz: args.timing.tz,
         disabled: args.disabled,
         note: args.note,
         tag: args.tag,

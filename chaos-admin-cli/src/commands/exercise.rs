@@ -20,7 +20,7 @@ use crate::output;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Secretly inject random faults for everyone (one at a time: `exercise end` first).
-    Start(StartArgs),
+    Start(Box<StartArgs>),
     /// Print the next hint: first which views are affected, then the kind of fault on each.
     Hint,
     /// Print the injected faults in full (and stop hiding them in `list` and `show`).
@@ -40,6 +40,7 @@ pub enum Command {
     Examples:\n  \
     chaos-admin exercise start --view items --view checkout --for 1h\n  \
     chaos-admin exercise start --faults 2 --point db.items\n  \
+    chaos-admin exercise start --start-at 2026-12-03T14:00:00+01:00 --for 2h   # a game day booked ahead\n  \
     chaos-admin exercise hint\n  \
     chaos-admin exercise reveal\n  \
     chaos-admin exercise end"
@@ -69,6 +70,9 @@ pub struct StartArgs {
     /// Seed of the random generator (default random; shown by `reveal` and `end`).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+
+    #[command(flatten)]
+    timing: super::TimingArgs,
 
     /// Start even if a --view is not served by any live app instance (the players would
     /// hunt for a fault nobody can see).
@@ -103,7 +107,7 @@ pub enum Plan {
 /// Checks the arguments of `exercise start` (the others take none).
 pub fn plan(command: Command) -> Result<Plan, CliError> {
     let args = match command {
-        Command::Start(args) => args,
+        Command::Start(args) => *args,
         Command::Hint => return Ok(Plan::Hint),
         Command::Reveal => return Ok(Plan::Reveal),
         Command::End => return Ok(Plan::End),
@@ -117,6 +121,10 @@ pub fn plan(command: Command) -> Result<Plan, CliError> {
         probability: args.probability,
         seed: args.seed,
         force: args.force,
+        start_at: args.timing.start_at,
+        between: args.timing.between,
+        days: args.timing.days,
+        tz: args.timing.tz,
     };
     let ExercisePlan {
         views,
@@ -199,6 +207,9 @@ async fn start(
     }
     let count = exercise.action_ids.len();
     let plural = if count == 1 { "fault" } else { "faults" };
+    if let Some(timing) = options.timing.describe() {
+        text.push_str(&format!("{timing}\n"));
+    }
     text.push_str(&format!(
         "exercise {} started: {count} hidden {plural} for everyone until {} ({}).\n\
          Find out what is wrong from the app's behaviour, logs and metrics.\n  \

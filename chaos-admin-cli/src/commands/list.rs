@@ -29,9 +29,9 @@ pub fn plan(args: Args) -> Plan {
     Plan { json: args.json }
 }
 
-const HEADER: [&str; 14] = [
+const HEADER: [&str; 15] = [
     "ID", "STATE", "KIND", "VERB", "TARGET", "DETAIL", "PROB", "WHO", "METHODS", "HOSTS",
-    "EXPIRES", "FIRED", "TAG", "NOTE",
+    "EXPIRES", "WHEN", "FIRED", "TAG", "NOTE",
 ];
 
 /// Prints the listing; rows the store cannot read are warned about on stderr.
@@ -91,6 +91,7 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
                 output::who(&action.spec.methods),
                 output::who(&action.spec.hosts),
                 output::expires(action.spec.expires_at, now),
+                chaos_middleware::action::describe::when(action, now),
                 output::fired(fired.get(&action.id).copied()),
                 action.spec.tag.clone().unwrap_or_default(),
                 action.spec.note.clone().unwrap_or_default(),

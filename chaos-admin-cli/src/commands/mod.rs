@@ -8,6 +8,7 @@ pub mod exercise;
 pub mod guard;
 pub mod init;
 pub mod list;
+pub mod notify;
 pub mod purge;
 pub mod report;
 pub mod run;
@@ -33,6 +34,26 @@ pub struct RegistryArgs {
     /// Include instances (and their views) that stopped sending heartbeats.
     #[arg(long)]
     pub all: bool,
+}
+
+/// The options that limit when actions inject (`create`, `storm`, `exercise start`); the
+/// rules are [`chaos_middleware::schedule::from_options`]'s.
+#[derive(Debug, Default, clap::Args)]
+pub struct TimingArgs {
+    /// Active only between these wall-clock times, HH:MM-HH:MM (repeatable; 22:00-02:00
+    /// runs across midnight, 24:00 ends the day).
+    #[arg(long, value_name = "HH:MM-HH:MM")]
+    pub between: Vec<String>,
+    /// Active only on these days: mon-fri, sat,sun, mon,wed-fri (default every day).
+    #[arg(long, value_name = "DAYS")]
+    pub days: Option<String>,
+    /// The time zone of --between and --days: an IANA name such as Europe/Berlin
+    /// (default UTC; daylight-saving changes are followed).
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Inert until this time (RFC 3339, e.g. 2026-12-01T09:00:00+01:00).
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
 }
 
 /// Parses one action id: an integer. The store hands out 1, 2, 3, ..., but a row edited

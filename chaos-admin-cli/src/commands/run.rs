@@ -7,7 +7,7 @@ use crate::experiment::log::Logger;
 use crate::experiment::runner::{
     self, Dry, HypothesisStrategy, Interrupt, RollbackStrategy, Setup,
 };
-use crate::experiment::{load_checked, overrides};
+use crate::experiment::{load_checked, notify, overrides};
 
 /// Arguments of `run`.
 #[derive(Debug, clap::Args)]
@@ -46,6 +46,10 @@ pub struct Args {
     /// Do not validate the experiment first.
     #[arg(long)]
     pub no_validation: bool,
+    /// Chaos Toolkit settings whose `notifications` (type http) hear about the run
+    /// (default ~/.chaostoolkit/settings.yaml when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub settings: Option<PathBuf>,
     /// Also print debug lines (activity outputs).
     #[arg(long, short)]
     pub verbose: bool,
@@ -66,6 +70,20 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
     else {
         return Ok(1);
     };
+    let channels = match (&args.settings, notify::default_settings_path()) {
+        (Some(path), _) => notify::channels(path, true, &log).map_err(CliError::usage)?,
+        (None, Some(path)) => notify::channels(&path, false, &log).unwrap_or_else(|err| {
+            log.warning(&format!("{err}; its notifications are not sent"));
+            Vec::new()
+        }),
+        (None, None) => Vec::new(),
+    };
+    let title = experiment
+        .get("title")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("untitled")
+        .to_owned();
+    let mut sending = notify::send(&channels, "run-started", &experiment, log);
     let options = runner::options(
         &experiment,
         args.rollback_strategy,
@@ -91,7 +109,23 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
             interrupt,
             log,
         };
-        Ok::<_, CliError>(runner::run(setup).await)
+        let store = notify::store_to_tell(database_url).await;
+        if let Some(store) = &store
+            && let Err(err) = store.emit(&notify::started(&title)).await
+        {
+            log.warning(&format!("cannot queue the experiment notification: {err}"));
+        }
+        let journal = runner::run(setup).await;
+        if let Some(store) = &store {
+            for event in notify::finished(&title, &journal) {
+                if let Err(err) = store.emit(&event).await {
+                    log.warning(&format!("cannot queue the experiment notification: {err}"));
+                }
+            }
+            crate::commands::notify::deliver_in_background(store, database_url).await;
+            store.close().await;
+        }
+        Ok::<_, CliError>(journal)
     })?;
     let text = serde_json::to_string_pretty(&journal)?;
     std::fs::write(&args.journal_path, text + "\n").map_err(|err| {
@@ -106,6 +140,14 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
     ));
     // Background HTTP calls cut short by a signal must not keep the process alive.
     tokio.shutdown_background();
+    let payload = serde_json::to_value(&journal)?;
+    for event in notify::end_events(&journal) {
+        sending.extend(notify::send(&channels, event, &payload, log));
+    }
+    // Each send is bounded (2 s to connect, 5 s to answer).
+    for thread in sending {
+        let _ = thread.join();
+    }
     Ok(runner::exit_code(journal.status, journal.deviated))
 }
 

@@ -175,6 +175,12 @@ pub fn main(args: Args, database_url: &str) -> Result<u8, CliError> {
             ),
         }
         let relay = RelayServer::new(store.clone());
+        // Notifications queued by every front end and instance (they deliver too; a
+        // delivery is claimed, so none is sent twice). Ends with the process.
+        tokio::spawn(
+            chaos_middleware::notification::deliver::Deliverer::new(store.clone())
+                .run(std::future::pending()),
+        );
         let app = app(store, access, &relay, relay_access);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

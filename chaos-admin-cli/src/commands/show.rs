@@ -109,6 +109,18 @@ fn render(action: &Action, now: i64) -> String {
     lines.push(("hosts", output::who(&spec.hosts)));
     lines.push(("methods", output::who(&spec.methods)));
     lines.push(("enabled", spec.enabled.to_string()));
+    if let Some(at) = spec.starts_at {
+        lines.push(("starts_at", output::timestamp(at)));
+    }
+    if let Some(window) = &spec.window {
+        lines.push(("window", window.to_string()));
+    }
+    if spec.starts_at.is_some() || spec.window.is_some() {
+        lines.push((
+            "when",
+            chaos_middleware::action::describe::when(action, now),
+        ));
+    }
     if let Some(at) = spec.expires_at {
         lines.push(("expires_at", output::timestamp(at)));
     }

@@ -26,6 +26,7 @@ use crate::output;
     chaos-admin storm --user alice --for 10m\n  \
     chaos-admin storm --group beta --intensity high --view items --view checkout\n  \
     chaos-admin storm --user alice --seed 42      # the same storm again\n  \
+    chaos-admin storm --group beta --start-at 2026-12-01T10:00:00+01:00 --for 2h\n  \
     chaos-admin storm --end"
 )]
 pub struct Args {
@@ -57,6 +58,9 @@ pub struct Args {
     #[arg(long, value_name = "LEVEL")]
     intensity: Option<String>,
 
+    #[command(flatten)]
+    timing: super::TimingArgs,
+
     /// Print the storm as JSON (seed, expiry, actions) instead of a table.
     #[arg(long)]
     json: bool,
@@ -64,6 +68,7 @@ pub struct Args {
     /// Remove every storm action (tag `storm`) instead of starting a storm.
     #[arg(long, conflicts_with_all = [
         "users", "groups", "views", "probability", "for_duration", "seed", "intensity", "json",
+        "between", "days", "tz", "start_at",
     ])]
     end: bool,
 }
@@ -99,6 +104,10 @@ pub fn plan(args: Args) -> Result<Plan, CliError> {
         for_duration: args.for_duration,
         seed: args.seed,
         intensity: args.intensity,
+        start_at: args.timing.start_at,
+        between: args.timing.between,
+        days: args.timing.days,
+        tz: args.timing.tz,
     };
     let StormPlan {
         views,
@@ -221,6 +230,9 @@ pub async fn run(plan: Plan, store: &Store) -> Result<(), CliError> {
             output::millis(left_ms / 1000 * 1000),
         )?;
         writeln!(out, "seed {}{seed_note}", options.seed)?;
+        if let Some(timing) = options.timing.describe() {
+            writeln!(out, "{timing}")?;
+        }
         output::write_table(
             &mut out,
             &["ID", "VIEW", "VERB", "DETAIL", "PROB", "FOR"],

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod jsonpath2;
 pub mod log;
+pub mod notify;
 pub mod providers;
 pub mod pynum;
 pub mod report;

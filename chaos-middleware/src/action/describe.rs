@@ -98,6 +98,17 @@ pub fn expires(expires_at: Option<i64>, now_ms: i64) -> String {
     }
 }
 
+/// When an enabled, unexpired action injects, for the WHEN column: `-` (whenever it
+/// matches), `active until 17:00` (inside its window; the time in the window's zone), or
+/// `active in 2h 10m` (its start or next window lies ahead); `-` for a disabled or
+/// expired action (the state says why it is inert).
+pub fn when(action: &Action, now_ms: i64) -> String {
+    if state(action, now_ms) != "enabled" {
+        return "-".to_owned();
+    }
+    action.schedule().describe(now_ms)
+}
+
 /// Replaces each Unix-millisecond field `key` of a JSON object with its RFC 3339 time,
 /// and keeps the number as `key_ms`: one format for every `--json` timestamp.
 pub fn rfc3339_fields(value: &mut Value, keys: &[&str]) {
@@ -162,13 +173,18 @@ pub fn action_cells(action: &Action, now_ms: i64) -> Vec<String> {
     ]
 }
 
-/// One action as JSON: the stored fields plus the computed `state`.
+/// One action as JSON: the stored fields plus the computed `state` and `when` (see
+/// [`when`]).
 pub fn action_json(action: &Action, now_ms: i64) -> Result<Value, serde_json::Error> {
     let mut value = serde_json::to_value(action)?;
     if let Value::Object(map) = &mut value {
         map.insert("state".to_owned(), Value::from(state(action, now_ms)));
+        map.insert("when".to_owned(), Value::from(when(action, now_ms)));
     }
-    rfc3339_fields(&mut value, &["created_at", "updated_at", "expires_at"]);
+    rfc3339_fields(
+        &mut value,
+        &["created_at", "updated_at", "expires_at", "starts_at"],
+    );
     Ok(value)
 }
 

@@ -70,6 +70,14 @@ pub struct ActionForm {
     pub for_duration: Option<String>,
     /// Expire at this time (RFC 3339).
     pub until: Option<String>,
+    /// Inert before this time (RFC 3339).
+    pub start_at: Option<String>,
+    /// Active only in these wall-clock ranges (`09:00-17:00`; several allowed).
+    pub between: Vec<String>,
+    /// Active only on these days (`mon-fri`, `sat,sun`).
+    pub days: Option<String>,
+    /// The IANA time zone of `between` and `days` (default UTC).
+    pub tz: Option<String>,
     /// Store it disabled.
     pub disabled: bool,
     /// Free text.
@@ -91,7 +99,8 @@ impl ActionForm {
     /// Errors: one message naming the value and what is allowed (unknown kind or verb, a
     /// missing or malformed duration, status or probability, a delay above the cap, an
     /// option that does not apply to the verb, an empty user/group/host/method, an expiry
-    /// in the past, both `for` and `until`), and everything [`ActionSpec::validate`] checks.
+    /// in the past, both `for` and `until`, a window or start [`crate::schedule::from_options`]
+    /// refuses), and everything [`ActionSpec::validate`] checks.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<ActionSpec, InvalidAction> {
         let kind = match given(&self.kind) {
             Some(text) => text.trim().parse::<Kind>()?,
@@ -192,6 +201,15 @@ impl ActionForm {
             (None, Some(text)) => Some(time::expiry_at(now_ms, &naming.name("until"), text)?),
             (None, None) => None,
         };
+        crate::schedule::from_options(
+            naming,
+            now_ms,
+            &self.between,
+            self.days.as_deref(),
+            self.tz.as_deref(),
+            self.start_at.as_deref(),
+        )?
+        .apply_to(&mut spec);
         spec.tag = given(&self.tag).map(|t| t.trim().to_owned());
         spec.note = given(&self.note).map(str::to_owned);
         spec.validate()?;

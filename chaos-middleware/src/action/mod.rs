@@ -190,6 +190,15 @@ impl Action {
     pub fn is_expired_at(&self, now_ms: i64) -> bool {
         self.spec.expires_at.is_some_and(|at| at <= now_ms)
     }
+
+    /// When the action may inject: its start, expiry and window.
+    pub fn schedule(&self) -> crate::schedule::Schedule<'_> {
+        crate::schedule::Schedule {
+            starts_at: self.spec.starts_at,
+            expires_at: self.spec.expires_at,
+            window: self.spec.window.as_ref(),
+        }
+    }
 }
 
 /// Everything about an action that a user chooses when creating it.
@@ -216,6 +225,13 @@ pub struct ActionSpec {
     pub enabled: bool,
     /// Unix milliseconds after which the action is inert.
     pub expires_at: Option<i64>,
+    /// Unix milliseconds before which the action is inert (`--start-at`).
+    #[serde(default)]
+    pub starts_at: Option<i64>,
+    /// The weekly windows outside which the action is inert (`--between`, `--days`,
+    /// `--tz`), as `09:00-17:00 mon-fri Europe/Berlin`; see [`crate::schedule`].
+    #[serde(default)]
+    pub window: Option<crate::schedule::Window>,
     /// Free label (`storm`, `exercise`, ...).
     pub tag: Option<String>,
     /// Free text for humans.
@@ -236,6 +252,8 @@ impl ActionSpec {
             methods: Vec::new(),
             enabled: true,
             expires_at: None,
+            starts_at: None,
+            window: None,
             tag: None,
             note: None,
         }
@@ -368,6 +386,24 @@ impl ActionSpec {
         }
         if let Some(at) = self.expires_at {
             crate::time::validate_expiry(at)?;
+        }
+        if let Some(at) = self.starts_at {
+            crate::time::validate_expiry(at).map_err(|_| {
+                InvalidAction::new(format!(
+                    "start {at} is out of range: allowed are Unix milliseconds from 0 (1970) to {} ({})",
+                    crate::time::MAX_EXPIRY_MS,
+                    crate::time::format_time(crate::time::MAX_EXPIRY_MS)
+                ))
+            })?;
+            if let Some(end) = self.expires_at
+                && end <= at
+            {
+                return Err(InvalidAction::new(format!(
+                    "the action starts at {} but expires at {}: allowed is a start before the expiry",
+                    crate::time::format_time(at),
+                    crate::time::format_time(end)
+                )));
+            }
         }
         Ok(())
     }

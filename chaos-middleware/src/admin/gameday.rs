@@ -268,6 +268,10 @@ fn storm_form(pairs: &[(String, String)]) -> Result<StormForm, ApiError> {
             "probability" => form.probability = text,
             "for" => form.for_duration = text,
             "intensity" => form.intensity = text,
+            "start_at" => form.start_at = text,
+            "between" => form.between = list(value),
+            "days" => form.days = text,
+            "tz" => form.tz = text,
             "seed" if !value.trim().is_empty() => {
                 form.seed = Some(value.trim().parse().map_err(|_| {
                     bad_request(format!(
@@ -302,6 +306,10 @@ fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
                 })?);
             }
             "force" => form.force = value == "on",
+            "start_at" => form.start_at = text,
+            "between" => form.between = list(value),
+            "days" => form.days = text,
+            "tz" => form.tz = text,
             "faults" | "seed" => {}
             other => return Err(bad_request(format!("unknown field '{other}'"))),
         }
@@ -422,6 +430,7 @@ async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) ->
                 }
                 label { "Probability " input name="probability" placeholder="3%"; }
                 label { "Duration " input name="for" placeholder="15m"; }
+                (super::pages::timing_inputs(&None, &[], &None, &None))
                 label { "Seed (to replay a storm) " input name="seed" inputmode="numeric"; }
                 button type="submit" { "Start the storm" }
             }
@@ -467,6 +476,7 @@ async fn render(ctx: &Ctx, message: Option<String>, error: Option<&ApiError>) ->
                         label { "Fault points (comma-separated) " input name="points" placeholder="db.items"; }
                         label { "Faults " input name="faults" value="1" inputmode="numeric"; }
                         label { "Duration " input name="for" placeholder="1h"; }
+                        (super::pages::timing_inputs(&None, &[], &None, &None))
                         label { "Probability (default: drawn per fault) " input name="probability"; }
                         label { "Seed " input name="seed" inputmode="numeric"; }
                         button type="submit" { "Start the exercise" }

@@ -38,6 +38,7 @@ mod guards;
 mod openapi;
 mod pages;
 mod select;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, NestedPath};
@@ -342,6 +343,15 @@ fn routes(state: Admin) -> Router {
         )
         .route("/guards/reset", post(guards::page_reset_guards))
         .route("/guards/{id}/delete", post(guards::page_clear_guard))
+        .route(
+            "/notifications",
+            get(webhooks::page_webhooks).post(webhooks::page_add_webhook),
+        )
+        .route("/notifications/test", post(webhooks::page_test_webhooks))
+        .route(
+            "/notifications/{id}/delete",
+            post(webhooks::page_remove_webhook),
+        )
         .route("/assets/admin.css", get(pages::stylesheet))
         .route("/assets/admin.js", get(pages::script))
         .route(
@@ -379,6 +389,15 @@ fn routes(state: Admin) -> Router {
             "/api/v1/guards/{id}",
             axum::routing::delete(guards::api_clear_guard),
         )
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::api_webhooks).post(webhooks::api_add_webhook),
+        )
+        .route("/api/v1/webhooks/test", post(webhooks::api_test_webhooks))
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::api_remove_webhook),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -409,6 +428,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/guards"),
     ("POST", "/guards/reset"),
     ("POST", "/guards/1/delete"),
+    ("GET", "/notifications"),
+    ("POST", "/notifications"),
+    ("POST", "/notifications/test"),
+    ("POST", "/notifications/1/delete"),
     ("GET", "/assets/admin.css"),
     ("GET", "/assets/admin.js"),
     ("GET", "/api/v1/actions"),
@@ -433,4 +456,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/guards"),
     ("POST", "/api/v1/guards/reset"),
     ("DELETE", "/api/v1/guards/1"),
+    ("GET", "/api/v1/webhooks"),
+    ("POST", "/api/v1/webhooks"),
+    ("POST", "/api/v1/webhooks/test"),
+    ("DELETE", "/api/v1/webhooks/1"),
 ];

@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::api::{self, Bulk, Op};
-use super::{Ctx, ErrorBody, gameday, guards};
+use super::{Ctx, ErrorBody, gameday, guards, webhooks};
 use crate::action::ActionForm;
 use crate::gameday::{ExerciseForm, StormForm};
 use crate::guard::GuardForm;
@@ -16,7 +16,7 @@ use crate::guard::GuardForm;
     info(
         title = "chaos-rs admin API",
         version = "1",
-        description = "Chaos actions, storms, exercises and guards over the chaos store. Errors are {\"error\", \"status\"} with the CLI's one-line message."
+        description = "Chaos actions, storms, exercises, guards and notification webhooks over the chaos store. Errors are {\"error\", \"status\"} with the CLI's one-line message."
     ),
     paths(
         api::list_actions,
@@ -40,9 +40,13 @@ use crate::guard::GuardForm;
         guards::api_set_guard,
         guards::api_clear_guard,
         guards::api_reset_guards,
+        webhooks::api_webhooks,
+        webhooks::api_add_webhook,
+        webhooks::api_remove_webhook,
+        webhooks::api_test_webhooks,
         document,
     ),
-    components(schemas(ErrorBody, ActionForm, StormForm, ExerciseForm, GuardForm, Bulk, Op)),
+    components(schemas(ErrorBody, ActionForm, StormForm, ExerciseForm, GuardForm, webhooks::WebhookForm, Bulk, Op)),
     modifiers(&Bearer),
     security(("bearer" = []))
 )]

@@ -42,6 +42,7 @@ pub(super) fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                         a href={ (base) "/instances" } { "Instances" }
                         a href={ (base) "/audit" } { "Audit log" }
                         a href={ (base) "/guards" } { "Guards" }
+                        a href={ (base) "/notifications" } { "Notifications" }
                         a.kill href={ (base) "/kill" } { "Kill switch" }
                     }
                     span.operator { "operator: " (ctx.operator.name()) }
@@ -175,12 +176,12 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64, read:
                 thead { tr {
                     th { span.visually-hidden { "select" } }
                     th { "id" } th { "state" } th { "kind" } th { "verb" } th { "view / point" }
-                    th { "detail" } th { "prob." } th { "who" } th { "expires" } th { "fired" } th { "tag" }
+                    th { "detail" } th { "prob." } th { "who" } th { "expires" } th { "when" } th { "fired" } th { "tag" }
                     th { "changed" } th { span.visually-hidden { "operations" } }
                 } }
                 tbody {
                     @if page_rows.rows.is_empty() {
-                        tr { td colspan="14" .empty { "No action matches." } }
+                        tr { td colspan="15" .empty { "No action matches." } }
                     }
                     @for row in &page_rows.rows {
                         @match row {
@@ -198,6 +199,7 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64, read:
                                     td { (percent(spec.probability)) }
                                     td { (audience(spec)) }
                                     td { (expires(spec.expires_at, now)) }
+                                    td { (describe::when(action, now)) }
                                     td.fired { (describe::fired(fired.get(&action.id).copied())) }
                                     td { (spec.tag.as_deref().unwrap_or("")) }
                                     td.when {
@@ -222,7 +224,7 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64, read:
                                     td { input type="checkbox" name="ids" value=(action.id) aria-label={ "select action " (action.id) }; }
                                     td { (action.id) }
                                     td { span class={ "badge " (st) } { (st) } }
-                                    td colspan="9" { em { "hidden by the running exercise until it is revealed" } }
+                                    td colspan="10" { em { "hidden by the running exercise until it is revealed" } }
                                     td { (action.spec.tag.as_deref().unwrap_or("")) }
                                     td {}
                                     td.ops {}
@@ -233,7 +235,7 @@ fn table(ctx: &Ctx, page_rows: &Page<'_>, filter: &ActionFilter, now: i64, read:
                                     td { @if let Some(id) = corrupt.id { input type="checkbox" name="ids" value=(id) aria-label={ "select row " (id) }; } }
                                     td { (corrupt.id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())) }
                                     td { span.badge.broken { "broken" } }
-                                    td colspan="11" { (corrupt.reason) }
+                                    td colspan="12" { (corrupt.reason) }
                                 }
                             }
                         }
@@ -474,12 +476,30 @@ fn action_form(ctx: &Ctx, form: &ActionForm, error: Option<&str>) -> Markup {
                 label { "Methods " input name="methods" value=(list(&form.methods)) placeholder="GET, POST"; }
                 label { "Expire after " input name="for" value=(v(&form.for_duration)) placeholder="10m"; }
                 label { "or at (RFC 3339) " input name="until" value=(v(&form.until)) placeholder="2030-01-01T18:00:00Z"; }
+                (timing_inputs(&form.start_at, &form.between, &form.days, &form.tz))
                 label.check { input type="checkbox" name="disabled" value="on" checked[form.disabled]; " Create it disabled" }
                 label { "Tag " input name="tag" value=(v(&form.tag)); }
                 label { "Note " input name="note" value=(v(&form.note)); }
             }
             button type="submit" { "Create action" }
         }
+    }
+}
+
+/// The inputs that limit when actions inject (action, storm and exercise forms): start
+/// time, wall-clock ranges (comma-separated), days and time zone.
+pub(super) fn timing_inputs(
+    start_at: &Option<String>,
+    between: &[String],
+    days: &Option<String>,
+    tz: &Option<String>,
+) -> Markup {
+    let v = |field: &Option<String>| field.clone().unwrap_or_default();
+    html! {
+        label { "Start at (RFC 3339) " input name="start_at" value=(v(start_at)) placeholder="2030-01-01T09:00:00+01:00"; }
+        label { "Active between (comma-separated) " input name="between" value=(between.join(", ")) placeholder="09:00-17:00"; }
+        label { "on days " input name="days" value=(v(days)) placeholder="mon-fri"; }
+        label { "time zone " input name="tz" value=(v(tz)) placeholder="UTC"; }
     }
 }
 
@@ -524,6 +544,10 @@ fn parse_form(pairs: &[(String, String)]) -> Result<ActionForm, String> {
             "methods" => form.methods = split(value),
             "for" => form.for_duration = text,
             "until" => form.until = text,
+            "start_at" => form.start_at = text,
+            "between" => form.between = split(value),
+            "days" => form.days = text,
+            "tz" => form.tz = text,
             "disabled" => form.disabled = value == "on",
             "tag" => form.tag = text,
             "note" => form.note = text,

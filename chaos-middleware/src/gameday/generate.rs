@@ -100,6 +100,8 @@ pub struct StormOptions {
     pub intensity: Intensity,
     /// When every action expires (Unix milliseconds).
     pub expires_at: i64,
+    /// When it starts and in which windows it is active (default: now, always).
+    pub timing: crate::schedule::Timing,
     /// The generator's seed.
     pub seed: u64,
 }
@@ -130,6 +132,7 @@ pub fn storm(views: &[String], options: &StormOptions) -> Vec<ActionSpec> {
                 spec.users = users.clone();
                 spec.groups = groups.clone();
                 spec.expires_at = Some(options.expires_at);
+                options.timing.apply_to(&mut spec);
                 spec.tag = Some(STORM_TAG.to_owned());
                 spec.note = Some(format!("storm seed {}", options.seed));
                 specs.push(spec);
@@ -173,6 +176,8 @@ pub struct ExerciseOptions {
     pub probability: Option<f64>,
     /// When every fault expires (Unix milliseconds).
     pub expires_at: i64,
+    /// When it starts and in which windows it is active (default: now, always).
+    pub timing: crate::schedule::Timing,
     /// The generator's seed.
     pub seed: u64,
 }
@@ -229,6 +234,7 @@ pub fn exercise(views: &[String], points: &[String], options: &ExerciseOptions) 
         let mut spec = ActionSpec::new(kind, target.clone(), fault);
         spec.probability = probability;
         spec.expires_at = Some(options.expires_at);
+        options.timing.apply_to(&mut spec);
         spec.tag = Some(EXERCISE_TAG.to_owned());
         specs.push(spec);
     }
@@ -263,6 +269,7 @@ mod tests {
             probability: 0.03,
             intensity,
             expires_at: 1_000_000,
+            timing: crate::schedule::Timing::default(),
             seed,
         }
     }
@@ -365,6 +372,7 @@ mod tests {
             faults: 3,
             probability: None,
             expires_at: 5_000,
+            timing: crate::schedule::Timing::default(),
             seed: 11,
         };
         let views = views(&["items", "checkout"]);

@@ -38,8 +38,30 @@ fn names(naming: Naming, field: &str, values: &[String]) -> Result<Vec<String>, 
     Ok(out)
 }
 
-fn expiry(naming: Naming, now_ms: i64, text: &str) -> Result<i64, InvalidAction> {
-    expiry_after(now_ms, parse_duration_ms(text)?, &naming.name("for"), text)
+/// The timing options and the expiry `for` after the start (or `now_ms`).
+fn timing(
+    naming: Naming,
+    now_ms: i64,
+    for_text: &str,
+    form: (&[String], &Option<String>, &Option<String>, &Option<String>),
+) -> Result<(crate::schedule::Timing, i64), InvalidAction> {
+    let (between, days, tz, start_at) = form;
+    let timing = crate::schedule::from_options(
+        naming,
+        now_ms,
+        between,
+        days.as_deref(),
+        tz.as_deref(),
+        start_at.as_deref(),
+    )?;
+    let from = timing.starts_at.unwrap_or(now_ms);
+    let expires_at = expiry_after(
+        from,
+        parse_duration_ms(for_text)?,
+        &naming.name("for"),
+        for_text,
+    )?;
+    Ok((timing, expires_at))
 }
 
 /// A storm as text, before checking (`users`, `groups`, `views` as lists; `probability`
@@ -63,6 +85,15 @@ pub struct StormForm {
     pub seed: Option<u64>,
     /// `low`, `medium` (default) or `high`.
     pub intensity: Option<String>,
+    /// Inert before this time (RFC 3339): a game day booked in advance; `for` counts
+    /// from it.
+    pub start_at: Option<String>,
+    /// Active only in these wall-clock ranges (`09:00-17:00`; several allowed).
+    pub between: Vec<String>,
+    /// Active only on these days (`mon-fri`).
+    pub days: Option<String>,
+    /// The IANA time zone of `between` and `days` (default UTC).
+    pub tz: Option<String>,
 }
 
 /// A checked storm: the views asked for (empty: every view) and the options.
@@ -104,7 +135,12 @@ impl StormForm {
             None => Intensity::default(),
         };
         let for_text = given(&self.for_duration).unwrap_or(STORM_DEFAULT_DURATION);
-        let expires_at = expiry(naming, now_ms, for_text)?;
+        let (timing, expires_at) = timing(
+            naming,
+            now_ms,
+            for_text,
+            (&self.between, &self.days, &self.tz, &self.start_at),
+        )?;
         let (seed, random_seed) = match self.seed {
             Some(seed) => (seed, false),
             None => (rand::random::<u64>(), true),
@@ -117,6 +153,7 @@ impl StormForm {
                 probability,
                 intensity,
                 expires_at,
+                timing,
                 seed,
             },
             random_seed,
@@ -144,6 +181,15 @@ pub struct ExerciseForm {
     pub seed: Option<u64>,
     /// Start even on views no live app instance serves.
     pub force: bool,
+    /// Inert before this time (RFC 3339): a game day booked in advance; `for` counts
+    /// from it.
+    pub start_at: Option<String>,
+    /// Active only in these wall-clock ranges (`09:00-17:00`; several allowed).
+    pub between: Vec<String>,
+    /// Active only on these days (`mon-fri`).
+    pub days: Option<String>,
+    /// The IANA time zone of `between` and `days` (default UTC).
+    pub tz: Option<String>,
 }
 
 /// A checked exercise.
@@ -176,7 +222,12 @@ impl ExerciseForm {
             .map(parse_probability)
             .transpose()?;
         let for_text = given(&self.for_duration).unwrap_or(EXERCISE_DEFAULT_DURATION);
-        let expires_at = expiry(naming, now_ms, for_text)?;
+        let (timing, expires_at) = timing(
+            naming,
+            now_ms,
+            for_text,
+            (&self.between, &self.days, &self.tz, &self.start_at),
+        )?;
         Ok(ExercisePlan {
             views,
             points,
@@ -184,6 +235,7 @@ impl ExerciseForm {
                 faults: faults as usize,
                 probability,
                 expires_at,
+                timing,
                 seed: self.seed.unwrap_or_else(rand::random::<u64>),
             },
         })

@@ -44,6 +44,9 @@ enum Request {
         fired: Option<String>,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    HasWebhooks {
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
 
 impl Request {
@@ -53,6 +56,7 @@ impl Request {
             Request::Changes { reply, .. } => reply.is_closed(),
             Request::Register { reply, .. } => reply.is_closed(),
             Request::Heartbeat { reply, .. } => reply.is_closed(),
+            Request::HasWebhooks { reply } => reply.is_closed(),
         }
     }
 
@@ -83,6 +87,9 @@ impl Request {
                     .heartbeat(&id, generation, applied_at, fired.as_deref())
                     .await;
                 let _ = reply.send(done);
+            }
+            Request::HasWebhooks { reply } => {
+                let _ = reply.send(listener.has_webhooks().await);
             }
         }
     }
@@ -141,6 +148,11 @@ impl Session {
             reply,
         })
         .await
+    }
+
+    /// [`Store::has_webhooks`] over the listener's connection; `None` when it is down.
+    pub async fn has_webhooks(&self) -> Option<Result<bool, StoreError>> {
+        self.ask(|reply| Request::HasWebhooks { reply }).await
     }
 
     async fn ask<T>(&self, request: impl FnOnce(oneshot::Sender<T>) -> Request) -> Option<T> {
@@ -206,6 +218,20 @@ pub(crate) async fn heartbeat(
         return Ok(known);
     }
     store.heartbeat(id, generation, applied_at, fired).await
+}
+
+/// [`Store::has_webhooks`] over the listener's connection when it is up, else over the
+/// store's pool.
+pub(crate) async fn has_webhooks(
+    session: Option<&Session>,
+    store: &Store,
+) -> Result<bool, StoreError> {
+    if let Some(session) = session
+        && let Some(Ok(any)) = session.has_webhooks().await
+    {
+        return Ok(any);
+    }
+    store.has_webhooks().await
 }
 
 /// Starts the listener task for `store` (PostgreSQL); it wakes `wake` on changes and ends

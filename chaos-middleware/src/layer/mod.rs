@@ -1,6 +1,7 @@
 //! The tower layer: configuration, construction and the handle apps use to observe it.
 
 mod body;
+mod deliver;
 mod future;
 mod guard;
 mod listen;
@@ -112,6 +113,7 @@ pub struct ChaosLayerBuilder {
     max_active_delays: Option<u64>,
     heartbeat: Option<Duration>,
     no_registration: bool,
+    no_notifications: bool,
     relay_token: Option<String>,
 }
 
@@ -218,6 +220,16 @@ impl ChaosLayerBuilder {
         self
     }
 
+    /// Whether this instance delivers the notifications queued in the store to its
+    /// webhooks (default `true`; see [`crate::notification`]). Deliveries are claimed, so
+    /// many instances never send one twice; turn it off where instances must not make
+    /// outgoing requests (then run `chaos-admin serve` or `chaos-admin notify deliver`).
+    /// Not used with a relay store.
+    pub fn deliver_notifications(mut self, deliver: bool) -> Self {
+        self.no_notifications = !deliver;
+        self
+    }
+
     /// Builds the layer and, when enabled with a store, starts watching the store.
     ///
     /// `CHAOS_DISABLED=1` (or `true`/`yes`) in the environment forces the layer off.
@@ -281,6 +293,7 @@ impl ChaosLayerBuilder {
                         source,
                         poll_interval: self.poll_interval,
                         heartbeat,
+                        notifications: !self.no_notifications,
                     },
                 ));
             }
@@ -483,13 +496,26 @@ impl Shared {
         let tripped = state.local.is_some() || state.stored.iter().any(|g| g.tripped.is_some());
         let actions: Vec<&Action> = actions.into_iter().collect();
         let now = crate::action::now_ms();
-        // Chaos is active while an enabled action has not expired.
-        state.active_until = actions
-            .iter()
-            .filter(|a| a.spec.enabled && !a.is_expired_at(now))
-            .map(|a| a.spec.expires_at.unwrap_or(i64::MAX))
+        // Chaos is active while an enabled action has not expired (and, for one with a
+        // start or a window, is inside it: checked when a guard is).
+        let live = || {
+            actions
+                .iter()
+                .filter(|a| a.spec.enabled && !a.is_expired_at(now))
+        };
+        let until = |a: &&&Action| a.spec.expires_at.unwrap_or(i64::MAX);
+        state.active_until = live().map(|a| until(&a)).max().unwrap_or(i64::MIN);
+        state.always_until = live()
+            .filter(|a| a.spec.starts_at.is_none() && a.spec.window.is_none())
+            .map(|a| until(&a))
             .max()
             .unwrap_or(i64::MIN);
+        state.scheduled = live()
+            .filter_map(|a| {
+                crate::schedule::WindowClock::new(a.spec.starts_at, a.spec.window.as_ref())
+                    .map(|clock| (a.spec.expires_at, clock))
+            })
+            .collect();
         state.applied = (!state.stored.is_empty() || state.local.is_some())
             .then(|| (generation, actions.iter().map(|a| (*a).clone()).collect()));
         let snapshot = if tripped {
@@ -583,11 +609,16 @@ impl Shared {
         }
     }
 
-    /// Whether chaos is active now (an enabled action has not expired): guards trip
-    /// only then.
+    /// Whether chaos is active now (an enabled action has not expired and is inside its
+    /// start and window): guards trip only then.
     pub(crate) fn chaos_active(&self) -> bool {
         let state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
-        state.active_until > crate::action::now_ms()
+        let now = crate::action::now_ms();
+        state.always_until > now
+            || state
+                .scheduled
+                .iter()
+                .any(|(expires, clock)| expires.is_none_or(|at| at > now) && clock.is_active(now))
     }
 
     /// Whether a guard is tripped (in the store, or measured here).

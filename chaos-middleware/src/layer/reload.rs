@@ -47,6 +47,8 @@ pub(crate) struct WatchConfig {
     pub poll_interval: Option<Duration>,
     /// Heartbeat interval; `None`: do not register the instance.
     pub heartbeat: Option<Duration>,
+    /// Whether to deliver the store's queued notifications.
+    pub notifications: bool,
 }
 
 /// Default poll interval on SQLite, which has no notifications.
@@ -171,7 +173,7 @@ impl Registry {
 }
 
 /// Aborts a spawned task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
+pub(super) struct AbortOnDrop(pub(super) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -218,6 +220,14 @@ pub(crate) async fn watch(shared: Weak<Shared>, config: WatchConfig) {
         watching.clone(),
         info.id.clone(),
     ));
+    if config.notifications
+        && let Some(layer) = shared.upgrade()
+    {
+        tokio::spawn(super::deliver::deliver(
+            watching.clone(),
+            layer.shutdown.stopped(),
+        ));
+    }
     if let (Some(every), Some(layer)) = (config.heartbeat, shared.upgrade()) {
         // Not aborted with the reloader: it ends by itself (deregistering the instance)
         // when `published` is dropped or the layer shuts down.

@@ -53,6 +53,11 @@ pub(crate) struct GuardState {
     /// Until when (Unix ms) some enabled action is unexpired: guards trip only while
     /// chaos is active.
     pub active_until: i64,
+    /// Until when some enabled action with no start and no window is unexpired.
+    pub always_until: i64,
+    /// The enabled actions with a start or a window: their expiry and clock. Chaos is
+    /// active while one of them is inside its window.
+    pub scheduled: Vec<(Option<i64>, crate::schedule::WindowClock)>,
 }
 
 /// A trip this instance measured.

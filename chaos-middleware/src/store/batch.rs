@@ -8,9 +8,9 @@ use super::{INSERT_AUDIT, LOCK_META, Store, StoreError, join_ids};
 /// Inserts one action; `$17` and `$18` are both the time (`created_at`, `updated_at`).
 pub(super) const INSERT_ACTION: &str = "INSERT INTO chaos_actions (kind, verb, target, min_ms, \
      max_ms, status, body, probability, users, groups, hosts, methods, enabled, expires_at, \
-     tag, note, created_at, updated_at, created_by, phase) \
+     tag, note, created_at, updated_at, created_by, phase, starts_at, active_window) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-     $17, $18, $19, $20) RETURNING id";
+     $17, $18, $19, $20, $21, $22) RETURNING id";
 
 /// Inserts every spec of `$specs` (a slice, already validated) inside the open
 /// transaction `$tx`; evaluates to `Result<Vec<i64>, sqlx::Error>` with the new ids in
@@ -42,7 +42,9 @@ macro_rules! insert_specs {
                     .bind($now)
                     .bind($now)
                     .bind($actor)
-                    .bind(columns.phase);
+                    .bind(columns.phase)
+                    .bind(spec.starts_at)
+                    .bind(columns.window);
                 let id = $crate::store::dialect::insert_id(query, &mut $tx).await?;
                 ids.push(id);
             }
@@ -100,6 +102,7 @@ impl Store {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(ids)
         })?;
+        self.notify(crate::notification::created(specs, &ids)).await;
         Ok(ids)
     }
 }

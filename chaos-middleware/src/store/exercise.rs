@@ -198,6 +198,22 @@ impl Store {
             Ok(Ok((id, ids, closed)))
         })
         .map_err(unreadable_exercise)?;
+        if let Ok((id, action_ids, _)) = &outcome {
+            let faults = if action_ids.len() == 1 {
+                "1 hidden fault".to_owned()
+            } else {
+                format!("{} hidden faults", action_ids.len())
+            };
+            let event = crate::notification::Event::new(
+                crate::notification::EventKind::ExerciseStarted,
+                format!(
+                    "exercise {id} started: {faults} until {}",
+                    crate::time::format_time(expires_at)
+                ),
+            )
+            .with_details(serde_json::json!({"exercise": id, "faults": action_ids.len()}));
+            self.notify(event).await;
+        }
         match outcome {
             Err(running) => Ok(ExerciseStart::AlreadyRunning(running.into_exercise()?)),
             Ok((id, action_ids, closed)) => Ok(ExerciseStart::Started {
@@ -340,6 +356,11 @@ impl Store {
             tx.commit().await?;
             Ok(Some(removed))
         })?;
+        if removed.is_some() {
+            let why = format!("ended by {}", actor.as_deref().unwrap_or("an operator"));
+            self.notify(crate::notification::deliver::exercise_ended(id, &why))
+                .await;
+        }
         removed.ok_or_else(|| StoreError::UnknownIds(vec![id]))
     }
 

@@ -268,6 +268,17 @@ impl Store {
             },
             |tripped: &bool| *tripped
         )?;
+        if tripped {
+            let event = crate::notification::Event::new(
+                crate::notification::EventKind::GuardTripped,
+                format!(
+                    "guard {id} tripped on {}: {}. All chaos stopped on every instance until `chaos-admin guard reset`",
+                    trip.by, trip.detail
+                ),
+            )
+            .with_details(serde_json::json!({"guard": id, "instance": trip.by, "measured": trip.detail, "at": crate::time::format_time(trip.at)}));
+            self.notify(event).await;
+        }
         Ok(tripped)
     }
 
@@ -289,6 +300,14 @@ impl Store {
             },
             |reset: &u64| *reset > 0
         )?;
+        if reset > 0 {
+            let event = crate::notification::Event::new(
+                crate::notification::EventKind::GuardReset,
+                format!("{reset} tripped guard(s) reset: chaos resumes"),
+            )
+            .with_details(serde_json::json!({"count": reset}));
+            self.notify(event).await;
+        }
         Ok(reset)
     }
 }

@@ -260,11 +260,14 @@ mod guards;
 #[macro_use]
 mod instances;
 mod notify;
+mod webhooks;
+
+pub use webhooks::{Delivery, backoff_ms};
 
 pub use changes::{Changes, Counters, Position};
 
 /// The columns of `chaos_actions` in the order the list queries emit them.
-const LIST_COLUMNS: [&str; 21] = [
+const LIST_COLUMNS: [&str; 23] = [
     "id",
     "kind",
     "verb",
@@ -286,6 +289,8 @@ const LIST_COLUMNS: [&str; 21] = [
     "created_at",
     "updated_at",
     "created_by",
+    "starts_at",
+    "active_window",
 ];
 /// The whole table as one JSON array of rows, for SQLite (one value, not one per row).
 /// Each row ends with the storage classes of its columns (`typeof`), since SQLite keeps
@@ -293,17 +298,18 @@ const LIST_COLUMNS: [&str; 21] = [
 /// pass as `null`).
 const LIST_ACTIONS_SQLITE: &str = "SELECT json_group_array(json_array(id, kind, verb, target, \
      min_ms, max_ms, status, body, probability, phase, users, groups, hosts, methods, enabled, \
-     expires_at, tag, note, created_at, updated_at, created_by, \
+     expires_at, tag, note, created_at, updated_at, created_by, starts_at, active_window, \
      typeof(id) || ' ' || typeof(kind) || ' ' || typeof(verb) || ' ' || typeof(target) || ' ' || \
      typeof(min_ms) || ' ' || typeof(max_ms) || ' ' || typeof(status) || ' ' || typeof(body) || ' ' || \
      typeof(probability) || ' ' || typeof(phase) || ' ' || typeof(users) || ' ' || typeof(groups) || ' ' || \
      typeof(hosts) || ' ' || typeof(methods) || ' ' || typeof(enabled) || ' ' || typeof(expires_at) || ' ' || \
      typeof(tag) || ' ' || typeof(note) || ' ' || typeof(created_at) || ' ' || typeof(updated_at) || ' ' || \
-     typeof(created_by))) FROM chaos_actions";
+     typeof(created_by) || ' ' || typeof(starts_at) || ' ' || typeof(active_window))) \
+     FROM chaos_actions";
 /// Row by row, for PostgreSQL (where this is faster than one aggregated value).
 const LIST_ACTIONS: &str = "SELECT id, kind, verb, target, min_ms, max_ms, status, body, \
      probability, phase, users, groups, hosts, methods, enabled, expires_at, tag, note, \
-     created_at, updated_at, created_by FROM chaos_actions ORDER BY id";
+     created_at, updated_at, created_by, starts_at, active_window FROM chaos_actions ORDER BY id";
 /// The first statement of every write: locks the meta row without moving the generation
 /// (SQLite takes its write lock up front instead of failing a read-to-write upgrade;
 /// PostgreSQL and MySQL serialise writers on the row), so the `rev` triggers see a stable
@@ -517,6 +523,19 @@ impl Store {
     /// Applies `change` to the selected rows, in one transaction with the generation
     /// bump and an audit row.
     async fn write_selected(
+        &self,
+        change: Change,
+        selection: &Selection,
+    ) -> Result<u64, StoreError> {
+        let changed = self.write_selected_rows(change, selection).await?;
+        if changed > 0 {
+            self.notify(changed_event(change, selection, changed)).await;
+        }
+        Ok(changed)
+    }
+
+    /// [`Store::write_selected`] without the notification.
+    async fn write_selected_rows(
         &self,
         change: Change,
         selection: &Selection,
@@ -839,6 +858,49 @@ enum Binding<'a> {
     Time(i64),
     Tag(&'a str),
     Nothing,
+}
+
+/// The notification of `changed` rows changed by `change` on `selection`: a deleted
+/// storm is a storm's end; the rest say what happened to which actions.
+fn changed_event(
+    change: Change,
+    selection: &Selection,
+    changed: u64,
+) -> crate::notification::Event {
+    use crate::notification::{Event, EventKind};
+    let actions = if changed == 1 {
+        "1 action".to_owned()
+    } else {
+        format!("{changed} actions")
+    };
+    let details = serde_json::json!({"count": changed, "selection": describe_selection(selection)});
+    if matches!(change, Change::Delete)
+        && matches!(selection, Selection::Tag(tag) if tag == STORM_TAG)
+    {
+        return Event::new(
+            EventKind::StormEnded,
+            format!("storm ended: {actions} removed"),
+        )
+        .with_details(details);
+    }
+    let (kind, done) = match change {
+        Change::Enable { expires_at: None } => (EventKind::ActionEnabled, "enabled".to_owned()),
+        Change::Enable {
+            expires_at: Some(at),
+        } => (
+            EventKind::ActionEnabled,
+            format!("enabled until {}", crate::time::format_time(at)),
+        ),
+        Change::Disable => (EventKind::ActionDisabled, "disabled".to_owned()),
+        Change::Delete => (EventKind::ActionDeleted, "deleted".to_owned()),
+    };
+    let which = match selection {
+        Selection::Ids(ids) if ids.len() == 1 => format!("action {}", ids[0]),
+        Selection::Ids(ids) => format!("actions {}", join_ids(ids)),
+        Selection::Expired { .. } => format!("{actions} (expired, purged)"),
+        other => format!("{actions} ({})", describe_selection(other)),
+    };
+    Event::new(kind, format!("{which} {done}")).with_details(details)
 }
 
 fn describe_selection(selection: &Selection) -> String {

@@ -86,6 +86,14 @@ impl ChangeListener {
         Ok(done.rows_affected() > 0)
     }
 
+    /// [`Store::has_webhooks`] over this connection.
+    pub async fn has_webhooks(&mut self) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chaos_webhooks")
+            .fetch_one(&mut self.listener)
+            .await?;
+        Ok(count > 0)
+    }
+
     /// Waits for the next notification (the store may have changed: check the
     /// generation). An error means the connection is gone: open a new listener (and
     /// check the generation, since notifications sent meanwhile are lost). The listener

@@ -35,6 +35,8 @@ pub(super) struct RawRow {
     created_at: i64,
     updated_at: i64,
     created_by: Option<String>,
+    starts_at: Option<i64>,
+    active_window: Option<String>,
 }
 
 /// A stored row that does not describe a valid action; it is skipped, not applied.
@@ -68,6 +70,8 @@ pub(super) struct Columns {
     pub groups: String,
     pub hosts: String,
     pub methods: String,
+    /// The window's stored form (`09:00-17:00 mon-fri Europe/Berlin`).
+    pub window: Option<String>,
 }
 
 impl Columns {
@@ -107,6 +111,7 @@ impl Columns {
             groups: json_list(&spec.groups),
             hosts: json_list(&spec.hosts),
             methods: json_list(&spec.methods),
+            window: spec.window.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -164,9 +169,11 @@ impl ColumnType {
     fn of(column: &str) -> Self {
         match column {
             "id" | "enabled" | "created_at" | "updated_at" => Self::Integer,
-            "min_ms" | "max_ms" | "status" | "expires_at" => Self::OptionalInteger,
+            "min_ms" | "max_ms" | "status" | "expires_at" | "starts_at" => Self::OptionalInteger,
             "probability" => Self::Probability,
-            "body" | "phase" | "tag" | "note" | "created_by" => Self::OptionalText,
+            "body" | "phase" | "tag" | "note" | "created_by" | "active_window" => {
+                Self::OptionalText
+            }
             _ => Self::Text,
         }
     }
@@ -373,6 +380,8 @@ impl RawRow {
             created_at: columns.int()?,
             updated_at: columns.int()?,
             created_by: columns.opt_text()?,
+            starts_at: columns.opt_int()?,
+            active_window: columns.opt_text()?,
         })
     }
 
@@ -454,6 +463,16 @@ impl RawRow {
                 methods: parse_list("methods", &self.methods)?,
                 enabled,
                 expires_at: self.expires_at,
+                starts_at: self.starts_at,
+                window: self
+                    .active_window
+                    .as_deref()
+                    .map(|text| {
+                        text.parse().map_err(|err: InvalidAction| {
+                            InvalidAction::new(format!("active_window is invalid: {err}"))
+                        })
+                    })
+                    .transpose()?,
                 tag: self.tag,
                 note: self.note,
             },

@@ -9,8 +9,10 @@
 //! `create` takes the verb and its fields exactly as the action model serializes them
 //! (`verb`, `status`, `body`, `min_ms`, `max_ms`, ... — new verbs work without change),
 //! plus `view` (or `target`), `kind` (default `response`), `probability` (0.25 or "25%"),
-//! `users`, `groups`, `hosts`, `methods`, `enabled`, `for` ("10m"), `note`, and `tag`
-//! (default `experiment`). For `slow`, `min`/`max` durations ("200ms") may replace
+//! `users`, `groups`, `hosts`, `methods`, `enabled`, `for` ("10m"), `note`, `tag`
+//! (default `experiment`), and the windows of `chaos-admin create`: `between`
+//! ("09:00-17:00" or a list), `days` ("mon-fri"), `tz` ("Europe/Berlin") and `start_at`
+//! (RFC 3339). For `slow`, `min`/`max` durations ("200ms") may replace
 //! `min_ms`/`max_ms`. It outputs `{"id": N, "action": {...}}`.
 //!
 //! `enable`/`disable`/`delete` select by `id` (one or a list), `from_activity` (the id a
@@ -65,6 +67,10 @@ const COMMON_KEYS: &[&str] = &[
     "max",
     "wait",
     "wait_timeout",
+    "between",
+    "days",
+    "tz",
+    "start_at",
 ];
 
 /// What a chaos provider asks for.
@@ -305,6 +311,16 @@ pub fn build_spec(map: &Map<String, Value>) -> Result<ActionSpec, String> {
         spec.expires_at =
             Some(expiry_after(now_ms(), ms, "`for`", duration).map_err(|e| e.to_string())?);
     }
+    chaos_middleware::schedule::from_options(
+        chaos_middleware::Naming::Fields,
+        now_ms(),
+        &string_list(map, "between")?,
+        opt_str(map, "days")?,
+        opt_str(map, "tz")?,
+        opt_str(map, "start_at")?,
+    )
+    .map_err(|e| e.to_string())?
+    .apply_to(&mut spec);
     spec.tag = Some(opt_str(map, "tag")?.unwrap_or(DEFAULT_TAG).to_owned());
     spec.note = opt_str(map, "note")?.map(str::to_owned);
     spec.validate().map_err(|e| e.to_string())?;
@@ -515,6 +531,41 @@ mod tests {
             parse(&json!({"type": "chaos", "action": "guard_clear", "all": true})),
             Ok(Request::GuardClear(None))
         );
+    }
+
+    #[test]
+    fn create_takes_the_windows_of_the_cli() {
+        let Request::Create(spec) = parse(&json!({"type": "chaos", "action": "create",
+            "verb": "abort", "view": "items", "between": ["09:00-12:00", "13:00-17:00"],
+            "days": "mon-fri", "tz": "Europe/Berlin", "start_at": "2099-01-01T00:00:00Z"}))
+        .expect("valid") else {
+            panic!("create expected")
+        };
+        assert_eq!(
+            spec.window.map(|w| w.to_string()).as_deref(),
+            Some("09:00-12:00,13:00-17:00 mon-fri Europe/Berlin")
+        );
+        assert_eq!(spec.starts_at, Some(4_070_908_800_000));
+        for (provider, says) in [
+            (
+                json!({"type": "chaos", "action": "create", "verb": "abort", "view": "x",
+                    "between": "9-17"}),
+                "invalid between '9-17'",
+            ),
+            (
+                json!({"type": "chaos", "action": "create", "verb": "abort", "view": "x",
+                    "tz": "Europe/Berlin"}),
+                "tz 'Europe/Berlin' applies only with between or days",
+            ),
+            (
+                json!({"type": "chaos", "action": "create", "verb": "abort", "view": "x",
+                    "start_at": "2001-01-01T00:00:00Z"}),
+                "start_at '2001-01-01T00:00:00Z' is in the past",
+            ),
+        ] {
+            let err = parse(&provider).expect_err(says);
+            assert!(err.contains(says), "{provider}: {err}");
+        }
     }
 
     #[test]
