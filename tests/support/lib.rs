@@ -514,3 +514,111 @@ pub fn latency_summary(samples: &mut [std::time::Duration]) -> String {
 pub fn millis(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// One request a [`WebhookReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `POST`, `GET`, ….
+    pub method: String,
+    /// The path (`/hook`).
+    pub path: String,
+    /// The request headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: serde_json::Value,
+}
+
+/// A webhook endpoint on a free loopback port that records every request. Paths starting
+/// with `/fail` answer 500 (`nope`); the rest 200. Runs until the test ends.
+#[derive(Debug, Clone)]
+pub struct WebhookReceiver {
+    /// The port (127.0.0.1).
+    pub port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl WebhookReceiver {
+    /// Starts it.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+        let port = listener.local_addr().expect("local address").port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let log = std::sync::Arc::clone(&log);
+                std::thread::spawn(move || serve_webhook(stream, &log));
+            }
+        });
+        Self { port, received }
+    }
+
+    /// The URL of `path` on it.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The bodies posted to `path`, in arrival order.
+    pub fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.body)
+            .collect()
+    }
+}
+
+fn serve_webhook(stream: TcpStream, log: &std::sync::Mutex<Vec<Received>>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        line.clear();
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut words = request_line.split_whitespace();
+    let method = words.next().unwrap_or("").to_owned();
+    let path = words.next().unwrap_or("/").to_owned();
+    let fail = path.starts_with("/fail");
+    log.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(Received {
+            method,
+            path,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        });
+    let response = if fail {
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope"
+    } else {
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    };
+    let _ = writer.write_all(response.as_bytes());
+}

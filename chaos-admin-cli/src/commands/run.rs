@@ -83,7 +83,7 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
         .and_then(serde_json::Value::as_str)
         .unwrap_or("untitled")
         .to_owned();
-    let mut sending = notify::send(&channels, "run-started", &experiment, log);
+    let mut sending = notify::send(&channels, &["run-started"], &experiment, log);
     let options = runner::options(
         &experiment,
         args.rollback_strategy,
@@ -141,9 +141,16 @@ pub fn main(args: Args, database_url: &str, wait: crate::confirm::Wait) -> Resul
     // Background HTTP calls cut short by a signal must not keep the process alive.
     tokio.shutdown_background();
     let payload = serde_json::to_value(&journal)?;
-    for event in notify::end_events(&journal) {
-        sending.extend(notify::send(&channels, event, &payload, log));
+    // After run-started (Chaos Toolkit sends one event after the other).
+    for thread in sending.drain(..) {
+        let _ = thread.join();
     }
+    sending.extend(notify::send(
+        &channels,
+        &notify::end_events(&journal),
+        &payload,
+        log,
+    ));
     // Each send is bounded (2 s to connect, 5 s to answer).
     for thread in sending {
         let _ = thread.join();

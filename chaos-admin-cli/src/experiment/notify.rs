@@ -156,11 +156,12 @@ pub fn end_events(journal: &Journal) -> Vec<&'static str> {
     events
 }
 
-/// Sends `event` with `payload` to every channel that wants it, each on its own thread
-/// (2 s to connect, 5 s to answer, as chaostoolkit-lib); returns the threads to join.
+/// Sends `events` (in order, as `chaos` does) with `payload` to every channel that wants
+/// them, one thread per channel (2 s to connect, 5 s to answer each, as
+/// chaostoolkit-lib); returns the threads to join.
 pub fn send(
     channels: &[HttpChannel],
-    event: &'static str,
+    events: &[&'static str],
     payload: &Value,
     log: Logger,
 ) -> Vec<std::thread::JoinHandle<()>> {
@@ -168,19 +169,28 @@ pub fn send(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let body = json!({"name": event, "payload": payload, "phase": "run", "ts": ts});
     channels
         .iter()
-        .filter(|c| c.events.is_empty() || c.events.iter().any(|e| e == event))
-        .cloned()
         .map(|channel| {
-            let body = body.clone();
+            let wanted: Vec<(&'static str, Value)> = events
+                .iter()
+                .filter(|event| {
+                    channel.events.is_empty() || channel.events.iter().any(|e| e == *event)
+                })
+                .map(|event| {
+                    let body = json!({"name": event, "payload": payload, "phase": "run", "ts": ts});
+                    (*event, body)
+                })
+                .collect();
+            let channel = channel.clone();
             std::thread::spawn(move || {
-                if let Err(err) = send_one(&channel, &body) {
-                    log.warning(&format!(
-                        "notification {event} to {} failed: {err}",
-                        channel.url
-                    ));
+                for (event, body) in wanted {
+                    if let Err(err) = send_one(&channel, &body) {
+                        log.warning(&format!(
+                            "notification {event} to {} failed: {err}",
+                            channel.url
+                        ));
+                    }
                 }
             })
         })
