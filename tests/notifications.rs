@@ -466,7 +466,25 @@ fn the_admin_api_manages_webhooks_and_serve_delivers() {
     let removed = server.request("DELETE", &format!("/api/v1/webhooks/{id}"), &[], "");
     assert_eq!(removed.json()["removed"], 1);
     let again = server.request("DELETE", &format!("/api/v1/webhooks/{id}"), &[], "");
-    assert_eq!(again.status, 422, "{}", again.body);
+    assert_eq!(again.status, 404, "{}", again.body);
+    let missing = server.request("POST", "/api/v1/webhooks", &json_headers, "{}");
+    assert_eq!(missing.status, 422, "{}", missing.body);
+    assert!(
+        missing.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("missing url"))
+    );
+    // A webhook pointed at the admin itself cannot drive it (here: reset guards).
+    let looped = server.request(
+        "POST",
+        "/api/v1/guards/reset",
+        &[
+            ("x-chaos-notification", "1"),
+            ("Content-Type", "application/json"),
+        ],
+        "{}",
+    );
+    assert_eq!(looped.status, 403, "{}", looped.body);
     let not_an_id = server.request("DELETE", "/api/v1/webhooks/abc", &[], "");
     assert_eq!(not_an_id.status, 404);
 }

@@ -73,6 +73,7 @@ impl From<StoreError> for CliError {
         match err {
             StoreError::UnknownIds(_)
             | StoreError::UnknownGuard(_)
+            | StoreError::UnknownWebhook(_)
             | StoreError::Invalid(_)
             | StoreError::UnsupportedUrl(_)
             | StoreError::InvalidUrl { .. } => CliError::Usage(err.to_string()),

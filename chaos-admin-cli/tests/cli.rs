@@ -307,6 +307,64 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
         "--between 'nine-five'",
     ),
     (
+        &["create", "abort", "items", "--between", ""],
+        "empty --between value",
+    ),
+    (
+        &["create", "abort", "items", "--days", "mon", "--tz", ""],
+        "empty --tz value",
+    ),
+    (
+        &["create", "abort", "items", "--start-at", ""],
+        "empty --start-at value",
+    ),
+    (
+        &["create", "abort", "items", "--for", ""],
+        "empty --for value",
+    ),
+    (
+        &["create", "abort", "items", "--until", " "],
+        "empty --until value",
+    ),
+    (
+        &["create", "abort", "items", "--probability", ""],
+        "empty --probability value",
+    ),
+    (
+        &["storm", "--user", "alice", "--days", ""],
+        "empty --days value",
+    ),
+    (
+        &[
+            "create",
+            "abort",
+            "items",
+            "--start-at",
+            "2099-01-01T00:00:00Z",
+            "--for",
+            "1h",
+            "--between",
+            "12:00-12:30",
+        ],
+        "leave no time to inject before the expiry 2099-01-01T01:00:00Z",
+    ),
+    (
+        &[
+            "exercise",
+            "start",
+            "--view",
+            "items",
+            "--force",
+            "--start-at",
+            "2099-01-05T00:00:00Z",
+            "--for",
+            "2h",
+            "--days",
+            "sat,sun",
+        ],
+        "leave no time to inject",
+    ),
+    (
         &["exercise", "start", "--view", "items", "--days", "someday"],
         "--days 'someday'",
     ),

@@ -150,6 +150,28 @@ fn direct(c: &mut Criterion) {
         b.iter(|| black_box(drive(&mut svc, request("/items"))))
     });
 
+    // A matching action outside its window (office hours 12 h from now): one clock read
+    // and one comparison with the cached next transition, then inert.
+    let mut closed = ret(1, "/items", 503);
+    let minute = |offset: i64| {
+        let m = (chaos_middleware::action::now_ms() / 60_000 + offset).rem_euclid(1440);
+        format!("{:02}:{:02}", m / 60, m % 60)
+    };
+    closed.spec.window = Some(
+        chaos_middleware::schedule::Window::parse(
+            chaos_middleware::Naming::Flags,
+            &[format!("{}-{}", minute(720), minute(780))],
+            None,
+            Some("Europe/Berlin"),
+        )
+        .expect("a valid window"),
+    );
+    let (layer, _h) = layer_with(&[closed]);
+    let mut svc = layer.layer(bare());
+    group.bench_function("layer_match_outside_window", |b| {
+        b.iter(|| black_box(drive(&mut svc, request("/items"))))
+    });
+
     // A user-filtered action for alice; the request is anonymous (the default extractor
     // finds no ChaosUser extension), so the filter rejects it.
     let mut for_alice = ret(1, "/items", 503);

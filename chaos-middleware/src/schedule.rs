@@ -87,7 +87,8 @@ impl Window {
     ) -> Result<Self, InvalidAction> {
         let option = naming.name("between");
         let mut ranges = Vec::with_capacity(between.len().max(1));
-        for text in between {
+        // `--between 10:00-12:00,14:00-16:00` is two ranges, as repeating the option.
+        for text in between.iter().flat_map(|t| t.split(',')) {
             let range = parse_range(text.trim()).ok_or_else(|| {
                 InvalidAction::new(format!(
                     "invalid {option} '{text}': allowed is HH:MM-HH:MM in 24-hour time, such as 09:00-17:00 or 22:00-02:00 (across midnight); 24:00 ends the day"
@@ -210,8 +211,9 @@ impl Window {
         Some(zoned.timestamp().as_millisecond())
     }
 
-    /// `at_ms` as a wall-clock time in the window's zone: `17:00`, or `Tue 02:00` when it
-    /// is not on the same day as `now_ms`, or a date when it is more than a week away.
+    /// `at_ms` as a wall-clock time in the window's zone, named: `17:00 Europe/Berlin`, or
+    /// `Tue 02:00 UTC` when it is not on the same day as `now_ms`, or a date when it is a
+    /// week or more away.
     pub fn local_time(&self, at_ms: i64, now_ms: i64) -> String {
         let (Ok(at), Ok(now)) = (
             jiff::Timestamp::from_millisecond(at_ms),
@@ -221,7 +223,7 @@ impl Window {
         };
         let at = at.to_zoned(self.tz.clone());
         let now = now.to_zoned(self.tz.clone());
-        let time = format!("{:02}:{:02}", at.hour(), at.minute());
+        let time = format!("{:02}:{:02} {}", at.hour(), at.minute(), self.zone);
         let days_apart = (at.date() - now.date()).get_days();
         if days_apart == 0 {
             time
@@ -410,11 +412,13 @@ impl Timing {
 }
 
 /// A start and a window from the options as typed (`start_at` an RFC 3339 time after
-/// `now_ms`; `between`, `days`, `tz` as [`Window::parse`] reads them, blank values
-/// ignored); `None` where not given. `naming` names the options in errors.
+/// `now_ms`; `between`, `days`, `tz` as [`Window::parse`] reads them); `None` where not
+/// given. `naming` names the options in errors. A blank value is refused on the command
+/// line ([`Naming::Flags`]) and means "not given" in forms, except a blank range.
 ///
-/// Errors: everything [`Window::parse`] refuses, a start that is malformed or not in
-/// the future, and a `tz` without `between` or `days` (it would change nothing).
+/// Errors: everything [`Window::parse`] refuses, a blank value (see above), a start that
+/// is malformed or not in the future, and a `tz` without `between` or `days` (it would
+/// change nothing).
 pub fn from_options(
     naming: Naming,
     now_ms: i64,
@@ -423,15 +427,34 @@ pub fn from_options(
     tz: Option<&str>,
     start_at: Option<&str>,
 ) -> Result<Timing, InvalidAction> {
-    fn given(text: Option<&str>) -> Option<&str> {
-        text.filter(|t| !t.trim().is_empty())
+    // On the command line an empty value is a mistake (an unset variable, say): it must
+    // not quietly drop the bound. Forms send every field, so there a blank is "not given"
+    // (the web form drops blank ranges itself).
+    let blank = |field: &str| {
+        let name = naming.name(field);
+        InvalidAction::new(format!(
+            "empty {name} value: give a value such as {} or leave {name} out",
+            match field {
+                "between" => "09:00-17:00",
+                "days" => "mon-fri",
+                "tz" => "Europe/Berlin",
+                _ => "2030-01-01T09:00:00Z",
+            }
+        ))
+    };
+    let given = |field: &str, text: Option<&str>| -> Result<Option<String>, InvalidAction> {
+        match text {
+            Some(t) if t.trim().is_empty() && naming == Naming::Flags => Err(blank(field)),
+            Some(t) if t.trim().is_empty() => Ok(None),
+            other => Ok(other.map(str::to_owned)),
+        }
+    };
+    if between.iter().any(|t| t.trim().is_empty()) {
+        return Err(blank("between"));
     }
-    let between: Vec<String> = between
-        .iter()
-        .filter(|t| !t.trim().is_empty())
-        .cloned()
-        .collect();
-    let (days, tz) = (given(days), given(tz));
+    let (days, tz) = (given("days", days)?, given("tz", tz)?);
+    let start_at = given("start_at", start_at)?;
+    let (days, tz) = (days.as_deref(), tz.as_deref());
     let window = if between.is_empty() && days.is_none() {
         if let Some(zone) = tz {
             return Err(InvalidAction::new(format!(
@@ -443,9 +466,10 @@ pub fn from_options(
         }
         None
     } else {
-        Some(Window::parse(naming, &between, days, tz)?)
+        Some(Window::parse(naming, between, days, tz)?)
     };
-    let starts_at = given(start_at)
+    let starts_at = start_at
+        .as_deref()
         .map(|text| crate::time::expiry_at(now_ms, &naming.name("start_at"), text))
         .transpose()?;
     Ok(Timing { starts_at, window })
@@ -515,15 +539,63 @@ impl Schedule<'_> {
             Some(window) => window.local_time(ms, now_ms),
             None => crate::time::format_time(ms),
         };
+        // A window open all day every day "ends" only at the edge of what is computed.
+        const WEEK_MS: i64 = 7 * 24 * 3_600_000;
         match (phase.active, phase.until_ms) {
-            (true, i64::MAX) => "active".to_owned(),
+            (true, until) if until == i64::MAX || until - now_ms > WEEK_MS => "active".to_owned(),
             (true, until) => format!("active until {}", at(until)),
-            (false, i64::MAX) => "no window left".to_owned(),
-            (false, next) => format!(
-                "active in {}",
-                crate::action::describe::age(next.saturating_add(999), now_ms)
-            ),
+            (false, _) => match self.next_active_at(now_ms) {
+                None => "no window left".to_owned(),
+                Some(next) => format!(
+                    "active in {}",
+                    crate::action::describe::age(next.saturating_add(999), now_ms)
+                ),
+            },
         }
+    }
+
+    /// Refuses a schedule that is never active from `now_ms` on (its windows do not open
+    /// between its start and its expiry): such an action, storm or exercise would do
+    /// nothing while looking booked.
+    ///
+    /// Errors: naming the window, start and expiry.
+    pub fn check_ever_active(&self, now_ms: i64) -> Result<(), InvalidAction> {
+        if self.next_active_at(now_ms).is_some() {
+            return Ok(());
+        }
+        let mut what = Vec::new();
+        if let Some(window) = self.window {
+            what.push(format!("window {window}"));
+        }
+        if let Some(at) = self.starts_at {
+            what.push(format!("start {}", crate::time::format_time(at)));
+        }
+        let end = self
+            .expires_at
+            .map_or_else(|| "never".to_owned(), crate::time::format_time);
+        Err(InvalidAction::new(format!(
+            "the {} leave no time to inject before the expiry {end}: allowed is a window that opens before the expiry (or a later expiry)",
+            what.join(" and ")
+        )))
+    }
+
+    /// The first instant at or after `now_ms` at which the action is active (its start
+    /// passed, inside its window, before its expiry); `None` when there is none.
+    pub fn next_active_at(&self, now_ms: i64) -> Option<i64> {
+        let mut at = now_ms;
+        // Each step moves to the next transition; a start, then a window opening, is
+        // found within a few steps (a week holds at most 14 transitions per range).
+        for _ in 0..512 {
+            let phase = self.phase_at(at);
+            if phase.active {
+                return Some(at);
+            }
+            if phase.until_ms == i64::MAX || phase.until_ms <= at {
+                return None;
+            }
+            at = phase.until_ms;
+        }
+        None
     }
 }
 
@@ -783,7 +855,7 @@ mod tests {
         assert!(!schedule.phase_at(ms("2026-12-02T11:00:00Z")).active);
         assert_eq!(
             schedule.describe(ms("2026-12-01T12:30:00Z")),
-            "active until 17:00"
+            "active until 17:00 UTC"
         );
         assert_eq!(
             schedule.describe(ms("2026-12-01T09:50:00Z")),
@@ -814,6 +886,91 @@ mod tests {
             window: Some(&office),
         };
         assert_eq!(late.describe(ms("2026-12-01T07:00:00Z")), "no window left");
+    }
+
+    #[test]
+    fn the_next_active_time_follows_start_window_and_expiry() {
+        let noon = window(&["12:00-13:00"], None, "UTC");
+        let booked = Schedule {
+            starts_at: Some(ms("2026-12-01T00:00:00Z")),
+            expires_at: None,
+            window: Some(&noon),
+        };
+        // Not the start (midnight) but the first noon after it.
+        assert_eq!(
+            booked.next_active_at(ms("2026-11-30T08:17:00Z")),
+            Some(ms("2026-12-01T12:00:00Z"))
+        );
+        assert_eq!(
+            booked.describe(ms("2026-11-30T08:17:00Z")),
+            "active in 1day 3h"
+        );
+        let weekend = window(&[], Some("sat,sun"), "UTC");
+        let weekdays_only = Schedule {
+            starts_at: Some(ms("2030-01-07T00:00:00Z")),
+            expires_at: Some(ms("2030-01-11T00:00:00Z")),
+            window: Some(&weekend),
+        };
+        assert_eq!(
+            weekdays_only.next_active_at(ms("2029-12-01T00:00:00Z")),
+            None
+        );
+        assert_eq!(
+            weekdays_only.describe(ms("2029-12-01T00:00:00Z")),
+            "no window left"
+        );
+        let err = weekdays_only
+            .check_ever_active(ms("2029-12-01T00:00:00Z"))
+            .expect_err("never active");
+        assert!(
+            err.to_string().contains("window 00:00-24:00 sat,sun UTC"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("2030-01-11T00:00:00Z"), "{err}");
+        // Open all day every day: just "active".
+        let always = window(&["00:00-24:00"], None, "Europe/Berlin");
+        let open = Schedule {
+            starts_at: None,
+            expires_at: None,
+            window: Some(&always),
+        };
+        assert_eq!(open.describe(ms("2026-12-01T12:00:00Z")), "active");
+    }
+
+    #[test]
+    fn blank_values_are_refused_on_the_command_line_only() {
+        for (between, days, tz, start, field) in [
+            (vec![String::new()], None, None, None, "--between"),
+            (vec![], Some(" "), None, None, "--days"),
+            (vec![], Some("mon"), Some(""), None, "--tz"),
+            (vec![], None, None, Some(""), "--start-at"),
+        ] {
+            let err = from_options(Naming::Flags, 0, &between, days, tz, start).expect_err(field);
+            assert!(
+                err.to_string().starts_with(&format!("empty {field} value")),
+                "{err}"
+            );
+        }
+        // Forms send every field: blanks are "not given" there (a blank range is not).
+        assert_eq!(
+            from_options(Naming::Fields, 0, &[], Some(""), Some(""), Some("")),
+            Ok(Timing::default())
+        );
+        assert!(from_options(Naming::Fields, 0, &[String::new()], None, None, None).is_err());
+        // A comma-separated value is several ranges, as the option repeated.
+        let two = from_options(
+            Naming::Flags,
+            0,
+            &["10:00-12:00,22:00-02:00".to_owned()],
+            None,
+            None,
+            None,
+        )
+        .expect("two ranges");
+        assert_eq!(
+            two.window.map(|w| w.to_string()).as_deref(),
+            Some("10:00-12:00,22:00-02:00 mon-sun UTC")
+        );
     }
 
     #[test]

@@ -37,20 +37,20 @@ async fn deliveries_are_claimed_once_retried_and_given_up(url: &str) {
     assert_eq!(store.pending_deliveries().await.expect("read"), 4);
 
     let now = chaos_middleware::action::now_ms();
+    // One at a time per webhook, oldest first: `all` gets the test event, `guards` its
+    // trip; the rest of `all`'s queue waits behind its head (events stay in order).
     let claimed = store.claim_deliveries(now).await.expect("claim");
-    assert_eq!(claimed.len(), 4);
-    assert!(claimed.iter().all(|d| d.attempts == 1));
+    let heads: Vec<(i64, i64)> = claimed.iter().map(|d| (d.webhook_id, d.attempts)).collect();
+    assert_eq!(heads, [(all, 1), (guards, 1)]);
     assert!(
         store.claim_deliveries(now).await.expect("claim").is_empty(),
-        "leased: nobody else gets them"
+        "leased: nobody else gets them, and nothing overtakes a webhook's head"
     );
-    for delivery in &claimed[1..] {
-        store
-            .finish_delivery(delivery, Ok(()), now)
-            .await
-            .expect("finish");
-    }
-    // The first fails every time: retried after 1 s, 2 s, 4 s, ... then given up.
+    store
+        .finish_delivery(&claimed[1], Ok(()), now)
+        .await
+        .expect("finish");
+    // The head of `all` fails every time: retried after 1 s, 2 s, 4 s, ... then given up.
     let mut delivery = claimed[0].clone();
     let mut at = now;
     loop {
@@ -77,6 +77,19 @@ async fn deliveries_are_claimed_once_retried_and_given_up(url: &str) {
         assert_eq!(again[0].body, delivery.body, "the same body");
         assert_eq!(again[0].attempts, delivery.attempts + 1);
         delivery = again[0].clone();
+    }
+    // Given up: the next two of `all` follow, in order.
+    for expected in ["x", "g"] {
+        let next = store.claim_deliveries(at).await.expect("claim");
+        assert_eq!(next.len(), 1, "{next:?}");
+        assert!(
+            next[0].body.contains(&format!("chaos-rs: {expected}")),
+            "{next:?}"
+        );
+        store
+            .finish_delivery(&next[0], Ok(()), at)
+            .await
+            .expect("finish");
     }
     assert!(
         store
@@ -105,6 +118,51 @@ async fn deliveries_are_claimed_once_retried_and_given_up(url: &str) {
     assert_eq!(store.remove_webhooks(None).await.expect("remove"), 2);
     assert_eq!(store.pending_deliveries().await.expect("read"), 0);
     assert!(!store.has_webhooks().await.expect("read"));
+    // The same URL twice is refused (every event would arrive twice).
+    let first = store
+        .add_webhook("http://127.0.0.1:9/dup", &[])
+        .await
+        .expect("add");
+    let err = store
+        .add_webhook("http://127.0.0.1:9/dup", &["test".to_owned()])
+        .await
+        .expect_err("duplicate");
+    assert!(
+        err.to_string()
+            .contains(&format!("webhook {first} already posts to")),
+        "{err}"
+    );
+    // An event that happened before a webhook was added is not told to it.
+    let old = Event::new(EventKind::ActionExpired, "old").happened_at(1_000);
+    assert_eq!(store.emit(&old).await.expect("emit"), 0);
+    // A row edited by hand into something unreadable is listed with its problem and
+    // told nothing; the others go on.
+    let second = store
+        .add_webhook("http://127.0.0.1:9/ok", &[])
+        .await
+        .expect("add");
+    store
+        .raw_execute(&format!(
+            "UPDATE chaos_webhooks SET events = 'not json' WHERE id = {first}"
+        ))
+        .await
+        .expect("hand edit");
+    let hooks = store.webhooks().await.expect("list despite the bad row");
+    let broken = hooks.iter().find(|h| h.id == first).expect("listed");
+    assert!(
+        broken
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("'not json'")),
+        "{hooks:?}"
+    );
+    assert_eq!(
+        store.emit(&test).await.expect("emit"),
+        1,
+        "only the good one"
+    );
+    assert!(hooks.iter().any(|h| h.id == second && h.problem.is_none()));
+    store.remove_webhooks(None).await.expect("remove");
     for bad in ["ftp://x", "nonsense"] {
         assert!(store.add_webhook(bad, &[]).await.is_err(), "{bad}");
     }

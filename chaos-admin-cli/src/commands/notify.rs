@@ -118,6 +118,12 @@ pub fn plan(command: Command) -> Result<Plan, CliError> {
         Command::Test => Plan::Test,
         Command::Deliver(args) => {
             let ms = chaos_middleware::time::parse_duration_ms(&args.for_duration)?;
+            if ms > 3_600_000 {
+                return Err(CliError::usage(format!(
+                    "--for '{}' is too long: allowed is at most 1h (the app instances and `chaos-admin serve` deliver for as long as they run)",
+                    args.for_duration
+                )));
+            }
             Plan::Deliver(Duration::from_millis(ms), args.quiet)
         }
     })
@@ -205,9 +211,13 @@ async fn list(store: &Store, json: bool) -> Result<String, CliError> {
                 (Some(error), None) => error.clone(),
                 _ => "-".to_owned(),
             };
+            let url = match &hook.problem {
+                Some(problem) => format!("{} (broken row: {problem})", hook.url),
+                None => hook.url.clone(),
+            };
             vec![
                 hook.id.to_string(),
-                hook.url.clone(),
+                url,
                 if hook.events.is_empty() {
                     "*".to_owned()
                 } else {
@@ -237,12 +247,14 @@ async fn list(store: &Store, json: bool) -> Result<String, CliError> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// Starts `chaos-admin notify deliver` in the background for `database_url` when
-/// deliveries are queued, so a command never waits for a webhook. It outlives this
-/// process (its own process group, no terminal), gives up after 2 minutes, and leaves
-/// what is left to the app instances or the next command.
+/// Starts `chaos-admin notify deliver` in the background for `database_url` when this
+/// command queued deliveries, so a command never waits for a webhook. It outlives this
+/// process (its own process group, no terminal), stops after 40 s (five retries of a
+/// failing webhook), and leaves what is left to the app instances or `serve`.
 pub async fn deliver_in_background(store: &Store, database_url: &str) {
-    if !store.pending_deliveries().await.is_ok_and(|n| n > 0) {
+    // Only when this command queued something: a command that changed nothing, or a
+    // queue someone else filled, starts no process.
+    if store.queued_deliveries() == 0 {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
@@ -250,7 +262,15 @@ pub async fn deliver_in_background(store: &Store, database_url: &str) {
     };
     let mut command = std::process::Command::new(exe);
     command
-        .args(["notify", "deliver", "--quiet", "--no-dotenv", "--no-wait"])
+        .args([
+            "notify",
+            "deliver",
+            "--quiet",
+            "--no-dotenv",
+            "--no-wait",
+            "--for",
+            "40s",
+        ])
         // The URL in the environment, not on the command line (`ps` shows arguments).
         .env("CHAOS_DATABASE_URL", database_url)
         .stdin(std::process::Stdio::null())

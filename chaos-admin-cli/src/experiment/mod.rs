@@ -29,15 +29,7 @@ pub fn load_file(path: &Path) -> Result<Value, String> {
         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if matches!(ext, "yaml" | "yml") {
-        yaml::from_str(&text).map_err(|err| {
-            format!(
-                "{}:{}:{}: invalid YAML: {}",
-                path.display(),
-                err.line,
-                err.column,
-                err.message
-            )
-        })
+        yaml_file(path, &text)
     } else {
         serde_json::from_str::<Value>(&text).map_err(|err| {
             format!(
@@ -48,6 +40,20 @@ pub fn load_file(path: &Path) -> Result<Value, String> {
             )
         })
     }
+}
+
+/// `text`, read from `path`, as YAML (as PyYAML reads it); the error names the file, line
+/// and column.
+pub fn yaml_file(path: &Path, text: &str) -> Result<Value, String> {
+    yaml::from_str(text).map_err(|err| {
+        format!(
+            "{}:{}:{}: invalid YAML: {}",
+            path.display(),
+            err.line,
+            err.column,
+            err.message
+        )
+    })
 }
 
 /// `--var` and `--var-file` into overrides (a `--var` wins over a file).

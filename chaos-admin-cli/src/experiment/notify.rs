@@ -60,15 +60,7 @@ pub fn channels(path: &Path, required: bool, log: &Logger) -> Result<Vec<HttpCha
     }
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read the settings {}: {err}", path.display()))?;
-    let settings = super::yaml::from_str(&text).map_err(|err| {
-        format!(
-            "{}:{}:{}: invalid YAML: {}",
-            path.display(),
-            err.line,
-            err.column,
-            err.message
-        )
-    })?;
+    let settings = super::yaml_file(path, &text)?;
     let Some(list) = settings.get("notifications") else {
         return Ok(Vec::new());
     };

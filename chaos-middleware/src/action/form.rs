@@ -102,6 +102,22 @@ impl ActionForm {
     /// in the past, both `for` and `until`, a window or start [`crate::schedule::from_options`]
     /// refuses), and everything [`ActionSpec::validate`] checks.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<ActionSpec, InvalidAction> {
+        // On the command line an empty bound is a mistake (an unset variable), never "no
+        // bound": `--for ""` must not make an action last for ever.
+        if naming == Naming::Flags {
+            for (field, value) in [
+                ("probability", &self.probability),
+                ("for", &self.for_duration),
+                ("until", &self.until),
+            ] {
+                if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                    let name = naming.name(field);
+                    return Err(InvalidAction::new(format!(
+                        "empty {name} value: give a value or leave {name} out"
+                    )));
+                }
+            }
+        }
         let kind = match given(&self.kind) {
             Some(text) => text.trim().parse::<Kind>()?,
             None => Kind::Response,
@@ -184,6 +200,17 @@ impl ActionForm {
             .map(|m| m.to_ascii_uppercase())
             .collect();
         spec.enabled = !self.disabled;
+        let timing = crate::schedule::from_options(
+            naming,
+            now_ms,
+            &self.between,
+            self.days.as_deref(),
+            self.tz.as_deref(),
+            self.start_at.as_deref(),
+        )?;
+        timing.apply_to(&mut spec);
+        // `for` counts from the start, as for storms and exercises.
+        let from = timing.starts_at.unwrap_or(now_ms);
         spec.expires_at = match (given(&self.for_duration), given(&self.until)) {
             (Some(_), Some(_)) => {
                 return Err(InvalidAction::new(format!(
@@ -193,7 +220,7 @@ impl ActionForm {
                 )));
             }
             (Some(text), None) => Some(time::expiry_after(
-                now_ms,
+                from,
                 parse_duration_ms(text)?,
                 &naming.name("for"),
                 text,
@@ -201,18 +228,16 @@ impl ActionForm {
             (None, Some(text)) => Some(time::expiry_at(now_ms, &naming.name("until"), text)?),
             (None, None) => None,
         };
-        crate::schedule::from_options(
-            naming,
-            now_ms,
-            &self.between,
-            self.days.as_deref(),
-            self.tz.as_deref(),
-            self.start_at.as_deref(),
-        )?
-        .apply_to(&mut spec);
+
         spec.tag = given(&self.tag).map(|t| t.trim().to_owned());
         spec.note = given(&self.note).map(str::to_owned);
         spec.validate()?;
+        crate::schedule::Schedule {
+            starts_at: spec.starts_at,
+            expires_at: spec.expires_at,
+            window: spec.window.as_ref(),
+        }
+        .check_ever_active(now_ms)?;
         Ok(spec)
     }
 

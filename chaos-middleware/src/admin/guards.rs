@@ -23,12 +23,7 @@ fn guard_json(guard: &Guard) -> Value {
 }
 
 fn parse_guard_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>().map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no guard '{text}': guard ids are whole numbers"),
-        )
-    })
+    super::pages::path_id("guard", text)
 }
 
 /// `GET /api/v1/guards`: `{"guards": [...]}`, each with `tripped` (null while armed).
@@ -89,11 +84,7 @@ fn after(ctx: &Ctx, notice: &str) -> Response {
 
 /// `GET /guards`.
 pub(super) async fn page_guards(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
-    let notice = query.as_deref().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "notice")
-            .map(|(_, v)| v.into_owned())
-    });
+    let notice = super::pages::query_notice(query.as_deref());
     let message = match notice.as_deref() {
         Some("set") => {
             Some("Guard set: it measures the app's own responses while chaos is active.")

@@ -124,6 +124,18 @@ impl FromRequestParts<Admin> for Ctx {
 
     async fn from_request_parts(parts: &mut Parts, state: &Admin) -> Result<Self, Response> {
         let api = is_api(parts.uri.path());
+        // A webhook pointed at the admin must not drive it (reset a guard after every
+        // trip, flip the kill switch): deliveries carry this header.
+        if parts
+            .headers
+            .contains_key(crate::notification::DELIVERY_HEADER)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this is a chaos notification: webhooks cannot drive the chaos admin (point the webhook elsewhere)",
+            )
+            .respond(api));
+        }
         let Some(operator) = parts.extensions.get::<Operator>().cloned() else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -248,7 +260,9 @@ impl From<crate::StoreError> for ApiError {
     fn from(err: crate::StoreError) -> Self {
         use crate::StoreError;
         let status = match &err {
-            StoreError::UnknownIds(_) | StoreError::UnknownGuard(_) => StatusCode::NOT_FOUND,
+            StoreError::UnknownIds(_)
+            | StoreError::UnknownGuard(_)
+            | StoreError::UnknownWebhook(_) => StatusCode::NOT_FOUND,
             StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         };

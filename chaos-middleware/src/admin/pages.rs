@@ -486,6 +486,25 @@ fn action_form(ctx: &Ctx, form: &ActionForm, error: Option<&str>) -> Markup {
     }
 }
 
+/// The `notice` a redirect after a form put into the query (`?notice=added`).
+pub(super) fn query_notice(query: Option<&str>) -> Option<String> {
+    query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "notice")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// The id in a path (`/guards/{id}`): a whole number, else 404 naming `what`.
+pub(super) fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no {what} '{text}': {what} ids are whole numbers"),
+        )
+    })
+}
+
 /// The inputs that limit when actions inject (action, storm and exercise forms): start
 /// time, wall-clock ranges (comma-separated), days and time zone.
 pub(super) fn timing_inputs(

@@ -26,15 +26,16 @@ pub struct WebhookForm {
 }
 
 fn parse_webhook_id(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>().map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no webhook '{text}': webhook ids are whole numbers"),
-        )
-    })
+    super::pages::path_id("webhook", text)
 }
 
 async fn add(ctx: &Ctx, form: &WebhookForm) -> Result<i64, ApiError> {
+    if form.url.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing url: give the webhook's http:// or https:// URL",
+        ));
+    }
     let url = validate_url(&form.url).map_err(crate::StoreError::from)?;
     let events = parse_events(&form.events).map_err(crate::StoreError::from)?;
     Ok(ctx.store.add_webhook(&url, &events).await?)
@@ -55,7 +56,13 @@ async fn test(ctx: &Ctx) -> Result<u64, ApiError> {
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "notifications",
     responses((status = 200, description = "{webhooks}", body = Object), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_webhooks(ctx: Ctx) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"webhooks": ctx.store.webhooks().await?})))
+    let mut hooks = serde_json::to_value(ctx.store.webhooks().await?).unwrap_or(Value::Null);
+    if let Some(items) = hooks.as_array_mut() {
+        for item in items {
+            crate::action::describe::rfc3339_fields(item, &["created_at", "last_error_at"]);
+        }
+    }
+    Ok(Json(json!({"webhooks": hooks})))
 }
 
 /// `POST /api/v1/webhooks` with a [`WebhookForm`]: 201 `{"id"}`.
@@ -70,9 +77,9 @@ pub(super) async fn api_add_webhook(
     Ok((StatusCode::CREATED, Json(json!({"id": id}))).into_response())
 }
 
-/// `DELETE /api/v1/webhooks/{id}`: `{"removed": 1}`; 422 for an unknown id.
+/// `DELETE /api/v1/webhooks/{id}`: `{"removed": 1}`; 404 for an unknown id.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "notifications",
-    responses((status = 200, description = "{removed: 1}", body = Object), (status = 404, description = "Not a webhook id", body = ErrorBody), (status = 422, description = "No such webhook", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
+    responses((status = 200, description = "{removed: 1}", body = Object), (status = 404, description = "No such webhook", body = ErrorBody), (status = 401, description = "No operator (embedded) or no valid token (serve)", body = ErrorBody), (status = 503, description = "The store is unreachable", body = ErrorBody)))]
 pub(super) async fn api_remove_webhook(
     ctx: Ctx,
     Path(id): Path<String>,
@@ -96,11 +103,7 @@ fn after(ctx: &Ctx, notice: &str) -> Response {
 
 /// `GET /notifications`.
 pub(super) async fn page_webhooks(ctx: Ctx, RawQuery(query): RawQuery) -> Response {
-    let notice = query.as_deref().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "notice")
-            .map(|(_, v)| v.into_owned())
-    });
+    let notice = super::pages::query_notice(query.as_deref());
     let message = match notice.as_deref() {
         Some("added") => Some("Webhook added: it hears about the next change."),
         Some("removed") => Some("Webhook removed."),
@@ -130,7 +133,7 @@ async fn render(ctx: &Ctx, message: Option<&str>, error: Option<&ApiError>) -> R
                     @for hook in &hooks {
                         tr {
                             td { (hook.id) }
-                            td.target { (hook.url) }
+                            td.target { (hook.url) @if let Some(problem) = &hook.problem { br; strong.tripped { "broken row: " (problem) } } }
                             td { @if hook.events.is_empty() { "all" } @else { (hook.events.join(", ")) } }
                             td { (hook.delivered) }
                             td { (hook.failed) }

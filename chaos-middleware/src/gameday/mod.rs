@@ -61,6 +61,12 @@ fn timing(
         &naming.name("for"),
         for_text,
     )?;
+    crate::schedule::Schedule {
+        starts_at: timing.starts_at,
+        expires_at: Some(expires_at),
+        window: timing.window.as_ref(),
+    }
+    .check_ever_active(now_ms)?;
     Ok((timing, expires_at))
 }
 

@@ -61,8 +61,19 @@ impl Deliverer {
             if claimed.is_empty() {
                 return Ok(round);
             }
+            // All at once (at most one per webhook): a slow webhook delays no other,
+            // and every post ends (10 s) well within its 30 s lease.
+            let mut posts = tokio::task::JoinSet::new();
             for delivery in claimed {
-                let outcome = post(delivery.url.clone(), delivery.body.clone()).await;
+                posts.spawn(async move {
+                    let outcome = post(delivery.url.clone(), delivery.body.clone()).await;
+                    (delivery, outcome)
+                });
+            }
+            while let Some(done) = posts.join_next().await {
+                let Ok((delivery, outcome)) = done else {
+                    continue;
+                };
                 match &outcome {
                     Ok(()) => round.sent += 1,
                     Err(reason) => {
@@ -97,7 +108,8 @@ impl Deliverer {
                         format!("action {id} on {target} expired"),
                     )
                     .with_details(json!({"ids": [id], "target": target, "expires_at": crate::time::format_time(*at)}))
-                    .once(format!("expired:{id}:{at}"));
+                    .once(format!("expired:{id}:{at}"))
+                    .happened_at(*at);
                     self.store.emit(&event).await?;
                 }
             }
@@ -108,7 +120,8 @@ impl Deliverer {
                 format!("storm ended: its {count} actions expired"),
             )
             .with_details(json!({"actions": count, "expires_at": crate::time::format_time(at)}))
-            .once(format!("storm-ended:{at}"));
+            .once(format!("storm-ended:{at}"))
+            .happened_at(at);
             self.store.emit(&event).await?;
         }
         for id in self.store.exercises_expired_between(from, now).await? {
@@ -236,6 +249,7 @@ fn post_blocking(url: &str, body: String) -> Result<(), String> {
             "User-Agent",
             concat!("chaos-rs/", env!("CARGO_PKG_VERSION")),
         )
+        .header(super::DELIVERY_HEADER, "1")
         .send(body)
         .map_err(|err| err.to_string())?;
     let status = response.status();

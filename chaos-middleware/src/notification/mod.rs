@@ -188,28 +188,53 @@ pub fn wants(events: &[String], kind: EventKind) -> bool {
         })
 }
 
-/// Checks a webhook URL: absolute `http` or `https` with a host.
+/// Checks a webhook URL: absolute `http` or `https` with a host, no spaces or control
+/// characters, at most 2000 characters. Returns it as it will be requested (a Unicode
+/// host in its ASCII form, other characters percent-encoded).
 ///
-/// Errors: anything else, naming it.
+/// Errors: anything else, naming it (cut to 200 characters).
 pub fn validate_url(text: &str) -> Result<String, InvalidAction> {
     let text = text.trim();
+    let shown: String = text
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
     let allowed = "allowed is an http:// or https:// URL such as https://hooks.slack.com/services/T000/B000/XXX";
-    let url = url::Url::parse(text).map_err(|err| {
-        InvalidAction::new(format!("invalid webhook URL '{text}' ({err}): {allowed}"))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(InvalidAction::new(format!(
-            "invalid webhook URL '{text}': {allowed}"
-        )));
-    }
     if text.chars().count() > 2_000 {
         return Err(InvalidAction::new(format!(
             "the webhook URL has {} characters: allowed are at most 2000",
             text.chars().count()
         )));
     }
-    Ok(text.to_owned())
+    if let Some(bad) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(InvalidAction::new(format!(
+            "invalid webhook URL '{shown}': it holds {bad:?}; {allowed} (encode spaces as %20)"
+        )));
+    }
+    let url = url::Url::parse(text).map_err(|err| {
+        InvalidAction::new(format!("invalid webhook URL '{shown}' ({err}): {allowed}"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(InvalidAction::new(format!(
+            "invalid webhook URL '{shown}': {allowed}"
+        )));
+    }
+    Ok(url.to_string())
 }
+
+/// Escapes `&`, `<` and `>` as Slack asks for message text, so a name such as
+/// `<!channel>` is shown, not obeyed (no ping, no disguised link).
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The header every delivery carries; the web admin refuses requests that have it, so a
+/// webhook pointed at it cannot drive it (reset guards, flip the kill switch, ...).
+pub const DELIVERY_HEADER: &str = "x-chaos-notification";
 
 /// One event, as queued for each webhook that wants it.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,6 +248,8 @@ pub struct Event {
     /// Set for events that must be queued only once per webhook (expiries): a key no
     /// other event shares.
     pub once: Option<String>,
+    /// When it happened (Unix ms), if not now: webhooks added later do not hear of it.
+    pub happened_at: Option<i64>,
 }
 
 impl Event {
@@ -233,12 +260,19 @@ impl Event {
             text: text.into(),
             details: Value::Null,
             once: None,
+            happened_at: None,
         }
     }
 
     /// With these details.
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;
+        self
+    }
+
+    /// It happened at `at_ms` (Unix ms): webhooks added after that are not told.
+    pub fn happened_at(mut self, at_ms: i64) -> Self {
+        self.happened_at = Some(at_ms);
         self
     }
 
@@ -253,7 +287,7 @@ impl Event {
     /// from.
     pub fn body(&self, at_ms: i64, actor: Option<&str>, store: &str) -> Value {
         json!({
-            "text": format!("chaos-rs: {}", self.text),
+            "text": format!("chaos-rs: {}", slack_escape(&self.text)),
             "event": self.kind.as_str(),
             "at": crate::time::format_time(at_ms),
             "at_ms": at_ms,
@@ -357,6 +391,9 @@ pub struct Webhook {
     pub last_error: Option<String>,
     /// When it happened (Unix ms).
     pub last_error_at: Option<i64>,
+    /// What is wrong with a row edited by hand into something unreadable (it is then
+    /// told nothing).
+    pub problem: Option<String>,
 }
 
 #[cfg(test)]
@@ -388,10 +425,23 @@ mod tests {
     fn urls_must_be_http() {
         assert!(validate_url("https://hooks.slack.com/services/T/B/X").is_ok());
         assert!(validate_url(" http://127.0.0.1:9/x ").is_ok());
-        for bad in ["ftp://x", "hooks.slack.com", "", "http://", "mailto:a@b"] {
+        for bad in [
+            "ftp://x",
+            "hooks.slack.com",
+            "",
+            "http://",
+            "mailto:a@b",
+            "http://x/a b",
+            "http://x/\u{1b}[31m",
+            "http://x/\r\nHost: y",
+        ] {
             let err = validate_url(bad).expect_err(bad);
             assert!(err.to_string().contains("http:// or https://"), "{err}");
         }
+        assert_eq!(
+            validate_url("http://exämple.com/a\"b"),
+            Ok("http://xn--exmple-cua.com/a%22b".to_owned())
+        );
     }
 
     #[test]
@@ -403,5 +453,14 @@ mod tests {
         assert_eq!(body["event"], "guard.tripped");
         assert_eq!(body["at"], "1970-01-01T00:00:00Z");
         assert_eq!(body["details"]["guard"], 1);
+        let hostile = Event::new(
+            EventKind::ActionCreated,
+            "<!channel> <http://evil|click> & co",
+        )
+        .body(0, None, "s");
+        assert_eq!(
+            hostile["text"],
+            "chaos-rs: &lt;!channel&gt; &lt;http://evil|click&gt; &amp; co"
+        );
     }
 }

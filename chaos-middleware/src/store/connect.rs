@@ -159,6 +159,7 @@ async fn connect_sqlite(url: &str, display_url: String, create: bool) -> Result<
                     created_file,
                     missing_file: false,
                     actor: None,
+                    queued: std::sync::Arc::default(),
                 });
             }
             Err(err) if attempt < SQLITE_ATTEMPTS && is_sqlite_race(&err) => {
@@ -278,6 +279,7 @@ fn on_server(backend: Backend, url: &str, display_url: String) -> Store {
         created_file: false,
         missing_file: false,
         actor: None,
+        queued: std::sync::Arc::default(),
     }
 }
 

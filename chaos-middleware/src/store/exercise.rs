@@ -204,10 +204,22 @@ impl Store {
             } else {
                 format!("{} hidden faults", action_ids.len())
             };
+            // A booked exercise says when it starts and in which windows it runs.
+            let timing = specs
+                .first()
+                .and_then(|spec| {
+                    crate::schedule::Timing {
+                        starts_at: spec.starts_at,
+                        window: spec.window.clone(),
+                    }
+                    .describe()
+                })
+                .map(|timing| format!(" ({timing})"))
+                .unwrap_or_default();
             let event = crate::notification::Event::new(
                 crate::notification::EventKind::ExerciseStarted,
                 format!(
-                    "exercise {id} started: {faults} until {}",
+                    "exercise {id} started: {faults} until {}{timing}",
                     crate::time::format_time(expires_at)
                 ),
             )

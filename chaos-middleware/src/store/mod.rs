@@ -140,6 +140,9 @@ pub enum StoreError {
     /// No guard has this id.
     #[error("unknown guard id {0}: no such guard (see `chaos-admin guard list`)")]
     UnknownGuard(i64),
+    /// No webhook has this id.
+    #[error("unknown webhook id {0}: see `chaos-admin notify list`")]
+    UnknownWebhook(i64),
     /// The relay (a store at `http://`, see [`crate::relay`]) failed or answered an error.
     #[error("the chaos relay at {url} failed: {message}")]
     Relay {
@@ -202,6 +205,9 @@ pub struct Store {
     /// Who the audit table names for changes made through this handle (see
     /// [`Store::with_actor`]); `None`: `CHAOS_ACTOR`, else `USER`.
     actor: Option<std::sync::Arc<str>>,
+    /// Deliveries queued through this handle and its clones (see
+    /// [`Store::queued_deliveries`]).
+    queued: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -916,6 +922,12 @@ fn describe_selection(selection: &Selection) -> String {
 }
 
 impl Store {
+    /// How many notification deliveries this handle (and its clones) queued: the CLI
+    /// starts its background delivery only when it queued one.
+    pub fn queued_deliveries(&self) -> u64 {
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The same store, with changes audited as made by `actor` (the operator a web admin
     /// authenticated, say) instead of the process's `CHAOS_ACTOR` or `USER`. Cheap: the
     /// connection pool is shared.

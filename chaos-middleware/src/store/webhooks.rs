@@ -45,15 +45,25 @@ impl Store {
     /// Stores a webhook for `url` (checked: `http`/`https`) wanting `events` (names,
     /// groups such as `guard.*`, or `*`; none: all); returns its id.
     ///
-    /// Errors: [`StoreError::Invalid`] for a bad URL or event name, naming it.
+    /// Errors: [`StoreError::Invalid`] for a bad URL or event name, naming it, or a URL
+    /// another webhook posts to already.
     pub async fn add_webhook(&self, url: &str, events: &[String]) -> Result<i64, StoreError> {
         let url = validate_url(url)?;
         let events = parse_events(events)?;
         let events = serde_json::to_string(&events).unwrap_or_else(|_| "[]".to_owned());
         let now = now_ms();
         let actor = self.actor();
+        let shown = crate::store::redact_url(&url);
         let id = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            let same: Option<i64> =
+                crate::store::dialect::query_scalar("SELECT id FROM chaos_webhooks WHERE url = $1")
+                    .bind(&url)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(same) = same {
+                return Ok::<_, sqlx::Error>(Err(same));
+            }
             let query = crate::store::dialect::query(
                 "INSERT INTO chaos_webhooks (url, events, created_at, created_by) \
                  VALUES ($1, $2, $3, $4) RETURNING id",
@@ -63,10 +73,22 @@ impl Store {
             .bind(now)
             .bind(actor.as_deref());
             let id = crate::store::dialect::insert_id(query, &mut tx).await?;
+            crate::store::dialect::query(super::INSERT_AUDIT)
+                .bind(now)
+                .bind(actor.as_deref())
+                .bind("notify add")
+                .bind("")
+                .bind(Some(format!("webhook {id}: {shown} {events}")))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(id)
+            Ok(Ok(id))
         })?;
-        Ok(id)
+        id.map_err(|same| {
+            StoreError::Invalid(InvalidAction::new(format!(
+                "webhook {same} already posts to {shown}: remove it first (`chaos-admin notify remove {same}`) to change its events"
+            )))
+        })
     }
 
     /// Every webhook with its delivery counts, by id.
@@ -75,24 +97,7 @@ impl Store {
             let rows = crate::store::dialect::query(WEBHOOKS_SQL)
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(|row| {
-                    let events: String = row.try_get("events")?;
-                    Ok(Webhook {
-                        id: row.try_get("id")?,
-                        url: row.try_get("url")?,
-                        // A list edited by hand into something else wants everything.
-                        events: serde_json::from_str(&events).unwrap_or_default(),
-                        created_at: row.try_get("created_at")?,
-                        created_by: row.try_get("created_by")?,
-                        delivered: row.try_get("delivered")?,
-                        failed: row.try_get("failed")?,
-                        pending: row.try_get("pending")?,
-                        last_error: row.try_get("last_error")?,
-                        last_error_at: row.try_get("last_error_at")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
+            Ok::<_, sqlx::Error>(rows.iter().map(webhook_of).collect::<Vec<_>>())
         })?;
         Ok(hooks)
     }
@@ -100,10 +105,12 @@ impl Store {
     /// Removes one webhook (`Some(id)`) or all, with their queued deliveries; returns how
     /// many.
     ///
-    /// Errors: an unknown id ([`StoreError::Invalid`] naming it).
+    /// Errors: an unknown id ([`StoreError::UnknownWebhook`]).
     pub async fn remove_webhooks(&self, id: Option<i64>) -> Result<u64, StoreError> {
+        let actor = self.actor();
         let removed = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            let now = now_ms();
             let removed = match id {
                 Some(id) => {
                     crate::store::dialect::query(
@@ -128,15 +135,26 @@ impl Store {
                         .rows_affected()
                 }
             };
+            if removed > 0 {
+                crate::store::dialect::query(super::INSERT_AUDIT)
+                    .bind(now)
+                    .bind(actor.as_deref())
+                    .bind("notify remove")
+                    .bind("")
+                    .bind(Some(id.map_or_else(
+                        || "all".to_owned(),
+                        |id| format!("webhook {id}"),
+                    )))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(removed)
         })?;
         if let Some(id) = id
             && removed == 0
         {
-            return Err(StoreError::Invalid(InvalidAction::new(format!(
-                "unknown webhook id {id}: see `chaos-admin notify list`"
-            ))));
+            return Err(StoreError::UnknownWebhook(id));
         }
         Ok(removed)
     }
@@ -153,45 +171,62 @@ impl Store {
             .body(now, actor.as_deref(), self.location())
             .to_string();
         let queued = with_pool!(self, |pool| {
-            let rows = crate::store::dialect::query("SELECT id, events FROM chaos_webhooks")
-                .fetch_all(pool)
-                .await?;
+            let rows =
+                crate::store::dialect::query("SELECT id, events, created_at FROM chaos_webhooks")
+                    .fetch_all(pool)
+                    .await?;
             let mut queued = 0;
             for row in rows {
-                let id: i64 = row.try_get("id")?;
-                let events: String = row.try_get("events")?;
-                let events: Vec<String> = serde_json::from_str(&events).unwrap_or_default();
-                if !wants(&events, event.kind) {
+                // Rows edited by hand into something unreadable want nothing (fail closed).
+                let (Ok(id), Ok(events), Ok(created_at)) = (
+                    row.try_get::<i64, _>("id"),
+                    row.try_get::<String, _>("events"),
+                    row.try_get::<i64, _>("created_at"),
+                ) else {
+                    continue;
+                };
+                let Ok(events) = serde_json::from_str::<Vec<String>>(&events) else {
+                    continue;
+                };
+                // A webhook added after the event happened does not hear about it.
+                if !wants(&events, event.kind)
+                    || event.happened_at.is_some_and(|at| created_at > at)
+                {
                     continue;
                 }
-                let insert = crate::store::dialect::query(
-                    "INSERT INTO chaos_deliveries (webhook_id, event, body, once_key, \
-                     attempts, next_at) VALUES ($1, $2, $3, $4, 0, $5) \
-                     ON CONFLICT (webhook_id, once_key) DO UPDATE SET once_key = EXCLUDED.once_key",
-                )
-                .bind(id)
-                .bind(event.kind.as_str())
-                .bind(&body)
-                .bind(event.once.as_deref())
-                .bind(now);
-                // An existing row "updated" to itself counts 1 (2 on MySQL); a new one 1.
-                let before: i64 = match &event.once {
-                    Some(key) => crate::store::dialect::query_scalar(
+                if let Some(key) = &event.once {
+                    let before: i64 = crate::store::dialect::query_scalar(
                         "SELECT COUNT(*) FROM chaos_deliveries WHERE webhook_id = $1 AND once_key = $2",
                     )
                     .bind(id)
                     .bind(key.as_str())
                     .fetch_one(pool)
-                    .await?,
-                    None => 0,
-                };
-                if before == 0 {
-                    insert.execute(pool).await?;
-                    queued += 1;
+                    .await?;
+                    if before > 0 {
+                        continue;
+                    }
                 }
+                // Queued only while the webhook still exists (it may be removed meanwhile);
+                // a race on a once-key updates the row to itself instead of failing.
+                queued += crate::store::dialect::query(
+                    "INSERT INTO chaos_deliveries (webhook_id, event, body, once_key, \
+                     attempts, next_at) SELECT id, $1, $2, $3, 0, $4 FROM chaos_webhooks \
+                     WHERE id = $5 ON CONFLICT (webhook_id, once_key) DO UPDATE SET once_key = EXCLUDED.once_key",
+                )
+                .bind(event.kind.as_str())
+                .bind(&body)
+                .bind(event.once.as_deref())
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                .min(1);
             }
             Ok::<_, sqlx::Error>(queued)
         })?;
+        self.queued
+            .fetch_add(queued, std::sync::atomic::Ordering::Relaxed);
         Ok(queued)
     }
 
@@ -217,7 +252,8 @@ impl Store {
     pub async fn pending_deliveries(&self) -> Result<i64, StoreError> {
         let count: i64 = with_pool!(self, |pool| {
             crate::store::dialect::query_scalar(
-                "SELECT COUNT(*) FROM chaos_deliveries WHERE done_at IS NULL",
+                "SELECT COUNT(*) FROM chaos_deliveries WHERE done_at IS NULL \
+                 AND webhook_id IN (SELECT id FROM chaos_webhooks)",
             )
             .fetch_one(pool)
             .await
@@ -230,7 +266,8 @@ impl Store {
         let next: Option<i64> = with_pool!(self, |pool| {
             crate::store::dialect::query_scalar(
                 "SELECT MIN(CASE WHEN lease_until IS NULL OR lease_until < next_at \
-                 THEN next_at ELSE lease_until END) FROM chaos_deliveries WHERE done_at IS NULL",
+                 THEN next_at ELSE lease_until END) FROM chaos_deliveries WHERE done_at IS NULL \
+                 AND webhook_id IN (SELECT id FROM chaos_webhooks)",
             )
             .fetch_one(pool)
             .await
@@ -238,8 +275,10 @@ impl Store {
         Ok(next)
     }
 
-    /// Claims up to 20 deliveries due at `now_ms` for this caller (a lease of 30 s, and
-    /// one more attempt counted); others calling at once get other ones.
+    /// Claims the deliveries due at `now_ms` for this caller: for each webhook its oldest
+    /// queued one (so each webhook gets its events in order, one at a time), at most 20,
+    /// each with a lease of 30 s and one more attempt counted. Others calling at once get
+    /// none of them.
     ///
     /// Errors: the store cannot be read or written.
     pub async fn claim_deliveries(&self, now_ms: i64) -> Result<Vec<Delivery>, StoreError> {
@@ -247,7 +286,8 @@ impl Store {
             let due = crate::store::dialect::query(
                 "SELECT d.id, d.webhook_id, w.url, d.body, d.attempts FROM chaos_deliveries d \
                  JOIN chaos_webhooks w ON w.id = d.webhook_id \
-                 WHERE d.done_at IS NULL AND d.next_at <= $1 \
+                 WHERE d.id IN (SELECT MIN(id) FROM chaos_deliveries WHERE done_at IS NULL \
+                 GROUP BY webhook_id) AND d.next_at <= $1 \
                  AND (d.lease_until IS NULL OR d.lease_until <= $2) ORDER BY d.id LIMIT 20",
             )
             .bind(now_ms)
@@ -256,13 +296,26 @@ impl Store {
             .await?;
             let mut claimed = Vec::with_capacity(due.len());
             for row in due {
-                let id: i64 = row.try_get("id")?;
+                // A row edited by hand into something unreadable is left alone.
+                let (Ok(id), Ok(webhook_id), Ok(url), Ok(body), Ok(attempts)) = (
+                    row.try_get::<i64, _>("id"),
+                    row.try_get::<i64, _>("webhook_id"),
+                    row.try_get::<String, _>("url"),
+                    row.try_get::<String, _>("body"),
+                    row.try_get::<i64, _>("attempts"),
+                ) else {
+                    continue;
+                };
+                // Won only if nobody claimed or finished it since it was read.
                 let won = crate::store::dialect::query(
                     "UPDATE chaos_deliveries SET lease_until = $1, attempts = attempts + 1 \
-                     WHERE id = $2 AND done_at IS NULL AND (lease_until IS NULL OR lease_until <= $3)",
+                     WHERE id = $2 AND done_at IS NULL AND attempts = $3 AND next_at <= $4 \
+                     AND (lease_until IS NULL OR lease_until <= $5)",
                 )
                 .bind(now_ms + LEASE_MS)
                 .bind(id)
+                .bind(attempts)
+                .bind(now_ms)
                 .bind(now_ms)
                 .execute(pool)
                 .await?
@@ -271,10 +324,10 @@ impl Store {
                 if won {
                     claimed.push(Delivery {
                         id,
-                        webhook_id: row.try_get("webhook_id")?,
-                        url: row.try_get("url")?,
-                        body: row.try_get("body")?,
-                        attempts: row.try_get::<i64, _>("attempts")? + 1,
+                        webhook_id,
+                        url,
+                        body,
+                        attempts: attempts + 1,
                     });
                 }
             }
@@ -341,10 +394,13 @@ impl Store {
                     .await?;
                 }
             }
-            crate::store::dialect::query("DELETE FROM chaos_deliveries WHERE done_at < $1")
-                .bind(now_ms - KEEP_DONE_MS)
-                .execute(&mut *tx)
-                .await?;
+            crate::store::dialect::query(
+                "DELETE FROM chaos_deliveries WHERE done_at < $1 \
+                 OR webhook_id NOT IN (SELECT id FROM chaos_webhooks)",
+            )
+            .bind(now_ms - KEEP_DONE_MS)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(())
         })?;
@@ -400,6 +456,52 @@ impl Store {
             .await
         })?;
         Ok(ids)
+    }
+}
+
+/// A webhook row read leniently: a row edited by hand into something unreadable is
+/// listed with its `problem` (and wants no event).
+fn webhook_of<R: Row>(row: &R) -> Webhook
+where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    let mut problems: Vec<String> = Vec::new();
+    let mut text = |column: &'static str| match row.try_get::<String, _>(column) {
+        Ok(value) => value,
+        Err(_) => {
+            problems.push(format!("{column} is not text"));
+            String::new()
+        }
+    };
+    let url = text("url");
+    let events_text = text("events");
+    let events = match serde_json::from_str::<Vec<String>>(&events_text) {
+        Ok(events) => events,
+        Err(_) if events_text.is_empty() => Vec::new(),
+        Err(_) => {
+            problems.push(format!(
+                "events is '{events_text}': allowed is a JSON list of event names"
+            ));
+            Vec::new()
+        }
+    };
+    let int = |column: &'static str| row.try_get::<i64, _>(column).unwrap_or(0);
+    Webhook {
+        id: int("id"),
+        url: crate::store::redact_url(&url),
+        events,
+        created_at: int("created_at"),
+        created_by: row.try_get("created_by").unwrap_or(None),
+        delivered: int("delivered"),
+        failed: int("failed"),
+        pending: int("pending"),
+        last_error: row.try_get("last_error").unwrap_or(None),
+        last_error_at: row.try_get("last_error_at").unwrap_or(None),
+        problem: (!problems.is_empty()).then(|| problems.join("; ")),
     }
 }
 
