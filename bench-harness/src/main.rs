@@ -45,10 +45,12 @@ fn main() -> Result<(), Error> {
     match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("run") => run(&Options::parse(&args[1..])?),
+        Some("drive") => drive(&args[1..]),
         _ => {
             eprintln!(
                 "usage: bench-harness run [--rounds N] [--secs S] [--conns C] [--held N] [--quick]\n       \
-                 bench-harness serve --mode bare|noop|empty|idle|chaos [--workers N] [--hold-ms MS]"
+                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard [--workers N] [--hold-ms MS]\n       \
+                 bench-harness drive --port P [--path /hello] [--requests N]"
             );
             std::process::exit(2);
         }
@@ -161,12 +163,33 @@ fn serve(args: &[String]) -> Result<(), Error> {
             // axum boxes every route layer's service and future: the fair baseline for
             // what the chaos layer itself adds.
             "noop" => (routes.layer(tower::layer::util::Identity::new()), None),
-            "empty" | "idle" | "chaos" => {
+            "empty" | "idle" | "chaos" | "user_miss" | "return" | "guard" => {
                 let layer = ChaosLayer::builder().enabled(true).build()?;
                 let handle = layer.handle();
                 let mut actions = Vec::new();
                 if mode != "empty" {
                     actions = unrelated(10_000);
+                }
+                // An action on /hello for alice only; the requests are anonymous.
+                if mode == "user_miss" {
+                    let mut for_alice = action(1, "/hello", Fault::Abort);
+                    for_alice.spec.users = vec!["alice".into()];
+                    actions.push(for_alice);
+                }
+                // Every /hello answered 503 by the layer.
+                if mode == "return" {
+                    actions = vec![action(
+                        1,
+                        "/hello",
+                        Fault::Return {
+                            status: 503,
+                            body: None,
+                        },
+                    )];
+                }
+                if mode == "guard" {
+                    handle.apply_with_guards(Some(1), &actions, &[guard_on_every_view()]);
+                    return serve_app(routes.layer(layer), Some(handle)).await;
                 }
                 if mode == "chaos" {
                     actions.push(slow(1, "/slow", hold_ms, hold_ms));
@@ -178,6 +201,30 @@ fn serve(args: &[String]) -> Result<(), Error> {
             }
             other => return Err(format!("unknown mode {other}").into()),
         };
+        serve_app(app, handle).await
+    })
+}
+
+/// An error-rate guard on every view (5 % over a minute), armed.
+fn guard_on_every_view() -> chaos_middleware::guard::Guard {
+    chaos_middleware::guard::Guard {
+        id: 1,
+        spec: chaos_middleware::guard::GuardSpec {
+            view: None,
+            max_error_rate: Some(0.05),
+            max_p99_ms: None,
+            window_ms: 60_000,
+            min_requests: 20,
+        },
+        created_at: 0,
+        created_by: None,
+        tripped: None,
+    }
+}
+
+/// Serves `app` (plus `/stats`) on a free loopback port, printing `LISTENING <port>`.
+async fn serve_app(app: Router, handle: Option<ChaosHandle>) -> Result<(), Error> {
+    {
         let stats_handle = handle.clone();
         let app = app.route(
             "/stats",
@@ -200,7 +247,36 @@ fn serve(args: &[String]) -> Result<(), Error> {
         println!("LISTENING {}", listener.local_addr()?.port());
         axum::serve(listener, app).await?;
         Ok::<(), Error>(())
-    })
+    }
+}
+
+/// `drive --port P [--path /hello] [--requests N]`: N keep-alive GETs on one connection,
+/// one after the other (for the instruction counts: see scripts/bench-instructions.sh).
+fn drive(args: &[String]) -> Result<(), Error> {
+    let port: u16 = flag(args, "--port", 0)?;
+    let path: String = flag(args, "--path", "/hello".to_owned())?;
+    let requests: u64 = flag(args, "--requests", 5_000)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(load(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &path,
+        1,
+        Duration::from_secs(600),
+        requests,
+    ));
+    println!(
+        "sent {} answered {} not-200 {} errors {}",
+        requests,
+        result.latencies_us.len(),
+        result.statuses_not_200,
+        result.errors
+    );
+    if result.errors > 0 || result.latencies_us.len() as u64 != requests {
+        return Err("not every request was answered".into());
+    }
+    Ok(())
 }
 
 /// A server process of this binary; killed when dropped.

@@ -89,6 +89,17 @@ pub fn parse_time(option: &str, text: &str) -> Result<i64, InvalidAction> {
             )));
         }
     };
+    // RFC 3339's offsets run to 23:59 (`time-numoffset`); jiff reads larger ones too.
+    let tail: Vec<char> = trimmed.chars().rev().take(6).collect();
+    if let [m2, m1, ':', h2, h1, sign] = tail[..]
+        && matches!(sign, '+' | '-')
+        && [h1, h2, m1, m2].iter().all(char::is_ascii_digit)
+        && (h1 > '2' || (h1 == '2' && h2 > '3') || m1 > '5')
+    {
+        return Err(InvalidAction::new(format!(
+            "invalid {option} '{text}': its offset {sign}{h1}{h2}:{m1}{m2} is out of range (RFC 3339 offsets run from -23:59 to +23:59): {allowed}"
+        )));
+    }
     let ms = timestamp.as_millisecond();
     if !(0..=MAX_EXPIRY_MS).contains(&ms) {
         return Err(InvalidAction::new(format!(
@@ -200,6 +211,11 @@ mod tests {
             let err = parse_time("--until", bad).expect_err(bad);
             assert!(err.to_string().contains(&format!("'{bad}'")), "{err}");
         }
+        for bad in ["2030-01-01T00:00:00+25:00", "2030-01-01T00:00:00-24:00"] {
+            let err = parse_time("--start-at", bad).expect_err(bad);
+            assert!(err.to_string().contains("out of range (RFC 3339"), "{err}");
+        }
+        assert!(parse_time("--until", "2030-01-01T00:00:00+23:59").is_ok());
         let err = parse_time("--until", "1960-01-01T00:00:00Z").expect_err("before 1970");
         assert!(err.to_string().contains("out of range"), "{err}");
     }

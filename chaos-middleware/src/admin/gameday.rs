@@ -269,7 +269,7 @@ fn storm_form(pairs: &[(String, String)]) -> Result<StormForm, ApiError> {
             "for" => form.for_duration = text,
             "intensity" => form.intensity = text,
             "start_at" => form.start_at = text,
-            "between" => form.between = list(value),
+            "between" => form.between.extend(list(value)),
             "days" => form.days = text,
             "tz" => form.tz = text,
             "seed" if !value.trim().is_empty() => {
@@ -307,7 +307,7 @@ fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
             }
             "force" => form.force = value == "on",
             "start_at" => form.start_at = text,
-            "between" => form.between = list(value),
+            "between" => form.between.extend(list(value)),
             "days" => form.days = text,
             "tz" => form.tz = text,
             "faults" | "seed" => {}

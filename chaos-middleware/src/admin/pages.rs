@@ -564,7 +564,7 @@ fn parse_form(pairs: &[(String, String)]) -> Result<ActionForm, String> {
             "for" => form.for_duration = text,
             "until" => form.until = text,
             "start_at" => form.start_at = text,
-            "between" => form.between = split(value),
+            "between" => form.between.extend(split(value)),
             "days" => form.days = text,
             "tz" => form.tz = text,
             "disabled" => form.disabled = value == "on",
