@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 MODES=("$@")
 if [ ${#MODES[@]} -eq 0 ]; then
-  MODES=(bare noop empty idle user_miss return guard)
+  MODES=(bare noop empty idle user_miss return guard router_empty router_idle)
 fi
 REQUESTS=${REQUESTS:-5000}
 WARMUP=${WARMUP:-500}
@@ -23,7 +23,12 @@ command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install -y
 cargo build --release -q -p bench-harness
 BIN=target/release/bench-harness
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# KEEP=1 keeps the callgrind files (for callgrind_annotate) and prints where they are.
+if [ "${KEEP:-0}" = 1 ]; then
+  echo "callgrind files in $WORK" >&2
+else
+  trap 'rm -rf "$WORK"' EXIT
+fi
 
 per_request() { # mode -> instructions per request
   local mode=$1 fifo="$WORK/$1.in" out="$WORK/$1.out"
@@ -42,9 +47,9 @@ per_request() { # mode -> instructions per request
   [ -n "$port" ] || { echo "$mode: the server did not start" >&2; cat "$WORK/$mode.err" >&2; exit 1; }
   local path=/hello
   "$BIN" drive --port "$port" --path "$path" --requests "$WARMUP" >/dev/null
-  callgrind_control -z "$vg" >/dev/null
+  callgrind_control -z "$vg" >/dev/null 2>&1
   "$BIN" drive --port "$port" --path "$path" --requests "$REQUESTS" >/dev/null
-  callgrind_control -d "$vg" >/dev/null
+  callgrind_control -d "$vg" >/dev/null 2>&1
   exec 9>&-
   wait "$vg" || true
   # The dump after zeroing is part 1; one file per thread. The busiest is the worker.

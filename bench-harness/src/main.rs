@@ -49,7 +49,7 @@ fn main() -> Result<(), Error> {
         _ => {
             eprintln!(
                 "usage: bench-harness run [--rounds N] [--secs S] [--conns C] [--held N] [--quick]\n       \
-                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard [--workers N] [--hold-ms MS]\n       \
+                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard|router_empty|router_idle [--workers N] [--hold-ms MS]\n       \
                  bench-harness drive --port P [--path /hello] [--requests N]"
             );
             std::process::exit(2);
@@ -199,10 +199,33 @@ fn serve(args: &[String]) -> Result<(), Error> {
                 handle.apply(Some(1), &actions);
                 (routes.layer(layer), Some(handle))
             }
+            // The layer around the whole Router: one service, no per-route wrapping.
+            "router_empty" | "router_idle" => {
+                let layer = ChaosLayer::builder().enabled(true).build()?;
+                let handle = layer.handle();
+                if mode == "router_idle" {
+                    handle.apply(Some(1), &unrelated(10_000));
+                }
+                let app = layer.layer(routes);
+                let listener = listen()?;
+                let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+                axum::serve(listener, app).await?;
+                return Ok(());
+            }
             other => return Err(format!("unknown mode {other}").into()),
         };
         serve_app(app, handle).await
     })
+}
+
+/// A listener on a free loopback port; prints `LISTENING <port>` for the harness.
+fn listen() -> Result<tokio::net::TcpListener, Error> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind("127.0.0.1:0".parse()?)?;
+    let listener = socket.listen(16_384)?;
+    println!("LISTENING {}", listener.local_addr()?.port());
+    Ok(listener)
 }
 
 /// An error-rate guard on every view (5 % over a minute), armed.
@@ -240,11 +263,7 @@ async fn serve_app(app: Router, handle: Option<ChaosHandle>) -> Result<(), Error
                 }
             }),
         );
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind("127.0.0.1:0".parse()?)?;
-        let listener = socket.listen(16_384)?;
-        println!("LISTENING {}", listener.local_addr()?.port());
+        let listener = listen()?;
         axum::serve(listener, app).await?;
         Ok::<(), Error>(())
     }

@@ -180,6 +180,10 @@ pub(crate) struct Snapshot {
     pub point_rule_count: usize,
     responses: RuleSet,
     points: RuleSet,
+    /// The parameterized route patterns known (named views, and request-level action
+    /// targets such as `/items/{id}`), for requests that carry no `MatchedPath` (the
+    /// layer wraps a whole `Router`): `None` when there are none.
+    patterns: Option<matchit::Router<Box<str>>>,
 }
 
 /// What to do with one request or fault point.
@@ -211,6 +215,7 @@ impl Snapshot {
             point_rule_count: 0,
             responses: RuleSet::default(),
             points: RuleSet::default(),
+            patterns: None,
         }
     }
 
@@ -271,13 +276,31 @@ impl Snapshot {
                 }
             }
         }
+        let responses = responses.build();
+        let patterns = pattern_matcher(
+            views
+                .iter()
+                .map(|(_, pattern)| pattern)
+                .chain(responses.by_name.keys().map(|key| &**key)),
+        );
         Self {
             generation,
             built_at: Instant::now(),
             rule_count,
             point_rule_count,
-            responses: responses.build(),
+            responses,
             points: points.build(),
+            patterns,
+        }
+    }
+
+    /// The view key of a request to `path` that carries no `MatchedPath`: the known route
+    /// pattern it matches (`/items/7` → `/items/{id}`), else the path itself.
+    #[inline]
+    pub fn resolve<'a>(&'a self, path: &'a str) -> &'a str {
+        match &self.patterns {
+            Some(router) => router.at(path).map_or(path, |found| &**found.value),
+            None => path,
         }
     }
 
@@ -301,6 +324,30 @@ impl Snapshot {
         }
         self.points.candidates(name)
     }
+}
+
+/// A matcher of the parameterized patterns among `patterns` (static ones are matched by
+/// the path itself); `None` when there are none. A pattern axum's matcher refuses, or one
+/// that conflicts with another (`/a/{x}` and `/a/{y}`), is left out with a warning: its
+/// requests keep their path as key.
+fn pattern_matcher<'a>(
+    patterns: impl Iterator<Item = &'a str>,
+) -> Option<matchit::Router<Box<str>>> {
+    let mut router = matchit::Router::new();
+    let mut any = false;
+    let mut seen = std::collections::HashSet::new();
+    for pattern in patterns {
+        if !pattern.starts_with('/') || !pattern.contains('{') || !seen.insert(pattern) {
+            continue;
+        }
+        match router.insert(pattern, Box::<str>::from(pattern)) {
+            Ok(()) => any = true,
+            Err(err) => {
+                tracing::warn!(target: "chaos", pattern, error = %err, "route pattern not resolved for a layer around a whole Router");
+            }
+        }
+    }
+    any.then_some(router)
 }
 
 /// The methods a rule matches, upper-cased; `GET` also covers `HEAD` (axum serves HEAD

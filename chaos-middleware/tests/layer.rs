@@ -1181,3 +1181,73 @@ async fn views_nested_under_a_prefix_with_a_trailing_slash_match() {
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+/// The layer around a whole `Router` (one service, no per-route wrapping): requests carry
+/// no `MatchedPath` there, so the layer resolves the route pattern itself with axum's
+/// matcher, from the named views (nested ones included) and the actions' patterns. The
+/// view semantics are those of the route layer.
+#[tokio::test]
+async fn around_a_whole_router_views_resolve_as_on_routes() {
+    let mut api_views = ChaosViews::new();
+    let api: Router = Router::new()
+        .route(
+            api_views.name("user", "/users/{id}"),
+            get(|| async { "user" }),
+        )
+        .route("/orders/{id}", get(|| async { "order" }));
+    let mut views = ChaosViews::new();
+    let routes: Router = Router::new()
+        .route(views.name("items", "/items"), get(|| async { "items" }))
+        .route(
+            views.name("item_detail", "/items/{id}"),
+            get(|| async { "item" }),
+        )
+        .route("/plain", get(|| async { "plain" }))
+        .nest("/api", api);
+    views.nest("/api", api_views);
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(views)
+        .build()
+        .expect("layer builds");
+    let handle = layer.handle();
+    let service = tower::Layer::layer(&layer, routes);
+    let get = |path: &str| {
+        let service = service.clone();
+        let path = path.to_owned();
+        async move {
+            service
+                .oneshot(request(Method::GET, &path, None))
+                .await
+                .expect("infallible")
+                .status()
+                .as_u16()
+        }
+    };
+    handle.apply(
+        Some(1),
+        &[
+            ret(1, "item_detail", 503, None),
+            ret(2, "user", 418, None),
+            ret(3, "/api/orders/{id}", 409, None),
+            ret(4, "/plain", 402, None),
+        ],
+    );
+    assert_eq!(get("/items/7").await, 503, "a named parameterized view");
+    assert_eq!(get("/items").await, 200, "another view of the same prefix");
+    assert_eq!(
+        get("/api/users/3").await,
+        418,
+        "a named view of a nested router"
+    );
+    assert_eq!(
+        get("/api/orders/5").await,
+        409,
+        "an unnamed pattern, targeted by pattern"
+    );
+    assert_eq!(get("/plain").await, 402, "a static route by its path");
+    assert_eq!(get("/api/orders").await, 404, "no route, no rule");
+    // With no request-level rule the layer passes everything through.
+    handle.apply(Some(2), &[]);
+    assert_eq!(get("/items/7").await, 200);
+}

@@ -29,13 +29,14 @@ impl<S> ChaosService<S> {
     }
 }
 
-/// The request's view key: its route pattern when axum matched one, else its path.
-/// (Named views are resolved when the snapshot is compiled, not here.)
+/// The request's view key: its route pattern when axum matched one (the layer is a
+/// route layer), else the known pattern its path matches (the layer wraps a whole
+/// `Router`), else its path. (Named views are resolved when the snapshot is compiled.)
 #[inline]
-fn view_key<B>(request: &Request<B>) -> &str {
+fn view_key<'a, B>(request: &'a Request<B>, snapshot: &'a crate::snapshot::Snapshot) -> &'a str {
     match request.extensions().get::<MatchedPath>() {
         Some(matched) => matched.as_str(),
-        None => request.uri().path(),
+        None => snapshot.resolve(request.uri().path()),
     }
 }
 
@@ -61,11 +62,13 @@ where
             if !self.shared.measuring.load(Ordering::Relaxed) {
                 return ResponseFuture::inner(self.inner.call(request));
             }
-            let measure = self.measure(view_key(&request));
+            let snapshot = self.shared.snapshot.load();
+            let measure = self.measure(view_key(&request, &snapshot));
+            drop(snapshot);
             return ResponseFuture::measured(self.inner.call(request), measure);
         }
         let snapshot = self.shared.snapshot.load();
-        let view = view_key(&request);
+        let view = view_key(&request, &snapshot);
         // The app's own answers are measured for the armed guards; injected ones are not,
         // so a measurement starts only where the inner service is called.
         let Some((specific, wildcard)) = snapshot.response_candidates(view) else {
