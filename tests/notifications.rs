@@ -182,6 +182,14 @@ fn every_change_is_told_once(store: &TestStore) {
         let text = find(event)["text"].as_str().unwrap_or("").to_owned();
         assert!(!text.contains("items"), "{text}");
     }
+    // Every post names its delivery, the same on each attempt (at least once).
+    assert!(
+        receiver.received().iter().all(|r| r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-chaos-delivery-id" && v.parse::<i64>().is_ok())),
+        "a delivery id on every post"
+    );
     let headers = &receiver.received()[0].headers;
     assert!(
         headers

@@ -335,6 +335,22 @@ const BAD_INPUT: &[(&[&str], &str)] = &[
         "empty --days value",
     ),
     (
+        &["storm", "--user", "alice", "--for", ""],
+        "empty --for value",
+    ),
+    (
+        &["storm", "--user", "alice", "--intensity", ""],
+        "empty --intensity value",
+    ),
+    (
+        &["create", "slow", "items", "1s", "2s", "--phase", ""],
+        "empty --phase value",
+    ),
+    (
+        &["create", "return", "items", "503", "--tag", ""],
+        "empty --tag value",
+    ),
+    (
         &[
             "create",
             "abort",

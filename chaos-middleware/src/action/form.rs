@@ -109,6 +109,9 @@ impl ActionForm {
                 ("probability", &self.probability),
                 ("for", &self.for_duration),
                 ("until", &self.until),
+                ("phase", &self.phase),
+                ("tag", &self.tag),
+                ("max_delay", &self.max_delay),
             ] {
                 if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
                     let name = naming.name(field);

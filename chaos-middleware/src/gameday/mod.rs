@@ -27,6 +27,23 @@ fn given(field: &Option<String>) -> Option<&str> {
     field.as_deref().filter(|text| !text.trim().is_empty())
 }
 
+/// On the command line an empty value is a mistake (an unset variable), never "the
+/// default": refused, naming the option. Forms send every field, so there it is "not given".
+fn refuse_blank(naming: Naming, fields: &[(&str, &Option<String>)]) -> Result<(), InvalidAction> {
+    if naming != Naming::Flags {
+        return Ok(());
+    }
+    for (field, value) in fields {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            let name = naming.name(field);
+            return Err(InvalidAction::new(format!(
+                "empty {name} value: give a value or leave {name} out"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The values in order, each once; an empty one is refused (the action form's rule).
 fn names(naming: Naming, field: &str, values: &[String]) -> Result<Vec<String>, InvalidAction> {
     let mut out: Vec<String> = Vec::with_capacity(values.len());
@@ -119,6 +136,14 @@ impl StormForm {
     /// Errors: no user and no group (a storm never hits everyone), an empty name, a
     /// malformed probability, duration or intensity.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<StormPlan, InvalidAction> {
+        refuse_blank(
+            naming,
+            &[
+                ("for", &self.for_duration),
+                ("probability", &self.probability),
+                ("intensity", &self.intensity),
+            ],
+        )?;
         if self.users.is_empty() && self.groups.is_empty() {
             return Err(InvalidAction::new(format!(
                 "a storm needs {} NAME or {} NAME (repeatable): it never hits everyone",
@@ -215,6 +240,13 @@ impl ExerciseForm {
     /// Errors: an empty name, a fault count outside 1–20, a malformed probability or
     /// duration.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<ExercisePlan, InvalidAction> {
+        refuse_blank(
+            naming,
+            &[
+                ("for", &self.for_duration),
+                ("probability", &self.probability),
+            ],
+        )?;
         let views = names(naming, "view", &self.views)?;
         let points = names(naming, "point", &self.points)?;
         let faults = self.faults.unwrap_or(1);

@@ -16,6 +16,8 @@ use crate::store::{EXERCISE_TAG, STORM_TAG, Store, StoreError};
 /// How far back the first round looks for expiries (a deliverer that starts late still
 /// reports what expired shortly before), in ms.
 const EXPIRY_LOOK_BACK_MS: i64 = 15 * 60_000;
+/// How often a deliverer prunes finished deliveries (ms).
+const PRUNE_EVERY_MS: i64 = 60_000;
 /// How often a running deliverer looks for work while webhooks exist.
 pub const ROUND_INTERVAL: Duration = Duration::from_secs(1);
 /// How often it checks whether any webhook exists while none does.
@@ -36,6 +38,8 @@ pub struct Deliverer {
     store: Store,
     /// Expiries up to this time (Unix ms) are queued already.
     scanned_to: i64,
+    /// When finished and orphaned deliveries were last pruned (Unix ms).
+    pruned_at: i64,
 }
 
 impl Deliverer {
@@ -44,6 +48,7 @@ impl Deliverer {
         Self {
             store,
             scanned_to: now_ms() - EXPIRY_LOOK_BACK_MS,
+            pruned_at: i64::MIN,
         }
     }
 
@@ -55,6 +60,12 @@ impl Deliverer {
     pub async fn round(&mut self) -> Result<Round, StoreError> {
         let now = now_ms();
         self.queue_expiries(now).await?;
+        if now.saturating_sub(self.pruned_at) > PRUNE_EVERY_MS {
+            // Best effort: what is not pruned now is pruned next time.
+            if self.store.prune_deliveries(now).await.is_ok() {
+                self.pruned_at = now;
+            }
+        }
         let mut round = Round::default();
         loop {
             let claimed = self.store.claim_deliveries(now_ms()).await?;
@@ -66,7 +77,8 @@ impl Deliverer {
             let mut posts = tokio::task::JoinSet::new();
             for delivery in claimed {
                 posts.spawn(async move {
-                    let outcome = post(delivery.url.clone(), delivery.body.clone()).await;
+                    let outcome =
+                        post(delivery.id, delivery.url.clone(), delivery.body.clone()).await;
                     (delivery, outcome)
                 });
             }
@@ -81,9 +93,32 @@ impl Deliverer {
                         tracing::warn!(target: "chaos", webhook = delivery.webhook_id, url = %delivery.url, attempt = delivery.attempts, error = %reason, "chaos notification not delivered");
                     }
                 }
-                self.store
-                    .finish_delivery(&delivery, outcome, now_ms())
-                    .await?;
+                self.finish(&delivery, outcome).await?;
+            }
+        }
+    }
+
+    /// Records a sent or failed delivery, trying again on a transient error (a deadlock
+    /// between concurrent writers): a delivery left leased would be sent again once its
+    /// lease runs out.
+    async fn finish(
+        &self,
+        delivery: &crate::store::Delivery,
+        outcome: Result<(), String>,
+    ) -> Result<(), StoreError> {
+        let mut tries = 0;
+        loop {
+            match self
+                .store
+                .finish_delivery(delivery, outcome.clone(), now_ms())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(err) if tries >= 4 => return Err(err),
+                Err(_) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20 << tries)).await;
+                }
             }
         }
     }
@@ -227,15 +262,16 @@ pub(crate) fn exercise_ended(id: i64, why: &str) -> Event {
     .once(format!("exercise-ended:{id}"))
 }
 
-/// Posts `body` (JSON) to `url`; `Err` says why it failed (connection, timeout, or a
-/// status other than 2xx with the start of the answer).
-pub async fn post(url: String, body: String) -> Result<(), String> {
-    tokio::task::spawn_blocking(move || post_blocking(&url, body))
+/// Posts `body` (JSON) to `url` as delivery `id` (header `x-chaos-delivery-id`); `Err`
+/// says why it failed (connection, timeout, or a status other than 2xx with the start of
+/// the answer).
+pub async fn post(id: i64, url: String, body: String) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || post_blocking(id, &url, body))
         .await
         .unwrap_or_else(|err| Err(format!("the delivery did not finish: {err}")))
 }
 
-fn post_blocking(url: &str, body: String) -> Result<(), String> {
+fn post_blocking(id: i64, url: &str, body: String) -> Result<(), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(5)))
@@ -250,6 +286,9 @@ fn post_blocking(url: &str, body: String) -> Result<(), String> {
             concat!("chaos-rs/", env!("CARGO_PKG_VERSION")),
         )
         .header(super::DELIVERY_HEADER, "1")
+        // Delivery is at least once (a post that times out after 10 s is sent again):
+        // the same id on every attempt lets a receiver drop repeats.
+        .header("x-chaos-delivery-id", id.to_string())
         .send(body)
         .map_err(|err| err.to_string())?;
     let status = response.status();

@@ -135,6 +135,12 @@ impl Store {
                         .rows_affected()
                 }
             };
+            // Deliveries queued for a webhook while it was being removed (orphans).
+            crate::store::dialect::query(
+                "DELETE FROM chaos_deliveries WHERE webhook_id NOT IN (SELECT id FROM chaos_webhooks)",
+            )
+            .execute(&mut *tx)
+            .await?;
             if removed > 0 {
                 crate::store::dialect::query(super::INSERT_AUDIT)
                     .bind(now)
@@ -206,18 +212,20 @@ impl Store {
                         continue;
                     }
                 }
-                // Queued only while the webhook still exists (it may be removed meanwhile);
-                // a race on a once-key updates the row to itself instead of failing.
+                // A plain insert, locking no webhook row (an `INSERT … SELECT` would, and
+                // deadlock with a deliverer's finish on MySQL). If the webhook is removed
+                // meanwhile, the row is an orphan: never claimed nor counted, and pruned.
+                // A race on a once-key updates the row to itself instead of failing.
                 queued += crate::store::dialect::query(
                     "INSERT INTO chaos_deliveries (webhook_id, event, body, once_key, \
-                     attempts, next_at) SELECT id, $1, $2, $3, 0, $4 FROM chaos_webhooks \
-                     WHERE id = $5 ON CONFLICT (webhook_id, once_key) DO UPDATE SET once_key = EXCLUDED.once_key",
+                     attempts, next_at) VALUES ($1, $2, $3, $4, 0, $5) \
+                     ON CONFLICT (webhook_id, once_key) DO UPDATE SET once_key = EXCLUDED.once_key",
                 )
+                .bind(id)
                 .bind(event.kind.as_str())
                 .bind(&body)
                 .bind(event.once.as_deref())
                 .bind(now)
-                .bind(id)
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -339,7 +347,6 @@ impl Store {
 
     /// Records how `delivery` went at `now_ms`: sent (`Ok`), or failed with a reason: retried
     /// after [`backoff_ms`], or given up after [`MAX_ATTEMPTS`] and counted as failed.
-    /// Also drops deliveries finished more than a day ago.
     ///
     /// Errors: the store cannot be written.
     pub async fn finish_delivery(
@@ -394,17 +401,26 @@ impl Store {
                     .await?;
                 }
             }
-            crate::store::dialect::query(
-                "DELETE FROM chaos_deliveries WHERE done_at < $1 \
-                 OR webhook_id NOT IN (SELECT id FROM chaos_webhooks)",
-            )
-            .bind(now_ms - KEEP_DONE_MS)
-            .execute(&mut *tx)
-            .await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(())
         })?;
         Ok(())
+    }
+
+    /// Drops deliveries finished more than a day before `now_ms`; returns how many.
+    ///
+    /// Errors: the store cannot be written.
+    pub async fn prune_deliveries(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let pruned = with_pool!(self, |pool| {
+            // Only by time: a subquery on the webhooks would lock their rows and deadlock
+            // with a deliverer's finish on MySQL (orphans go with `remove_webhooks`).
+            crate::store::dialect::query("DELETE FROM chaos_deliveries WHERE done_at < $1")
+                .bind(now_ms - KEEP_DONE_MS)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(pruned)
     }
 
     /// Actions whose expiry passed in `(after_ms, now_ms]`: `(id, target, tag,
