@@ -188,7 +188,11 @@ fn serve(args: &[String]) -> Result<(), Error> {
                     )];
                 }
                 if mode == "guard" {
-                    handle.apply_with_guards(Some(1), &actions, &[guard_on_every_view()]);
+                    handle.apply_with_guards(
+                        Some(1),
+                        &actions,
+                        &[chaos_middleware::testing::guard_on_every_view()],
+                    );
                     return serve_app(routes.layer(layer), Some(handle)).await;
                 }
                 if mode == "chaos" {
@@ -226,23 +230,6 @@ fn listen() -> Result<tokio::net::TcpListener, Error> {
     let listener = socket.listen(16_384)?;
     println!("LISTENING {}", listener.local_addr()?.port());
     Ok(listener)
-}
-
-/// An error-rate guard on every view (5 % over a minute), armed.
-fn guard_on_every_view() -> chaos_middleware::guard::Guard {
-    chaos_middleware::guard::Guard {
-        id: 1,
-        spec: chaos_middleware::guard::GuardSpec {
-            view: None,
-            max_error_rate: Some(0.05),
-            max_p99_ms: None,
-            window_ms: 60_000,
-            min_requests: 20,
-        },
-        created_at: 0,
-        created_by: None,
-        tripped: None,
-    }
 }
 
 /// Serves `app` (plus `/stats`) on a free loopback port, printing `LISTENING <port>`.

@@ -45,19 +45,7 @@ fn other_views(n: usize) -> Vec<Action> {
 
 /// A guard on every view: error rate over 5 % in a minute.
 fn guard() -> chaos_middleware::guard::Guard {
-    chaos_middleware::guard::Guard {
-        id: 1,
-        spec: chaos_middleware::guard::GuardSpec {
-            view: None,
-            max_error_rate: Some(0.05),
-            max_p99_ms: None,
-            window_ms: 60_000,
-            min_requests: 20,
-        },
-        created_at: 0,
-        created_by: None,
-        tripped: None,
-    }
+    chaos_middleware::testing::guard_on_every_view()
 }
 
 fn layer_with(actions: &[Action]) -> (ChaosLayer, ChaosHandle) {

@@ -16,6 +16,24 @@ pub const POSTGRES_URL_VAR: &str = "CHAOS_TEST_POSTGRES_URL";
 /// `mysql://root@127.0.0.1:3306/test`.
 pub const MYSQL_URL_VAR: &str = "CHAOS_TEST_MYSQL_URL";
 
+/// An armed guard on every view: error rate over 5 % in a minute, after 20 responses
+/// (the benchmarks' guard).
+pub fn guard_on_every_view() -> crate::guard::Guard {
+    crate::guard::Guard {
+        id: 1,
+        spec: crate::guard::GuardSpec {
+            view: None,
+            max_error_rate: Some(0.05),
+            max_p99_ms: None,
+            window_ms: 60_000,
+            min_requests: 20,
+        },
+        created_at: 0,
+        created_by: None,
+        tripped: None,
+    }
+}
+
 /// The URL of a SQLite store file `chaos.db` inside `dir` (the file need not exist).
 pub fn temp_sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}/chaos.db", dir.display())
