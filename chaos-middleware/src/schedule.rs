@@ -404,6 +404,15 @@ impl Timing {
         (!parts.is_empty()).then(|| parts.join("; "))
     }
 
+    /// The schedule of an action with this timing that expires at `expires_at`.
+    pub fn schedule(&self, expires_at: Option<i64>) -> Schedule<'_> {
+        Schedule {
+            starts_at: self.starts_at,
+            expires_at,
+            window: self.window.as_ref(),
+        }
+    }
+
     /// Sets them on `spec`.
     pub fn apply_to(&self, spec: &mut crate::action::ActionSpec) {
         spec.starts_at = self.starts_at;
@@ -427,34 +436,20 @@ pub fn from_options(
     tz: Option<&str>,
     start_at: Option<&str>,
 ) -> Result<Timing, InvalidAction> {
-    // On the command line an empty value is a mistake (an unset variable, say): it must
-    // not quietly drop the bound. Forms send every field, so there a blank is "not given"
-    // (the web form drops blank ranges itself).
-    let blank = |field: &str| {
-        let name = naming.name(field);
-        InvalidAction::new(format!(
-            "empty {name} value: give a value such as {} or leave {name} out",
-            match field {
-                "between" => "09:00-17:00",
-                "days" => "mon-fri",
-                "tz" => "Europe/Berlin",
-                _ => "2030-01-01T09:00:00Z",
-            }
-        ))
-    };
-    let given = |field: &str, text: Option<&str>| -> Result<Option<String>, InvalidAction> {
-        match text {
-            Some(t) if t.trim().is_empty() && naming == Naming::Flags => Err(blank(field)),
-            Some(t) if t.trim().is_empty() => Ok(None),
-            other => Ok(other.map(str::to_owned)),
-        }
-    };
+    // A blank range is refused everywhere (the web form drops its own blank ranges); the
+    // other options follow the shared rule: refused on the command line, "not given" in
+    // forms.
     if between.iter().any(|t| t.trim().is_empty()) {
-        return Err(blank("between"));
+        return Err(crate::action::blank_value(naming, "between"));
     }
-    let (days, tz) = (given("days", days)?, given("tz", tz)?);
-    let start_at = given("start_at", start_at)?;
-    let (days, tz) = (days.as_deref(), tz.as_deref());
+    crate::action::refuse_blank(
+        naming,
+        &[("days", days), ("tz", tz), ("start_at", start_at)],
+    )?;
+    fn given(text: Option<&str>) -> Option<&str> {
+        text.filter(|t| !t.trim().is_empty())
+    }
+    let (days, tz, start_at) = (given(days), given(tz), given(start_at));
     let window = if between.is_empty() && days.is_none() {
         if let Some(zone) = tz {
             return Err(InvalidAction::new(format!(
@@ -469,7 +464,6 @@ pub fn from_options(
         Some(Window::parse(naming, between, days, tz)?)
     };
     let starts_at = start_at
-        .as_deref()
         .map(|text| crate::time::expiry_at(now_ms, &naming.name("start_at"), text))
         .transpose()?;
     Ok(Timing { starts_at, window })

@@ -102,25 +102,17 @@ impl ActionForm {
     /// in the past, both `for` and `until`, a window or start [`crate::schedule::from_options`]
     /// refuses), and everything [`ActionSpec::validate`] checks.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<ActionSpec, InvalidAction> {
-        // On the command line an empty bound is a mistake (an unset variable), never "no
-        // bound": `--for ""` must not make an action last for ever.
-        if naming == Naming::Flags {
-            for (field, value) in [
-                ("probability", &self.probability),
-                ("for", &self.for_duration),
-                ("until", &self.until),
-                ("phase", &self.phase),
-                ("tag", &self.tag),
-                ("max_delay", &self.max_delay),
-            ] {
-                if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                    let name = naming.name(field);
-                    return Err(InvalidAction::new(format!(
-                        "empty {name} value: give a value or leave {name} out"
-                    )));
-                }
-            }
-        }
+        refuse_blank(
+            naming,
+            &[
+                ("probability", self.probability.as_deref()),
+                ("for", self.for_duration.as_deref()),
+                ("until", self.until.as_deref()),
+                ("phase", self.phase.as_deref()),
+                ("tag", self.tag.as_deref()),
+                ("max_delay", self.max_delay.as_deref()),
+            ],
+        )?;
         let kind = match given(&self.kind) {
             Some(text) => text.trim().parse::<Kind>()?,
             None => Kind::Response,
@@ -235,12 +227,7 @@ impl ActionForm {
         spec.tag = given(&self.tag).map(|t| t.trim().to_owned());
         spec.note = given(&self.note).map(str::to_owned);
         spec.validate()?;
-        crate::schedule::Schedule {
-            starts_at: spec.starts_at,
-            expires_at: spec.expires_at,
-            window: spec.window.as_ref(),
-        }
-        .check_ever_active(now_ms)?;
+        spec.schedule().check_ever_active(now_ms)?;
         Ok(spec)
     }
 
@@ -315,6 +302,34 @@ impl ActionForm {
         }
         Ok(())
     }
+}
+
+/// Refuses an empty value on the command line ([`Naming::Flags`]): there it is a mistake
+/// (an unset variable), never "not given" — `--for ""` must not make chaos last for ever.
+/// Forms send every field, so for them a blank is "not given" and passes. The one rule for
+/// actions, storms, exercises and their windows.
+pub(crate) fn refuse_blank(
+    naming: Naming,
+    fields: &[(&str, Option<&str>)],
+) -> Result<(), InvalidAction> {
+    if naming != Naming::Flags {
+        return Ok(());
+    }
+    match fields
+        .iter()
+        .find(|(_, value)| value.is_some_and(|v| v.trim().is_empty()))
+    {
+        Some((field, _)) => Err(blank_value(naming, field)),
+        None => Ok(()),
+    }
+}
+
+/// `empty --for value: give a value or leave --for out`.
+pub(crate) fn blank_value(naming: Naming, field: &str) -> InvalidAction {
+    let name = naming.name(field);
+    InvalidAction::new(format!(
+        "empty {name} value: give a value or leave {name} out"
+    ))
 }
 
 /// The values as given; an empty one is refused, naming the field as the front end does.

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod describe;
 mod form;
-pub(crate) use form::non_empty;
 pub use form::{ActionForm, Naming};
+pub(crate) use form::{blank_value, non_empty, refuse_blank};
 
 /// Where an action applies: to whole requests matched by view, or to a named fault point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -193,11 +193,7 @@ impl Action {
 
     /// When the action may inject: its start, expiry and window.
     pub fn schedule(&self) -> crate::schedule::Schedule<'_> {
-        crate::schedule::Schedule {
-            starts_at: self.spec.starts_at,
-            expires_at: self.spec.expires_at,
-            window: self.spec.window.as_ref(),
-        }
+        self.spec.schedule()
     }
 }
 
@@ -239,6 +235,15 @@ pub struct ActionSpec {
 }
 
 impl ActionSpec {
+    /// When the action may inject: its start, expiry and window.
+    pub fn schedule(&self) -> crate::schedule::Schedule<'_> {
+        crate::schedule::Schedule {
+            starts_at: self.starts_at,
+            expires_at: self.expires_at,
+            window: self.window.as_ref(),
+        }
+    }
+
     /// A spec with the defaults: everyone, probability 1, enabled, no expiry.
     pub fn new(kind: Kind, target: impl Into<String>, fault: Fault) -> Self {
         Self {

@@ -184,14 +184,9 @@ pub(super) async fn page_set_guard(ctx: Ctx, body: Bytes) -> Response {
 
 /// `POST /guards/{id}/delete`.
 pub(super) async fn page_clear_guard(ctx: Ctx, Path(id): Path<String>) -> Response {
-    let result = match parse_guard_id(&id) {
-        Ok(id) => ctx
-            .store
-            .clear_guards(Some(id))
-            .await
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
-    };
+    let result =
+        async { Ok::<_, ApiError>(ctx.store.clear_guards(Some(parse_guard_id(&id)?)).await?) }
+            .await;
     match result {
         Ok(_) => after(&ctx, "removed"),
         Err(err) => render(&ctx, None, Some(&err)).await,

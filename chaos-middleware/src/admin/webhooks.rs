@@ -193,14 +193,14 @@ pub(super) async fn page_add_webhook(ctx: Ctx, body: Bytes) -> Response {
 
 /// `POST /notifications/{id}/delete`.
 pub(super) async fn page_remove_webhook(ctx: Ctx, Path(id): Path<String>) -> Response {
-    let result = match parse_webhook_id(&id) {
-        Ok(id) => ctx
-            .store
-            .remove_webhooks(Some(id))
-            .await
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
-    };
+    let result = async {
+        Ok::<_, ApiError>(
+            ctx.store
+                .remove_webhooks(Some(parse_webhook_id(&id)?))
+                .await?,
+        )
+    }
+    .await;
     match result {
         Ok(_) => after(&ctx, "removed"),
         Err(err) => render(&ctx, None, Some(&err)).await,

@@ -27,23 +27,6 @@ fn given(field: &Option<String>) -> Option<&str> {
     field.as_deref().filter(|text| !text.trim().is_empty())
 }
 
-/// On the command line an empty value is a mistake (an unset variable), never "the
-/// default": refused, naming the option. Forms send every field, so there it is "not given".
-fn refuse_blank(naming: Naming, fields: &[(&str, &Option<String>)]) -> Result<(), InvalidAction> {
-    if naming != Naming::Flags {
-        return Ok(());
-    }
-    for (field, value) in fields {
-        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            let name = naming.name(field);
-            return Err(InvalidAction::new(format!(
-                "empty {name} value: give a value or leave {name} out"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The values in order, each once; an empty one is refused (the action form's rule).
 fn names(naming: Naming, field: &str, values: &[String]) -> Result<Vec<String>, InvalidAction> {
     let mut out: Vec<String> = Vec::with_capacity(values.len());
@@ -78,12 +61,9 @@ fn timing(
         &naming.name("for"),
         for_text,
     )?;
-    crate::schedule::Schedule {
-        starts_at: timing.starts_at,
-        expires_at: Some(expires_at),
-        window: timing.window.as_ref(),
-    }
-    .check_ever_active(now_ms)?;
+    timing
+        .schedule(Some(expires_at))
+        .check_ever_active(now_ms)?;
     Ok((timing, expires_at))
 }
 
@@ -136,12 +116,12 @@ impl StormForm {
     /// Errors: no user and no group (a storm never hits everyone), an empty name, a
     /// malformed probability, duration or intensity.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<StormPlan, InvalidAction> {
-        refuse_blank(
+        crate::action::refuse_blank(
             naming,
             &[
-                ("for", &self.for_duration),
-                ("probability", &self.probability),
-                ("intensity", &self.intensity),
+                ("for", self.for_duration.as_deref()),
+                ("probability", self.probability.as_deref()),
+                ("intensity", self.intensity.as_deref()),
             ],
         )?;
         if self.users.is_empty() && self.groups.is_empty() {
@@ -240,11 +220,11 @@ impl ExerciseForm {
     /// Errors: an empty name, a fault count outside 1–20, a malformed probability or
     /// duration.
     pub fn build(&self, naming: Naming, now_ms: i64) -> Result<ExercisePlan, InvalidAction> {
-        refuse_blank(
+        crate::action::refuse_blank(
             naming,
             &[
-                ("for", &self.for_duration),
-                ("probability", &self.probability),
+                ("for", self.for_duration.as_deref()),
+                ("probability", self.probability.as_deref()),
             ],
         )?;
         let views = names(naming, "view", &self.views)?;
