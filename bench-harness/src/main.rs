@@ -49,7 +49,7 @@ fn main() -> Result<(), Error> {
         _ => {
             eprintln!(
                 "usage: bench-harness run [--rounds N] [--secs S] [--conns C] [--held N] [--quick]\n       \
-                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard|router_empty|router_idle [--workers N] [--hold-ms MS]\n       \
+                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard|router_empty|router_idle [--workers N] [--hold-ms MS] [--actions N]\n       \
                  bench-harness drive --port P [--path /hello] [--requests N]"
             );
             std::process::exit(2);
@@ -118,6 +118,8 @@ fn serve(args: &[String]) -> Result<(), Error> {
     let mode: String = flag(args, "--mode", "bare".to_owned())?;
     let workers: usize = flag(args, "--workers", 1)?;
     let hold_ms: u64 = flag(args, "--hold-ms", 1000)?;
+    // How many actions on other views the idle modes store.
+    let unrelated_count: usize = flag(args, "--actions", 10_000)?;
     // Exit when the harness goes away (stdin closes) or after 10 minutes in any case.
     std::thread::spawn(|| {
         let mut sink = String::new();
@@ -168,7 +170,7 @@ fn serve(args: &[String]) -> Result<(), Error> {
                 let handle = layer.handle();
                 let mut actions = Vec::new();
                 if mode != "empty" {
-                    actions = unrelated(10_000);
+                    actions = unrelated(unrelated_count);
                 }
                 // An action on /hello for alice only; the requests are anonymous.
                 if mode == "user_miss" {
@@ -208,12 +210,10 @@ fn serve(args: &[String]) -> Result<(), Error> {
                 let layer = ChaosLayer::builder().enabled(true).build()?;
                 let handle = layer.handle();
                 if mode == "router_idle" {
-                    handle.apply(Some(1), &unrelated(10_000));
+                    handle.apply(Some(1), &unrelated(unrelated_count));
                 }
-                let app = layer.layer(routes);
                 let listener = listen()?;
-                let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
-                axum::serve(listener, app).await?;
+                axum::serve(listener, layer.around(routes)).await?;
                 return Ok(());
             }
             other => return Err(format!("unknown mode {other}").into()),
@@ -257,7 +257,7 @@ async fn serve_app(app: Router, handle: Option<ChaosHandle>) -> Result<(), Error
 }
 
 /// `drive --port P [--path /hello] [--requests N]`: N keep-alive GETs on one connection,
-/// one after the other (for the instruction counts: see scripts/bench-instructions.sh).
+/// one after the other (for the instruction counts: see benches/instructions.rs).
 fn drive(args: &[String]) -> Result<(), Error> {
     let port: u16 = flag(args, "--port", 0)?;
     let path: String = flag(args, "--path", "/hello".to_owned())?;

@@ -97,7 +97,8 @@ pub(crate) fn point_outcome(
     name: &str,
     user: Option<&ChaosUser>,
 ) -> Option<PointOutcome> {
-    let snapshot = shared.snapshot.load();
+    let current = shared.current.load();
+    let snapshot = &current.snapshot;
     let (specific, wildcard) = snapshot.point_candidates(name)?;
     let (decision, _) = decide(specific, wildcard, None, || user.map(Cow::Borrowed));
     if decision.is_empty() {

@@ -1188,6 +1188,14 @@ async fn views_nested_under_a_prefix_with_a_trailing_slash_match() {
 /// view semantics are those of the route layer.
 #[tokio::test]
 async fn around_a_whole_router_views_resolve_as_on_routes() {
+    // `ChaosLayer::around` (handlers turned into services once) and `Layer::layer` on a
+    // Router (the same service, axum converts the handlers per request) agree.
+    for around in [true, false] {
+        whole_router_views(around).await;
+    }
+}
+
+async fn whole_router_views(around: bool) {
     let mut api_views = ChaosViews::new();
     let api: Router = Router::new()
         .route(
@@ -1211,7 +1219,11 @@ async fn around_a_whole_router_views_resolve_as_on_routes() {
         .build()
         .expect("layer builds");
     let handle = layer.handle();
-    let service = tower::Layer::layer(&layer, routes);
+    let service = if around {
+        layer.around(routes)
+    } else {
+        tower::Layer::layer(&layer, routes)
+    };
     let get = |path: &str| {
         let service = service.clone();
         let path = path.to_owned();
@@ -1250,4 +1262,103 @@ async fn around_a_whole_router_views_resolve_as_on_routes() {
     // With no request-level rule the layer passes everything through.
     handle.apply(Some(2), &[]);
     assert_eq!(get("/items/7").await, 200);
+}
+
+/// `axum::serve(listener, chaos.around(app))` over a real socket: the layer injects and
+/// passes through as a route layer does, and a change reaches the next request.
+#[tokio::test]
+async fn around_serves_with_axum_serve() {
+    let mut views = ChaosViews::new();
+    let routes: Router = Router::new()
+        .route(views.name("item", "/items/{id}"), get(|| async { "item" }))
+        .route("/ok", get(|| async { "ok" }));
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .views(views)
+        .build()
+        .expect("layer builds");
+    let handle = layer.handle();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move { axum::serve(listener, layer.around(routes)).await });
+    let status = |path: &'static str| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer)
+            .await
+            .expect("read");
+        answer
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .expect("a status line")
+    };
+    assert_eq!(status("/items/1").await, 200);
+    handle.apply(Some(1), &[ret(1, "item", 503, None)]);
+    assert_eq!(
+        status("/items/1").await,
+        503,
+        "a named view, after a change"
+    );
+    assert_eq!(status("/ok").await, 200, "another route passes through");
+    handle.apply(Some(2), &[]);
+    assert_eq!(
+        status("/items/1").await,
+        200,
+        "the change back reaches it too"
+    );
+    server.abort();
+}
+
+/// Each worker thread keeps copies of the snapshots of a few layers: with more layers
+/// than it keeps, serving them in turn on one thread, every request still sees its own
+/// layer's current actions, before and after each change.
+#[tokio::test(flavor = "current_thread")]
+async fn many_layers_on_one_thread_each_see_their_own_actions() {
+    let layers: Vec<(ChaosHandle, _)> = (0..7)
+        .map(|_| {
+            let layer = ChaosLayer::builder()
+                .enabled(true)
+                .build()
+                .expect("layer builds");
+            let handle = layer.handle();
+            let routes: Router = Router::new().route("/x", get(|| async { "x" }));
+            (handle, layer.around(routes))
+        })
+        .collect();
+    let status = |service: &chaos_middleware::ChaosService<Router>| {
+        let service = service.clone();
+        async move {
+            service
+                .oneshot(request(Method::GET, "/x", None))
+                .await
+                .expect("infallible")
+                .status()
+                .as_u16()
+        }
+    };
+    for round in 0..3u16 {
+        for (i, (handle, _)) in layers.iter().enumerate() {
+            // Layer i answers 500 + i in odd rounds and passes through in even ones.
+            let code = 500 + i as u16;
+            let actions = if round % 2 == 1 {
+                vec![ret(1, "/x", code, None)]
+            } else {
+                Vec::new()
+            };
+            handle.apply(Some(i64::from(round) + 1), &actions);
+        }
+        for _ in 0..2 {
+            for (i, (_, service)) in layers.iter().enumerate() {
+                let expected = if round % 2 == 1 { 500 + i as u16 } else { 200 };
+                assert_eq!(status(service).await, expected, "layer {i}, round {round}");
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ pin_project! {
 
 pin_project! {
     /// The steps of a faulted request; each is skipped when absent.
-    struct Faulted<F> {
+    pub(crate) struct Faulted<F> {
         // 1. `slow` before: the inner future exists but is not polled (so the handler
         //    does not start) until this sleep ends.
         #[pin]
@@ -69,12 +69,12 @@ pin_project! {
 /// The layer's graceful-shutdown signal, watched by delayed requests.
 pub(crate) type StopSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// The faults to apply to one request.
-pub(crate) struct Faults<F> {
+/// The faults to apply to one request (the inner future is added by
+/// [`Faulted::set_future`]).
+pub(crate) struct Faults {
     pub before_ms: u64,
     pub after_ms: u64,
     pub panic_action: Option<i64>,
-    pub future: Option<F>,
     pub response: Option<Response<Body>>,
     /// The slot for the `before` delay (taken when the request was decided).
     pub active: Option<ActiveDelay>,
@@ -91,6 +91,7 @@ fn sleep_for(ms: u64) -> Option<Sleep> {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn inner(future: F) -> Self {
         Self {
             state: State::Inner { future },
@@ -108,24 +109,33 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn faulted(faults: Faults<F>) -> Self {
+    pub(crate) fn faulted(faulted: Pin<Box<Faulted<F>>>) -> Self {
         Self {
-            state: State::Faulted {
-                faulted: Box::pin(Faulted {
-                    before: sleep_for(faults.before_ms),
-                    panic_action: faults.panic_action,
-                    future: faults.future,
-                    after_ms: faults.after_ms,
-                    after: None,
-                    response: faults.response,
-                    active: faults.active,
-                    shared: faults.shared,
-                    stop: faults.stop,
-                    measure: faults.measure,
-                    before_ms: faults.before_ms,
-                }),
-            },
+            state: State::Faulted { faulted },
         }
+    }
+}
+
+impl<F> Faulted<F> {
+    pub(crate) fn new(faults: Faults) -> Pin<Box<Self>> {
+        Box::pin(Faulted {
+            before: sleep_for(faults.before_ms),
+            panic_action: faults.panic_action,
+            future: None,
+            after_ms: faults.after_ms,
+            after: None,
+            response: faults.response,
+            active: faults.active,
+            shared: faults.shared,
+            stop: faults.stop,
+            measure: faults.measure,
+            before_ms: faults.before_ms,
+        })
+    }
+
+    /// The inner service's future, polled after any `before` delay.
+    pub(crate) fn set_future(self: Pin<&mut Self>, future: F) {
+        self.project().future.set(Some(future));
     }
 }
 

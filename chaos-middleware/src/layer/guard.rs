@@ -46,7 +46,7 @@ pub(super) async fn watch_guards(
                     }
                 }
             }
-        } else if let Some(monitor) = layer.monitor.load_full()
+        } else if let Some(monitor) = layer.current.load().monitor.clone()
             && {
                 monitor.tick();
                 ticks = ticks.wrapping_add(1);

@@ -1,6 +1,7 @@
 //! The tower layer: configuration, construction and the handle apps use to observe it.
 
 mod body;
+mod current;
 mod deliver;
 mod future;
 mod guard;
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use tower::Layer;
 
 pub use body::{BoxError, ChaosAbort};
@@ -84,6 +84,24 @@ impl ChaosLayer {
         ChaosLayerBuilder::default()
     }
 
+    /// The layer around a whole axum [`Router`](axum::Router), as one service: no
+    /// per-route wrapping, so a request costs only the layer's own work (see BENCHMARKS.md,
+    /// "Instructions per request"). Serve it as a router:
+    /// `axum::serve(listener, chaos.around(app))`.
+    ///
+    /// Requests carry no `MatchedPath` there; the layer finds the route pattern with
+    /// axum's matcher (`matchit`) from the named views (nested ones with their prefix) and
+    /// the patterns actions target, so views resolve as with `Router::layer`. Layers
+    /// inside the router run after chaos, so the user must be known outside it.
+    ///
+    /// Unlike `tower::Layer::layer(&chaos, app)`, which works too, this first turns the
+    /// router's handlers into services once (`Router::with_state(())`, as `axum::serve`
+    /// does for a bare `Router`); a `Router` used as a plain service does it on every
+    /// request, one allocation each.
+    pub fn around(&self, router: axum::Router) -> ChaosService<axum::Router> {
+        ChaosService::new(router.with_state(()), Arc::clone(&self.shared), true)
+    }
+
     /// A handle to observe the layer (and, in tests, to install actions directly).
     pub fn handle(&self) -> ChaosHandle {
         ChaosHandle {
@@ -96,7 +114,7 @@ impl<S> Layer<S> for ChaosLayer {
     type Service = ChaosService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ChaosService::new(inner, Arc::clone(&self.shared))
+        ChaosService::new(inner, Arc::clone(&self.shared), false)
     }
 }
 
@@ -243,7 +261,10 @@ impl ChaosLayerBuilder {
             (!self.no_registration).then(|| self.heartbeat.unwrap_or(DEFAULT_HEARTBEAT_INTERVAL));
         let enabled = self.enabled && !disabled_by_env();
         let shared = Arc::new(Shared {
-            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            current: current::Published::new(current::Current {
+                snapshot: Snapshot::empty(),
+                monitor: None,
+            }),
             has_response_rules: AtomicBool::new(false),
             views: self.views,
             extract_user: self.extract_user.unwrap_or_default(),
@@ -256,7 +277,6 @@ impl ChaosLayerBuilder {
                 max_active_delays: self.max_active_delays.unwrap_or(DEFAULT_MAX_ACTIVE_DELAYS),
             },
             shutdown: state::Shutdown::new(),
-            monitor: arc_swap::ArcSwapOption::empty(),
             measuring: AtomicBool::new(false),
             guards: std::sync::Mutex::default(),
             armed: Arc::default(),
@@ -379,7 +399,8 @@ pub struct ChaosStats {
 impl ChaosHandle {
     /// Counters and snapshot facts.
     pub fn stats(&self) -> ChaosStats {
-        let snapshot = self.shared.snapshot.load();
+        let current = self.shared.current.load();
+        let snapshot = &current.snapshot;
         let counters = &self.shared.counters;
         let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
         ChaosStats {
@@ -539,7 +560,7 @@ impl Shared {
         };
         let active = state.active_until > now && !tripped;
         let monitor = if active {
-            let previous = self.monitor.load_full();
+            let previous = self.current.load().monitor.clone();
             crate::guard::monitor::Monitor::build(&state.stored, &self.views, previous.as_deref())
         } else {
             None
@@ -565,7 +586,7 @@ impl Shared {
             trip,
             written_at: None,
         });
-        let generation = self.snapshot.load().generation;
+        let generation = self.current.load().snapshot.generation;
         self.publish(Snapshot::inert(generation), None);
         true
     }
@@ -575,9 +596,11 @@ impl Shared {
     fn publish(&self, snapshot: Snapshot, monitor: Option<crate::guard::monitor::Monitor>) {
         let has_rules = !snapshot.has_no_response_rules();
         let armed = monitor.is_some();
-        self.snapshot.store(Arc::new(snapshot));
+        self.current.store(current::Current {
+            snapshot,
+            monitor: monitor.map(Arc::new),
+        });
         self.has_response_rules.store(has_rules, Ordering::Relaxed);
-        self.monitor.store(monitor.map(Arc::new));
         self.measuring.store(armed, Ordering::Relaxed);
     }
 

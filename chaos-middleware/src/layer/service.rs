@@ -11,7 +11,8 @@ use http::{Request, Response, header};
 use tower::Service;
 
 use super::body::{BoxError, NoContent, abort_response};
-use super::future::{Faults, ResponseFuture};
+use super::current::Current;
+use super::future::{Faulted, Faults, ResponseFuture};
 use super::state::Shared;
 use crate::snapshot::{Decision, Effect, decide};
 use crate::user::{ChaosUser, RequestInfo};
@@ -21,22 +22,38 @@ use crate::user::{ChaosUser, RequestInfo};
 pub struct ChaosService<S> {
     inner: S,
     shared: Arc<Shared>,
+    /// Made by [`ChaosLayer::around`](super::ChaosLayer::around): the request cannot
+    /// carry axum's `MatchedPath` yet, so it is not looked for.
+    around: bool,
 }
 
 impl<S> ChaosService<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, shared: Arc<Shared>, around: bool) -> Self {
+        Self {
+            inner,
+            shared,
+            around,
+        }
     }
-}
 
-/// The request's view key: its route pattern when axum matched one (the layer is a
-/// route layer), else the known pattern its path matches (the layer wraps a whole
-/// `Router`), else its path. (Named views are resolved when the snapshot is compiled.)
-#[inline]
-fn view_key<'a, B>(request: &'a Request<B>, snapshot: &'a crate::snapshot::Snapshot) -> &'a str {
-    match request.extensions().get::<MatchedPath>() {
-        Some(matched) => matched.as_str(),
-        None => snapshot.resolve(request.uri().path()),
+    /// The request's view key: its route pattern when axum matched one (the layer is a
+    /// route layer), else the known pattern its path matches (the layer wraps a whole
+    /// `Router`), else its path. (Named views are resolved when the snapshot is compiled.)
+    #[inline]
+    fn view_key<'a, B>(
+        &self,
+        request: &'a Request<B>,
+        snapshot: &'a crate::snapshot::Snapshot,
+    ) -> &'a str {
+        let matched = if self.around {
+            None
+        } else {
+            request.extensions().get::<MatchedPath>()
+        };
+        match matched {
+            Some(matched) => matched.as_str(),
+            None => snapshot.resolve(request.uri().path()),
+        }
     }
 }
 
@@ -55,33 +72,80 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // Idle (no request-level rules at all): one relaxed atomic load and out, or two
         // when guards measure the app's responses (chaos at fault points only).
-        if !self.shared.has_response_rules.load(Ordering::Relaxed) {
-            if !self.shared.measuring.load(Ordering::Relaxed) {
-                return ResponseFuture::inner(self.inner.call(request));
-            }
-            let snapshot = self.shared.snapshot.load();
-            let measure = self.measure(view_key(&request, &snapshot));
-            drop(snapshot);
-            return ResponseFuture::measured(self.inner.call(request), measure);
+        let shared = &self.shared;
+        if !shared.has_response_rules.load(Ordering::Relaxed)
+            && !shared.measuring.load(Ordering::Relaxed)
+        {
+            return ResponseFuture::inner(self.inner.call(request));
         }
-        let snapshot = self.shared.snapshot.load();
-        let view = view_key(&request, &snapshot);
-        // The app's own answers are measured for the armed guards; injected ones are not,
-        // so a measurement starts only where the inner service is called.
-        let Some((specific, wildcard)) = snapshot.response_candidates(view) else {
-            let measure = self.measure(view);
-            return ResponseFuture::measured(self.inner.call(request), measure);
+        // One lookup in this thread's copy of the snapshot: no rule for the request's
+        // view is the common case, whatever the number of actions on other views.
+        let measuring = shared.measuring.load(Ordering::Relaxed);
+        let verdict = shared.current.with(|current| {
+            let snapshot = &current.snapshot;
+            let view = self.view_key(&request, snapshot);
+            let candidates = snapshot.response_candidates(view);
+            if candidates.is_none() && !measuring {
+                return None;
+            }
+            Some(self.verdict(&request, current, view, candidates))
+        });
+        match verdict {
+            None => ResponseFuture::inner(self.inner.call(request)),
+            Some(Verdict::Pass(measure)) => {
+                ResponseFuture::measured(self.inner.call(request), measure)
+            }
+            Some(Verdict::Inject {
+                mut faulted,
+                call_inner,
+            }) => {
+                if call_inner {
+                    faulted.as_mut().set_future(self.inner.call(request));
+                }
+                ResponseFuture::faulted(faulted)
+            }
+        }
+    }
+}
+
+/// What to do with one request, decided without calling the inner service.
+enum Verdict<F> {
+    /// Call the inner service; measure its answer for the armed guards when set.
+    Pass(Option<crate::guard::monitor::Measure>),
+    /// Inject faults; the inner service is called (after any `before` delay) unless
+    /// the layer answers itself (`return`, `abort`, `panic`).
+    Inject {
+        faulted: std::pin::Pin<Box<Faulted<F>>>,
+        call_inner: bool,
+    },
+}
+
+impl<S> ChaosService<S> {
+    /// Decides the request for `view` against `current`, given the rules that may
+    /// apply to it: which fire, and how. (Out of line: the idle path stays small.)
+    #[inline(never)]
+    fn verdict<B, F>(
+        &self,
+        request: &Request<B>,
+        current: &Current,
+        view: &str,
+        candidates: Option<(&[crate::snapshot::Rule], &[crate::snapshot::Rule])>,
+    ) -> Verdict<F> {
+        let measuring = self.shared.measuring.load(Ordering::Relaxed);
+        let start = |view: &str| measuring.then(|| measure(current, view)).flatten();
+        let Some((specific, wildcard)) = candidates else {
+            return Verdict::Pass(start(view));
         };
-        let info = RequestInfo::of(&request);
+        let info = RequestInfo::of(request);
         let extract_user = || self.shared.extract_user.extract(&info);
         let (decision, user) = decide(specific, wildcard, Some(request.method()), extract_user);
         if decision.is_empty() {
             drop(user);
-            let measure = self.measure(view);
-            return ResponseFuture::measured(self.inner.call(request), measure);
+            return Verdict::Pass(start(view));
         }
         let (before_ms, after_ms) = self
             .shared
@@ -94,8 +158,7 @@ where
                 // Too many requests are held already: this one passes untouched.
                 None => {
                     drop(user);
-                    let measure = self.measure(view);
-                    return ResponseFuture::measured(self.inner.call(request), measure);
+                    return Verdict::Pass(start(view));
                 }
             }
         } else {
@@ -114,7 +177,6 @@ where
             before_ms,
             after_ms,
             panic_action: None,
-            future: None,
             response: None,
             active,
             shared: (after_ms > 0).then(|| Arc::clone(&self.shared)),
@@ -122,6 +184,7 @@ where
                 .then(|| Box::pin(self.shared.shutdown.stopped()) as super::future::StopSignal),
             measure: None,
         };
+        let mut call_inner = false;
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body, bare })) => {
                 // Bodiless statuses (204, 205, 304) were compiled with an empty body;
@@ -147,24 +210,43 @@ where
             // The app answers (after any delay): its response is measured, without
             // the injected delay. Injected answers are not the app's.
             _ => {
-                faults.measure = self.measure(view);
-                faults.future = Some(self.inner.call(request));
+                faults.measure = start(view);
+                call_inner = true;
             }
         }
-        ResponseFuture::faulted(faults)
+        Verdict::Inject {
+            faulted: Faulted::new(faults),
+            call_inner,
+        }
     }
 }
 
-impl<S> ChaosService<S> {
-    /// Starts measuring the request for the armed guards, if any.
-    #[inline]
-    fn measure(&self, view: &str) -> Option<crate::guard::monitor::Measure> {
-        if !self.shared.measuring.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.shared.monitor.load().as_ref()?.start(view)
+/// `axum::serve(listener, chaos.around(app))`: each connection gets a clone of the
+/// service (an axum `Router` serves itself the same way).
+impl<L> Service<axum::serve::IncomingStream<'_, L>> for ChaosService<axum::Router>
+where
+    L: axum::serve::Listener,
+{
+    type Response = Self;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
+    fn call(&mut self, _connection: axum::serve::IncomingStream<'_, L>) -> Self::Future {
+        std::future::ready(Ok(self.clone()))
+    }
+}
+
+/// Starts measuring the request for the armed guards, if any watch `view`.
+#[inline]
+fn measure(current: &Current, view: &str) -> Option<crate::guard::monitor::Measure> {
+    current.monitor.as_ref()?.start(view)
+}
+
+impl<S> ChaosService<S> {
     fn record(
         &self,
         decision: &Decision<'_>,

@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-
-use crate::snapshot::{Effect, Snapshot};
+use crate::snapshot::Effect;
 use crate::user::UserExtractor;
 use crate::views::ChaosViews;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    /// Swapped whole by the reloader; read without locks on every request.
-    pub snapshot: ArcSwap<Snapshot>,
+    /// The snapshot and the armed guards, published whole by the reloader; read
+    /// without locks (from a per-thread copy) on every request.
+    pub current: super::current::Published,
     /// Whether the snapshot has request-level rules: one relaxed load lets an idle layer
     /// skip even the snapshot load.
     pub has_response_rules: AtomicBool,
@@ -28,9 +27,7 @@ pub(crate) struct Shared {
     pub limits: Limits,
     /// Graceful shutdown: stop injecting, end delays in flight, deregister.
     pub shutdown: Shutdown,
-    /// The armed guards while chaos is active (`None`: nothing to measure).
-    pub monitor: arc_swap::ArcSwapOption<crate::guard::monitor::Monitor>,
-    /// Whether `monitor` is set: one relaxed load on the request path.
+    /// Whether `current` has armed guards: one relaxed load on the request path.
     pub measuring: AtomicBool,
     /// The stored guards and a trip this instance measured. Taken by the reloader and
     /// the guard task, never on the request path.

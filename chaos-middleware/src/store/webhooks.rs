@@ -56,6 +56,12 @@ impl Store {
         let shown = crate::store::redact_url(&url);
         let id = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
+            // The first statement writes, so SQLite takes its write lock (and waits on
+            // busy_timeout) up front: a read first would fail with "database is locked"
+            // when another writer commits before this one's insert.
+            crate::store::dialect::query(super::LOCK_META)
+                .execute(&mut *tx)
+                .await?;
             let same: Option<i64> =
                 crate::store::dialect::query_scalar("SELECT id FROM chaos_webhooks WHERE url = $1")
                     .bind(&url)
