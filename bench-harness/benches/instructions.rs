@@ -25,6 +25,7 @@ const DEFAULT_MODES: &[&str] = &[
     "bare",
     "noop",
     "empty",
+    "idle@1",
     "idle",
     "user_miss",
     "return",

@@ -545,6 +545,7 @@ async fn ab(options: &Options) -> Result<(), Error> {
         Server::start("noop", options.workers)?,
         Server::start("empty", options.workers)?,
         Server::start("idle", options.workers)?,
+        Server::start("router_idle", options.workers)?,
     ];
     let duration = Duration::from_secs_f64(options.secs);
     let cap = 5_000_000;
@@ -594,6 +595,7 @@ async fn ab(options: &Options) -> Result<(), Error> {
             "bare" => "no layer",
             "noop" => "no-op route layer (axum's cost of any layer)",
             "empty" => "layer, empty snapshot",
+            "router_idle" => "`chaos.around(router)`, 10,000 non-matching actions",
             _ => "layer, 10,000 non-matching actions",
         };
         let per_round: Vec<String> = ratios[i].iter().map(|r| format!("{r:.3}")).collect();

@@ -7,11 +7,12 @@
 //! which costs about 50 instructions plus a write to shared memory per request; the
 //! thread's copy costs none of that (see BENCHMARKS.md, "Instructions per request").
 //!
-//! A thread holds the copies of at most [`SLOTS`] layers. A copy of an older version is
-//! never used (versions are unique across layers), so nothing outlives a change; it
-//! is only kept in memory until that thread serves the layer again, or exits.
+//! A thread holds the copy of the layer it served last, and those of at most [`SLOTS`]
+//! more. A copy of an older version is never used (versions are unique across layers),
+//! so nothing outlives a change; it is only kept in memory until that thread serves the
+//! layer again, or exits.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,8 +21,8 @@ use arc_swap::ArcSwap;
 use crate::guard::monitor::Monitor;
 use crate::snapshot::Snapshot;
 
-/// How many layers' copies one thread keeps (an app with more layers than this still
-/// works, at the cost of arc-swap's `load` on some requests).
+/// How many more layers' copies one thread keeps (an app with more layers than this
+/// still works, at the cost of arc-swap's `load` on some requests).
 const SLOTS: usize = 4;
 
 /// The next version to publish; shared by every layer of the process so that a version
@@ -47,11 +48,13 @@ pub(crate) struct Published {
 }
 
 /// A thread's copy of one layer's publication: (layer, version, publication).
-type Copy = Option<(u64, u64, Arc<Current>)>;
+type Copy = (u64, u64, Arc<Current>);
 
 thread_local! {
-    /// This thread's copies, the most recently refreshed first.
-    static COPIES: RefCell<[Copy; SLOTS]> = const { RefCell::new([None, None, None, None]) };
+    /// The copy this thread used last: taken out while a request reads it, put back after.
+    static FRONT: Cell<Option<Copy>> = const { Cell::new(None) };
+    /// Copies of other layers' publications, the most recently put back first.
+    static BACK: RefCell<[Option<Copy>; SLOTS]> = const { RefCell::new([None, None, None, None]) };
 }
 
 impl Published {
@@ -77,55 +80,49 @@ impl Published {
     }
 
     /// Runs `f` on the publication, read from this thread's copy when it is current.
-    /// `f` runs once; it runs on a fresh load instead when the copies are in use further
-    /// up this thread's stack (a user extractor serving a request of its own) or gone
-    /// (the thread is exiting).
+    /// (While `f` runs the copy is out of its place: a request served further up this
+    /// thread's stack, by a user extractor say, reads the shared publication instead.)
     #[inline]
-    pub(crate) fn with<R>(&self, f: impl Fn(&Arc<Current>) -> R) -> R {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&Current) -> R) -> R {
         let version = self.version.load(Ordering::Acquire);
-        let copied = COPIES.try_with(|copies| {
-            let mut copies = copies.try_borrow_mut().ok()?;
-            Some(f(self.copy(&mut copies, version)))
-        });
-        match copied {
-            Ok(Some(result)) => result,
-            _ => f(&self.current.load_full()),
-        }
+        let copy = match FRONT.try_with(Cell::take).ok().flatten() {
+            Some(copy) if copy.1 == version => copy,
+            held => self.refresh(held, version),
+        };
+        let result = f(&copy.2);
+        // Fails only while the thread exits: the copy is dropped then.
+        let _ = FRONT.try_with(|front| front.set(Some(copy)));
+        result
     }
 
-    /// This layer's copy at `version`, taken from the shared publication when the
-    /// thread's copy is older or missing.
-    #[inline]
-    fn copy<'c>(&self, copies: &'c mut [Copy; SLOTS], version: u64) -> &'c Arc<Current> {
-        if !matches!(&copies[0], Some((_, held, _)) if *held == version) {
-            self.refresh(copies, version);
-        }
-        match &mut copies[0] {
-            Some((_, _, current)) => current,
-            // Filled by `refresh` just above.
-            slot @ None => {
-                &slot
-                    .insert((self.layer, version, self.current.load_full()))
-                    .2
-            }
-        }
-    }
-
-    /// Puts this layer's copy first among the copies (the least recently used one
-    /// makes room when the layer has none), and brings it to `version`.
+    /// This layer's copy at `version`: from the other copies, else from the shared
+    /// publication. `held`, the copy used last, joins the others unless it is this
+    /// layer's (then it is stale).
     #[cold]
-    fn refresh(&self, copies: &mut [Copy; SLOTS], version: u64) {
-        let end = copies
-            .iter()
-            .position(|copy| {
-                copy.as_ref()
-                    .is_some_and(|(layer, ..)| *layer == self.layer)
+    #[inline(never)]
+    fn refresh(&self, held: Option<Copy>, version: u64) -> Copy {
+        let mine = BACK
+            .try_with(|back| {
+                let mut back = back.try_borrow_mut().ok()?;
+                let mine = back
+                    .iter_mut()
+                    .find(|copy| {
+                        copy.as_ref()
+                            .is_some_and(|(layer, ..)| *layer == self.layer)
+                    })
+                    .and_then(Option::take);
+                if let Some(held) = held.filter(|(layer, ..)| *layer != self.layer) {
+                    let end = back.iter().position(Option::is_none).unwrap_or(SLOTS - 1);
+                    back[..=end].rotate_right(1);
+                    back[0] = Some(held);
+                }
+                mine
             })
-            .unwrap_or(SLOTS - 1);
-        copies[..=end].rotate_right(1);
-        let stale = !matches!(&copies[0], Some((layer, held, _)) if *layer == self.layer && *held == version);
-        if stale {
-            copies[0] = Some((self.layer, version, self.current.load_full()));
+            .ok()
+            .flatten();
+        match mine {
+            Some(copy) if copy.1 == version => copy,
+            _ => (self.layer, version, self.current.load_full()),
         }
     }
 }
