@@ -211,10 +211,10 @@ fn routed_request(path: &'static str) -> Request<axum::body::Body> {
     request
 }
 
-fn drive_router(
-    router: &mut Router,
-    request: Request<axum::body::Body>,
-) -> Response<axum::body::Body> {
+fn drive_router<S>(router: &mut S, request: Request<axum::body::Body>) -> Response<axum::body::Body>
+where
+    S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
+{
     let mut cx = Context::from_waker(Waker::noop());
     let future = pin!(router.call(request));
     match future.poll(&mut cx) {
@@ -259,6 +259,17 @@ fn router(c: &mut Criterion) {
     let (layer, _h) = layer_with(&[ret(1, "/items/{id}", 503)]);
     let mut app = router_with(Some(layer));
     group.bench_function("layer_full_decision_return", |b| {
+        b.iter(|| black_box(drive_router(&mut app, routed_request("/items/7"))))
+    });
+    // `ChaosLayer::around`: one service around the whole Router, no per-route boxing.
+    let (layer, _h) = layer_with(&[]);
+    let mut app = layer.around(router_with(None));
+    group.bench_function("around_empty_snapshot", |b| {
+        b.iter(|| black_box(drive_router(&mut app, routed_request("/items/7"))))
+    });
+    let (layer, _h) = layer_with(&other_views(10_000));
+    let mut app = layer.around(router_with(None));
+    group.bench_function("around_10k_actions_no_match", |b| {
         b.iter(|| black_box(drive_router(&mut app, routed_request("/items/7"))))
     });
     group.finish();
