@@ -14,8 +14,24 @@ fn create_and_wait<T>(url: &str, args: &[&str], what: &str, probe: impl FnMut() 
 
 #[test]
 fn abort_drops_the_connection_without_a_status() {
+    abort_drops_the_connection(&[]);
+}
+
+/// See [`abort_drops_the_connection_without_a_status`]; `env` chooses the demo's wiring.
+fn abort_drops_the_connection(env: &[(&str, &str)]) {
     let store = TestStore::sqlite();
-    let app = DemoApp::start(store.url());
+    let app = DemoApp::start_with_env(store.url(), env);
+    let whole_router = env.contains(&("DEMO_WHOLE_ROUTER", "true"));
+    let wiring = if whole_router {
+        "chaos layer: around the whole Router (ChaosLayer::around)"
+    } else {
+        "chaos layer: on every route (Router::layer)"
+    };
+    assert!(
+        app.startup.iter().any(|line| line == wiring),
+        "{:?}",
+        app.startup
+    );
     let err = create_and_wait(
         store.url(),
         &["response", "abort", "items"],
@@ -40,8 +56,13 @@ fn abort_drops_the_connection_without_a_status() {
 
 #[test]
 fn a_get_only_return_covers_head_and_bodiless_statuses_send_no_body() {
+    get_only_return_and_bodiless_statuses(&[]);
+}
+
+/// See [`a_get_only_return_covers_head_and_bodiless_statuses_send_no_body`]; `env` chooses the demo's wiring.
+fn get_only_return_and_bodiless_statuses(env: &[(&str, &str)]) {
     let store = TestStore::sqlite();
-    let app = DemoApp::start(store.url());
+    let app = DemoApp::start_with_env(store.url(), env);
     create_and_wait(
         store.url(),
         &[
@@ -73,8 +94,13 @@ fn a_get_only_return_covers_head_and_bodiless_statuses_send_no_body() {
 
 #[test]
 fn panic_becomes_the_apps_500_and_the_server_keeps_serving() {
+    panic_becomes_500(&[]);
+}
+
+/// See [`panic_becomes_the_apps_500_and_the_server_keeps_serving`]; `env` chooses the demo's wiring.
+fn panic_becomes_500(env: &[(&str, &str)]) {
     let store = TestStore::sqlite();
-    let app = DemoApp::start(store.url());
+    let app = DemoApp::start_with_env(store.url(), env);
     let response = create_and_wait(
         store.url(),
         &["response", "panic", "checkout"],
@@ -212,8 +238,13 @@ fn chaos_disabled_injects_nothing() {
 
 #[test]
 fn user_group_and_method_filters_from_the_cli() {
+    user_group_and_method_filters(&[]);
+}
+
+/// See [`user_group_and_method_filters_from_the_cli`]; `env` chooses the demo's wiring.
+fn user_group_and_method_filters(env: &[(&str, &str)]) {
     let store = TestStore::sqlite();
-    let app = DemoApp::start(store.url());
+    let app = DemoApp::start_with_env(store.url(), env);
     let alice = [("x-demo-user", "alice")];
     let bob = [("x-demo-user", "bob")];
     create_and_wait(
@@ -255,4 +286,17 @@ fn user_group_and_method_filters_from_the_cli() {
     };
     assert_eq!(detail(&guest), 200);
     assert_eq!(detail(&alice), 200);
+}
+
+/// `ChaosLayer::around` the demo's whole Router (`DEMO_WHOLE_ROUTER=true`): the layer finds
+/// each request's view itself, and every fault above lands as with `Router::layer` —
+/// named static and parameterized views, GET covering HEAD, bodiless statuses, user and
+/// group filters from the auth outside it, a panic caught by the app's handler.
+#[test]
+fn the_whole_router_wiring_injects_as_the_route_layer_does() {
+    let env = [("DEMO_WHOLE_ROUTER", "true")];
+    abort_drops_the_connection(&env);
+    get_only_return_and_bodiless_statuses(&env);
+    panic_becomes_500(&env);
+    user_group_and_method_filters(&env);
 }

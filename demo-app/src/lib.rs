@@ -82,11 +82,29 @@ pub const ROUTES: [(&str, &str, &str); 8] = [
 /// Where the demo serves by default (the consumers call the provider there).
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 
+/// How the demo wires the chaos layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Wiring {
+    /// A panic (e.g. one injected by a `panic` action) becomes a 500 from tower-http's
+    /// `CatchPanic`; without it the connection drops and the server goes on.
+    pub catch_panics: bool,
+    /// `ChaosLayer::around` the shop's whole `Router` (one service; the layer resolves
+    /// the view itself) instead of `Router::layer` (every route wrapped).
+    pub whole_router: bool,
+}
+
+impl Default for Wiring {
+    fn default() -> Self {
+        Self {
+            catch_panics: true,
+            whole_router: false,
+        }
+    }
+}
+
 /// The demo router with `chaos` applied to every route and the demo auth outside it.
 /// The consumer views call the provider view at `base_url` (`http://127.0.0.1:PORT`).
-/// With `catch_panics`, a panic (e.g. one injected by a `panic` action) becomes a 500
-/// from tower-http's `CatchPanic`; without it the connection drops and the server goes on.
-pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
+pub fn router(chaos: ChaosLayer, base_url: &str, wiring: Wiring) -> Router {
     let counters = Arc::new(Counters::default());
     let handle = chaos.handle();
     let [
@@ -104,17 +122,22 @@ pub fn router(chaos: ChaosLayer, base_url: &str, catch_panics: bool) -> Router {
         .route(before_route, get(provider::consumer_before))
         .route(after_route, get(provider::consumer_after))
         .with_state(provider::Consumers::new(base_url));
-    let app = Router::new()
+    let shop = Router::new()
         .route(index_route, get(index))
         .route(items_route, get(list_items))
         .route(detail_route, get(item_detail))
         .route(checkout_route, post(checkout))
         .route(health_route, get(health))
         .with_state(counters)
-        .merge(consumers)
+        .merge(consumers);
+    let app = if wiring.whole_router {
+        // One service around the shop; the outer router only adds /metrics and auth.
+        Router::new().fallback_service(chaos.around(shop))
+    } else {
         // Chaos runs after routing (so it knows the route) ...
-        .layer(chaos);
-    let app = if catch_panics {
+        shop.layer(chaos)
+    };
+    let app = if wiring.catch_panics {
         app.layer(CatchPanicLayer::new())
     } else {
         app

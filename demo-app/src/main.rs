@@ -35,6 +35,10 @@ struct Args {
     /// connection; the server keeps serving either way).
     #[arg(long, env = "DEMO_NO_CATCH_PANIC")]
     no_catch_panic: bool,
+    /// Wrap the shop's whole Router in the chaos layer (`ChaosLayer::around`) instead of
+    /// every route (`Router::layer`).
+    #[arg(long, env = "DEMO_WHOLE_ROUTER")]
+    whole_router: bool,
 }
 
 #[tokio::main]
@@ -62,6 +66,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
     let address = listener.local_addr().context("no local address")?;
+    println!(
+        "chaos layer: {}",
+        if args.whole_router {
+            "around the whole Router (ChaosLayer::around)"
+        } else {
+            "on every route (Router::layer)"
+        }
+    );
     // Tests and scripts read this line to learn the port.
     println!("demo-app listening on http://{address}");
     std::io::stdout()
@@ -69,7 +81,11 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot write to stdout")?;
     tracing::info!(store = %chaos_middleware::store::redact(&args.database_url), "chaos store");
     let handle = chaos.handle();
-    let app = demo_app::router(chaos, &format!("http://{address}"), !args.no_catch_panic);
+    let wiring = demo_app::Wiring {
+        catch_panics: !args.no_catch_panic,
+        whole_router: args.whole_router,
+    };
+    let app = demo_app::router(chaos, &format!("http://{address}"), wiring);
     let app = if chaos_middleware::relay::is_relay_url(&args.database_url) {
         // The admin works on a database: the relay's server (chaos-admin serve) has it.
         println!(

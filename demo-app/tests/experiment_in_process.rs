@@ -22,7 +22,7 @@ async fn start_demo(database_url: &str) -> String {
         .await
         .expect("bind loopback");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = demo_app::router(chaos, &base_url, true);
+    let app = demo_app::router(chaos, &base_url, demo_app::Wiring::default());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

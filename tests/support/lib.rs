@@ -125,6 +125,8 @@ pub struct DemoApp {
     child: Child,
     /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// What it printed before its address.
+    pub startup: Vec<String>,
 }
 
 impl DemoApp {
@@ -158,6 +160,7 @@ impl DemoApp {
                 }
             }
         });
+        let mut startup = Vec::new();
         let port = loop {
             match receiver.recv_timeout(DEADLINE) {
                 Ok(line) => {
@@ -169,6 +172,7 @@ impl DemoApp {
                             .expect("port in the listening line");
                         break port;
                     }
+                    startup.push(line);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
@@ -180,7 +184,11 @@ impl DemoApp {
                 }
             }
         };
-        DemoApp { child, port }
+        DemoApp {
+            child,
+            port,
+            startup,
+        }
     }
 
     /// Waits up to `deadline` for the app to exit (after a signal); its exit code, or
