@@ -73,6 +73,13 @@ fn get_only_return_and_bodiless_statuses(env: &[(&str, &str)]) {
     );
     let head = app.request("HEAD", "/items", &[]).expect("HEAD answers");
     assert_eq!((head.status, head.body.as_str()), (503, ""));
+    // HEAD says the length GET's body has ("down"), in both wirings.
+    let length = head
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map(|(_, value)| value.as_str());
+    assert_eq!(length, Some("4"), "{:?}", head.headers);
     // `create return health 204` answers 204 with no body and no length.
     create_and_wait(
         store.url(),

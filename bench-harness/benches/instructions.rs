@@ -6,17 +6,21 @@
 //!
 //! For each server mode of `bench-harness serve` (a hello-world axum server, one tokio
 //! worker thread, loopback): start it under callgrind, send `WARMUP` (500) keep-alive
-//! GETs to warm it up, zero the counters, send `REQUESTS` (5,000) more on the same
-//! connection, dump, and divide the instructions of the busiest thread (the tokio worker
-//! that runs the requests) by `REQUESTS`. A mode `idle@N` or `router_idle@N` stores N
-//! actions on other views instead of 10,000. `KEEP=1` keeps the callgrind files (for
-//! `callgrind_annotate`) and prints where they are. Needs valgrind.
+//! GETs to warm it up, zero the counters, send `REQUESTS` (5,000) more on a second
+//! keep-alive connection (its accept and set-up are counted, about 4 instructions per
+//! request), dump, and divide the instructions of the busiest thread (the tokio worker
+//! that runs the requests) by `REQUESTS`. `bare` is always measured first: the last
+//! column divides by it. A mode `M@N` (for `idle`, `router_idle`, `user_miss`, `guard`)
+//! stores N actions on other views instead of 10,000. `KEEP=1` keeps the callgrind files
+//! (for `callgrind_annotate`) and prints where they are. Needs valgrind.
+//!
+//! Run without `--bench` (as `cargo test --all-targets` does) it measures nothing.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -42,15 +46,38 @@ fn main() {
     }
 }
 
+/// The modes that store actions on other views (and so take `@N`).
+const WITH_ACTIONS: &[&str] = &["idle", "router_idle", "user_miss", "guard"];
+
 fn run() -> Result<(), Error> {
-    // cargo passes `--bench` (and libtest's options) to every bench target; modes are
-    // the other arguments.
-    let mut modes: Vec<String> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench targets
+    // without it, and a test run must not take minutes under valgrind.
+    if !args.iter().any(|arg| arg == "--bench") {
+        return Ok(());
+    }
+    // Modes are the arguments that are not options (libtest's, passed on by cargo).
+    let mut modes: Vec<String> = args
+        .into_iter()
         .filter(|arg| !arg.starts_with('-'))
         .collect();
     if modes.is_empty() {
         modes = DEFAULT_MODES.iter().map(|m| m.to_string()).collect();
+    }
+    for mode in &modes {
+        if let Some((name, count)) = mode.split_once('@')
+            && (!WITH_ACTIONS.contains(&name) || !count.parse::<u32>().is_ok_and(|n| n > 0))
+        {
+            return Err(format!(
+                "{mode}: M@N takes a positive number of actions, for M in {}",
+                WITH_ACTIONS.join(", ")
+            )
+            .into());
+        }
+    }
+    if modes.first().is_none_or(|first| first != "bare") {
+        modes.retain(|mode| mode != "bare");
+        modes.insert(0, "bare".to_owned());
     }
     let requests = env_number("REQUESTS", 5_000)?;
     let warmup = env_number("WARMUP", 500)?;
@@ -137,7 +164,7 @@ fn per_request(work: &Path, mode: &str, warmup: u64, requests: u64) -> Result<u6
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(work.join(format!("{tag}.err")))?)
         .spawn()?;
     let pid = child.id();
     let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -150,13 +177,32 @@ fn per_request(work: &Path, mode: &str, warmup: u64, requests: u64) -> Result<u6
             }
         }
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(120))
-        .map_err(|_| "the server did not start within 120 s (unknown mode?)")?;
-    drive(&port, warmup)?;
-    callgrind_control("-z", pid)?;
-    drive(&port, requests)?;
-    callgrind_control("-d", pid)?;
+    let port = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(port) => port,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            return Err("the server did not start within 120 s".into());
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let said = std::fs::read_to_string(work.join(format!("{tag}.err"))).unwrap_or_default();
+            let tail: Vec<&str> = said.lines().rev().take(5).collect();
+            return Err(format!(
+                "the server exited before listening: {}",
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            )
+            .into());
+        }
+    };
+    let bin = Path::new(BIN);
+    let requests_text = requests.to_string();
+    let warmup_text = warmup.to_string();
+    let pid_text = pid.to_string();
+    run_bounded(bin, &["drive", "--port", &port, "--requests", &warmup_text])?;
+    run_bounded(Path::new("callgrind_control"), &["-z", &pid_text])?;
+    run_bounded(
+        bin,
+        &["drive", "--port", &port, "--requests", &requests_text],
+    )?;
+    run_bounded(Path::new("callgrind_control"), &["-d", &pid_text])?;
     drop(server);
     // The dump after zeroing is part 1, one file per thread; the busiest is the worker.
     let prefix = format!("cg.{tag}.{pid}.1-");
@@ -177,36 +223,38 @@ fn per_request(work: &Path, mode: &str, warmup: u64, requests: u64) -> Result<u6
     Ok(most / requests)
 }
 
-fn drive(port: &str, requests: u64) -> Result<(), Error> {
-    let status = Command::new(BIN)
-        .args(["drive", "--port", port, "--requests", &requests.to_string()])
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err(format!("drive --requests {requests} failed: {status}").into());
-    }
-    Ok(())
-}
-
-fn callgrind_control(option: &str, pid: u32) -> Result<(), Error> {
-    let status = Command::new("callgrind_control")
-        .args([option, &pid.to_string()])
+/// Runs `program args`, output discarded, killed after 300 s; fails unless it succeeds.
+fn run_bounded(program: &Path, args: &[&str]) -> Result<(), Error> {
+    let shown = format!("{} {}", program.display(), args.join(" "));
+    let mut child = Command::new(program)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err(format!("callgrind_control {option} {pid} failed: {status}").into());
+        .spawn()
+        .map_err(|err| format!("{shown}: {err}"))?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            if status.success() {
+                return Ok(());
+            }
+            return Err(format!("{shown} failed: {status}").into());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{shown} did not finish within 300 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(())
 }
 
 /// The `summary:` total of a callgrind file.
 fn summary(path: &Path) -> Result<u64, Error> {
     let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
+    text.lines()
         .find_map(|line| line.strip_prefix("summary: "))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or(0))
+        .ok_or_else(|| format!("{}: no `summary:` line", path.display()).into())
 }

@@ -180,9 +180,9 @@ pub(crate) struct Snapshot {
     pub point_rule_count: usize,
     responses: RuleSet,
     points: RuleSet,
-    /// The parameterized route patterns known (named views, and request-level action
-    /// targets such as `/items/{id}`), for requests that carry no `MatchedPath` (the
-    /// layer wraps a whole `Router`): `None` when there are none.
+    /// The route patterns known (named views, and request-level action targets such as
+    /// `/items/{id}`), for requests that carry no `MatchedPath` (the layer wraps a whole
+    /// `Router`, or a fallback answers): `None` when none has a parameter.
     patterns: Option<matchit::Router<Box<str>>>,
 }
 
@@ -326,28 +326,42 @@ impl Snapshot {
     }
 }
 
-/// A matcher of the parameterized patterns among `patterns` (static ones are matched by
-/// the path itself); `None` when there are none. A pattern axum's matcher refuses, or one
-/// that conflicts with another (`/a/{x}` and `/a/{y}`), is left out with a warning: its
-/// requests keep their path as key.
+/// A matcher of the known route patterns (named views, action targets), with axum's own
+/// priorities (a static segment before a parameter, a parameter before a catch-all):
+/// `/health` stays `/health` beside `/{page}`, as axum routes it. `None` when no pattern
+/// has a parameter (then a path is its own key and needs no matcher). A pattern axum's
+/// matcher refuses, or one that conflicts with another (`/a/{x}` and `/a/{y}`), is left
+/// out with a warning (once per pattern and process): its requests keep their path as key.
 fn pattern_matcher<'a>(
     patterns: impl Iterator<Item = &'a str>,
 ) -> Option<matchit::Router<Box<str>>> {
-    let mut router = matchit::Router::new();
-    let mut any = false;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for pattern in patterns {
-        if !pattern.starts_with('/') || !pattern.contains('{') || !seen.insert(pattern) {
-            continue;
-        }
-        match router.insert(pattern, Box::<str>::from(pattern)) {
-            Ok(()) => any = true,
-            Err(err) => {
-                tracing::warn!(target: "chaos", pattern, error = %err, "route pattern not resolved for a layer around a whole Router");
-            }
+        if pattern.starts_with('/') {
+            seen.insert(pattern);
         }
     }
-    any.then_some(router)
+    if !seen.iter().any(|pattern| pattern.contains('{')) {
+        return None;
+    }
+    let mut router = matchit::Router::new();
+    for pattern in seen {
+        if let Err(err) = router.insert(pattern, Box::<str>::from(pattern)) {
+            warn_once(pattern, &err);
+        }
+    }
+    Some(router)
+}
+
+/// Warns about a pattern left out of the matcher, once per pattern and process (the
+/// snapshot is compiled again on every change).
+fn warn_once(pattern: &str, err: &matchit::InsertError) {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if warned.len() < 1_000 && warned.insert(pattern.to_owned()) {
+        tracing::warn!(target: "chaos", pattern, error = %err, "route pattern left out of the view lookup for requests without a matched route (a layer around a whole Router, or a fallback): such requests keep their path as view");
+    }
 }
 
 /// The methods a rule matches, upper-cased; `GET` also covers `HEAD` (axum serves HEAD

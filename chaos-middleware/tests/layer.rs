@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::routing::get;
 use chaos_middleware::{
     Action, ActionSpec, ChaosHandle, ChaosLayer, ChaosUser, ChaosViews, Fault, Kind, Phase,
+    RequestInfo,
 };
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -1188,14 +1189,22 @@ async fn views_nested_under_a_prefix_with_a_trailing_slash_match() {
 /// view semantics are those of the route layer.
 #[tokio::test]
 async fn around_a_whole_router_views_resolve_as_on_routes() {
-    // `ChaosLayer::around` (handlers turned into services once) and `Layer::layer` on a
-    // Router (the same service, axum converts the handlers per request) agree.
-    for around in [true, false] {
-        whole_router_views(around).await;
+    // `ChaosLayer::around` (handlers turned into services once), `Layer::layer` on a
+    // Router (the same service, axum converts the handlers per request) and the route
+    // layer (`Router::layer`, views from axum's `MatchedPath`) agree.
+    for wiring in [Wiring::Around, Wiring::LayerOnRouter, Wiring::RouteLayer] {
+        whole_router_views(wiring).await;
     }
 }
 
-async fn whole_router_views(around: bool) {
+#[derive(Debug, Clone, Copy)]
+enum Wiring {
+    Around,
+    LayerOnRouter,
+    RouteLayer,
+}
+
+async fn whole_router_views(wiring: Wiring) {
     let mut api_views = ChaosViews::new();
     let api: Router = Router::new()
         .route(
@@ -1219,10 +1228,13 @@ async fn whole_router_views(around: bool) {
         .build()
         .expect("layer builds");
     let handle = layer.handle();
-    let service = if around {
-        layer.around(routes)
-    } else {
-        tower::Layer::layer(&layer, routes)
+    let service = match wiring {
+        Wiring::Around => layer.around(routes),
+        Wiring::LayerOnRouter => tower::Layer::layer(&layer, routes),
+        Wiring::RouteLayer => ChaosLayer::builder()
+            .build()
+            .expect("an inert layer builds")
+            .around(routes.layer(layer)),
     };
     let get = |path: &str| {
         let service = service.clone();
@@ -1243,6 +1255,9 @@ async fn whole_router_views(around: bool) {
             ret(2, "user", 418, None),
             ret(3, "/api/orders/{id}", 409, None),
             ret(4, "/plain", 402, None),
+            // A parameter pattern no route has: only paths no route (or known pattern)
+            // takes, as axum would route them.
+            ret(5, "/{page}", 418, None),
         ],
     );
     assert_eq!(get("/items/7").await, 503, "a named parameterized view");
@@ -1258,6 +1273,16 @@ async fn whole_router_views(around: bool) {
         "an unnamed pattern, targeted by pattern"
     );
     assert_eq!(get("/plain").await, 402, "a static route by its path");
+    assert_eq!(
+        get("/items").await,
+        200,
+        "a named static view beside /{{page}}"
+    );
+    assert_eq!(
+        get("/nowhere").await,
+        418,
+        "no route: the parameter pattern"
+    );
     assert_eq!(get("/api/orders").await, 404, "no route, no rule");
     // With no request-level rule the layer passes everything through.
     handle.apply(Some(2), &[]);
@@ -1343,22 +1368,85 @@ async fn many_layers_on_one_thread_each_see_their_own_actions() {
                 .as_u16()
         }
     };
-    for round in 0..3u16 {
+    // Layer i answers 500 + 10 × round + i, so a copy kept from an earlier round, or
+    // another layer's, shows; round 3 has no actions (the idle path), round 4 rules again.
+    let expected = |round: u16, i: usize| {
+        if round == 3 {
+            200
+        } else {
+            500 + 10 * round + i as u16
+        }
+    };
+    for round in 0..5u16 {
         for (i, (handle, _)) in layers.iter().enumerate() {
-            // Layer i answers 500 + i in odd rounds and passes through in even ones.
-            let code = 500 + i as u16;
-            let actions = if round % 2 == 1 {
-                vec![ret(1, "/x", code, None)]
-            } else {
+            let actions = if round == 3 {
                 Vec::new()
+            } else {
+                vec![ret(1, "/x", expected(round, i), None)]
             };
             handle.apply(Some(i64::from(round) + 1), &actions);
         }
         for _ in 0..2 {
             for (i, (_, service)) in layers.iter().enumerate() {
-                let expected = if round % 2 == 1 { 500 + i as u16 } else { 200 };
-                assert_eq!(status(service).await, expected, "layer {i}, round {round}");
+                assert_eq!(
+                    status(service).await,
+                    expected(round, i),
+                    "layer {i}, round {round}"
+                );
             }
         }
     }
+}
+
+/// A user extractor that panics fails only that request: the thread's copy of the snapshot
+/// is not lost or left behind, and the next request on the same thread sees the actions
+/// as they are then.
+#[tokio::test(flavor = "current_thread")]
+async fn a_panicking_user_extractor_leaves_the_next_request_current() {
+    let layer = ChaosLayer::builder()
+        .enabled(true)
+        .user_extractor(|info: &RequestInfo<'_>| {
+            if info.headers.contains_key("x-boom") {
+                panic!("the app's extractor failed");
+            }
+            None
+        })
+        .build()
+        .expect("layer builds");
+    let handle = layer.handle();
+    let service = layer.around(Router::new().route("/x", get(|| async { "x" })));
+    let call = |boom: bool| {
+        let service = service.clone();
+        let mut request = request(Method::GET, "/x", None);
+        if boom {
+            request
+                .headers_mut()
+                .insert("x-boom", http::HeaderValue::from_static("1"));
+        }
+        // A task on this same thread (current_thread runtime): its panic is caught.
+        tokio::spawn(async move { service.oneshot(request).await.map(|r| r.status().as_u16()) })
+    };
+    let mut for_alice = ret(1, "/x", 503, None);
+    for_alice.spec.users = vec!["alice".into()];
+    handle.apply(Some(1), &[for_alice.clone()]);
+    let failed = call(true)
+        .await
+        .expect_err("the extractor's panic fails the request");
+    assert!(failed.is_panic());
+    assert_eq!(
+        call(false).await.expect("no panic").expect("infallible"),
+        200
+    );
+    handle.apply(Some(2), &[ret(2, "/x", 502, None)]);
+    assert_eq!(
+        call(false).await.expect("no panic").expect("infallible"),
+        502
+    );
+    assert_eq!(
+        call(true)
+            .await
+            .expect("an action for everyone needs no user")
+            .expect("infallible"),
+        502
+    );
 }

@@ -33,11 +33,11 @@ struct Args {
     admin_password: String,
     /// Do not turn panics into 500 responses (an injected panic then drops the
     /// connection; the server keeps serving either way).
-    #[arg(long, env = "DEMO_NO_CATCH_PANIC")]
+    #[arg(long, env = "DEMO_NO_CATCH_PANIC", value_parser = clap::builder::BoolishValueParser::new())]
     no_catch_panic: bool,
     /// Wrap the shop's whole Router in the chaos layer (`ChaosLayer::around`) instead of
     /// every route (`Router::layer`).
-    #[arg(long, env = "DEMO_WHOLE_ROUTER")]
+    #[arg(long, env = "DEMO_WHOLE_ROUTER", value_parser = clap::builder::BoolishValueParser::new())]
     whole_router: bool,
 }
 

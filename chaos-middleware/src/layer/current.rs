@@ -9,8 +9,10 @@
 //!
 //! A thread holds the copy of the layer it served last, and those of at most [`SLOTS`]
 //! more. A copy of an older version is never used (versions are unique across layers),
-//! so nothing outlives a change; it is only kept in memory until that thread serves the
-//! layer again, or exits.
+//! so no rule outlives a change. The memory of an old copy is only given back when the
+//! thread next reads that layer's publication, or pushes the copy out for others, or
+//! exits: requests of an idle layer (no request-level rules) do not read it, so after the
+//! last action is removed each worker keeps the last snapshot it read until then.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub(crate) struct Current {
 #[derive(Debug)]
 pub(crate) struct Published {
     current: ArcSwap<Current>,
+    /// Held while publishing: versions are stored in the order of their publications.
+    publishing: std::sync::Mutex<()>,
     /// The version of `current` (stored after it, with release ordering).
     version: AtomicU64,
     /// Names this layer in the threads' copies (the version of its first publication).
@@ -54,7 +58,7 @@ thread_local! {
     /// The copy this thread used last: taken out while a request reads it, put back after.
     static FRONT: Cell<Option<Copy>> = const { Cell::new(None) };
     /// Copies of other layers' publications, the most recently put back first.
-    static BACK: RefCell<[Option<Copy>; SLOTS]> = const { RefCell::new([None, None, None, None]) };
+    static BACK: RefCell<[Option<Copy>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
 }
 
 impl Published {
@@ -62,6 +66,7 @@ impl Published {
         let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
         Self {
             current: ArcSwap::from_pointee(current),
+            publishing: std::sync::Mutex::new(()),
             version: AtomicU64::new(version),
             layer: version,
         }
@@ -69,6 +74,8 @@ impl Published {
 
     /// Replaces the publication; every thread takes the new one on its next request.
     pub(crate) fn store(&self, current: Current) {
+        // Two publications at once must not pair a version with the other's snapshot.
+        let _publishing = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
         self.current.store(Arc::new(current));
         self.version.store(version, Ordering::Release);
@@ -80,8 +87,8 @@ impl Published {
     }
 
     /// Runs `f` on the publication, read from this thread's copy when it is current.
-    /// (While `f` runs the copy is out of its place: a request served further up this
-    /// thread's stack, by a user extractor say, reads the shared publication instead.)
+    /// (While `f` runs the copy is out of its place: a request served from within `f`,
+    /// by a user extractor say, finds no copy and takes one of its own.)
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Current) -> R) -> R {
         let version = self.version.load(Ordering::Acquire);
@@ -91,7 +98,10 @@ impl Published {
         };
         let result = f(&copy.2);
         // Fails only while the thread exits: the copy is dropped then.
-        let _ = FRONT.try_with(|front| front.set(Some(copy)));
+        if let Ok(Some(displaced)) = FRONT.try_with(|front| front.replace(Some(copy))) {
+            // A request served from within `f` left its layer's copy: keep it.
+            keep(displaced);
+        }
         result
     }
 
@@ -104,25 +114,39 @@ impl Published {
         let mine = BACK
             .try_with(|back| {
                 let mut back = back.try_borrow_mut().ok()?;
-                let mine = back
-                    .iter_mut()
+                back.iter_mut()
                     .find(|copy| {
                         copy.as_ref()
                             .is_some_and(|(layer, ..)| *layer == self.layer)
                     })
-                    .and_then(Option::take);
-                if let Some(held) = held.filter(|(layer, ..)| *layer != self.layer) {
-                    let end = back.iter().position(Option::is_none).unwrap_or(SLOTS - 1);
-                    back[..=end].rotate_right(1);
-                    back[0] = Some(held);
-                }
-                mine
+                    .and_then(Option::take)
             })
             .ok()
             .flatten();
+        if let Some(held) = held.filter(|(layer, ..)| *layer != self.layer) {
+            keep(held);
+        }
         match mine {
             Some(copy) if copy.1 == version => copy,
             _ => (self.layer, version, self.current.load_full()),
         }
     }
+}
+
+/// Puts another layer's copy first among the kept ones (in place of that layer's older
+/// copy, else of the first free place, else of the least recently kept).
+#[cold]
+#[inline(never)]
+fn keep(copy: Copy) {
+    let _ = BACK.try_with(|back| {
+        let Ok(mut back) = back.try_borrow_mut() else {
+            return;
+        };
+        let end = back
+            .iter()
+            .position(|kept| kept.as_ref().is_none_or(|(layer, ..)| *layer == copy.0))
+            .unwrap_or(SLOTS - 1);
+        back[..=end].rotate_right(1);
+        back[0] = Some(copy);
+    });
 }

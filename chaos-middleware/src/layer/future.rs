@@ -39,7 +39,7 @@ pin_project! {
     /// The steps of a faulted request; each is skipped when absent.
     pub(crate) struct Faulted<F> {
         // 1. `slow` before: the inner future exists but is not polled (so the handler
-        //    does not start) until this sleep ends.
+        //    does not start; an axum handler starts when polled) until this sleep ends.
         #[pin]
         before: Option<Sleep>,
         // 2. `panic`: panic here, inside the service.

@@ -472,9 +472,14 @@ impl ChaosHandle {
     /// ```
     pub async fn shutdown(&self) {
         let shared = &self.shared;
-        shared.publish(Snapshot::empty(), None);
         let deregistered = shared.shutdown.deregistered.notified();
         shared.shutdown.stop.send_replace(true);
+        {
+            // Under the lock `apply` publishes with, after the stop it checks there: no
+            // reload compiled before the stop can publish after this.
+            let _state = shared.guards.lock().unwrap_or_else(|p| p.into_inner());
+            shared.publish(Snapshot::empty(), None);
+        }
         if shared.shutdown.registers.load(Ordering::Acquire) {
             let _ = tokio::time::timeout(SHUTDOWN_DEREGISTER_TIMEOUT, deregistered).await;
         }
@@ -499,6 +504,9 @@ impl Shared {
             return;
         }
         let mut state = self.guards.lock().unwrap_or_else(|p| p.into_inner());
+        if *self.shutdown.stop.borrow() {
+            return;
+        }
         if let Some(guards) = guards {
             state.stored = guards.to_vec();
         }
@@ -592,7 +600,8 @@ impl Shared {
     }
 
     /// Swaps in what the request path reads: the snapshot, the armed guards, and the two
-    /// flags derived from them (one relaxed load each on the request path).
+    /// flags derived from them (one relaxed load each on the request path). Called with
+    /// the `guards` lock held, so publications do not interleave.
     fn publish(&self, snapshot: Snapshot, monitor: Option<crate::guard::monitor::Monitor>) {
         let has_rules = !snapshot.has_no_response_rules();
         let armed = monitor.is_some();

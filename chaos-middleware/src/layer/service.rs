@@ -74,8 +74,7 @@ where
 
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // Idle (no request-level rules at all): one relaxed atomic load and out, or two
-        // when guards measure the app's responses (chaos at fault points only).
+        // Idle (no request-level rules, no guards measuring): two relaxed loads and out.
         let shared = &self.shared;
         if !shared.has_response_rules.load(Ordering::Relaxed)
             && !shared.measuring.load(Ordering::Relaxed)
@@ -92,7 +91,7 @@ where
             if candidates.is_none() && !measuring {
                 return None;
             }
-            Some(self.verdict(&request, current, view, candidates))
+            Some(self.verdict(&request, current, view, candidates, measuring))
         });
         match verdict {
             None => ResponseFuture::inner(self.inner.call(request)),
@@ -116,8 +115,9 @@ where
 enum Verdict<F> {
     /// Call the inner service; measure its answer for the armed guards when set.
     Pass(Option<crate::guard::monitor::Measure>),
-    /// Inject faults; the inner service is called (after any `before` delay) unless
-    /// the layer answers itself (`return`, `abort`, `panic`).
+    /// Inject faults; the inner service is called at once and its future polled after
+    /// any `before` delay (an axum handler starts when polled), unless the layer answers
+    /// itself (`return`, `abort`, `panic`).
     Inject {
         faulted: std::pin::Pin<Box<Faulted<F>>>,
         call_inner: bool,
@@ -134,8 +134,8 @@ impl<S> ChaosService<S> {
         current: &Current,
         view: &str,
         candidates: Option<(&[crate::snapshot::Rule], &[crate::snapshot::Rule])>,
+        measuring: bool,
     ) -> Verdict<F> {
-        let measuring = self.shared.measuring.load(Ordering::Relaxed);
         let start = |view: &str| measuring.then(|| measure(current, view)).flatten();
         let Some((specific, wildcard)) = candidates else {
             return Verdict::Pass(start(view));
@@ -190,6 +190,7 @@ impl<S> ChaosService<S> {
                 // Bodiless statuses (204, 205, 304) were compiled with an empty body;
                 // `bare` ones also go out without `Content-Length`.
                 let has_content = !body.is_empty();
+                let length = body.len();
                 let body = if *bare {
                     Body::new(NoContent)
                 } else {
@@ -197,6 +198,14 @@ impl<S> ChaosService<S> {
                 };
                 let mut response = Response::new(body);
                 *response.status_mut() = *status;
+                if !*bare {
+                    // Said outright: a HEAD answer carries no body to measure it by
+                    // (behind `Router::layer` axum adds it; around a whole Router,
+                    // nothing would).
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_LENGTH, http::HeaderValue::from(length));
+                }
                 if has_content {
                     response.headers_mut().insert(
                         header::CONTENT_TYPE,
@@ -236,7 +245,15 @@ where
     }
 
     fn call(&mut self, _connection: axum::serve::IncomingStream<'_, L>) -> Self::Future {
-        std::future::ready(Ok(self.clone()))
+        // As axum does for a bare Router: the handlers become services once per
+        // connection, not on every request (`around` did it already; this covers
+        // `tower::Layer::layer(&chaos, router)` too).
+        let router = self.inner.clone().with_state(());
+        std::future::ready(Ok(ChaosService::new(
+            router,
+            Arc::clone(&self.shared),
+            self.around,
+        )))
     }
 }
 
