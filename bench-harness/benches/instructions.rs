@@ -10,7 +10,8 @@
 //! keep-alive connection (its accept and set-up are counted, about 4 instructions per
 //! request), dump, and divide the instructions of the busiest thread (the tokio worker
 //! that runs the requests) by `REQUESTS`. `bare` is always measured first: the last
-//! column divides by it. A mode `M@N` (for `idle`, `router_idle`, `user_miss`, `guard`)
+//! column divides by it. A mode `M@N` (for `idle`, `router_idle`, `router_param`,
+//! `user_miss`, `guard`)
 //! stores N actions on other views instead of 10,000. `KEEP=1` keeps the callgrind files
 //! (for `callgrind_annotate`) and prints where they are. Needs valgrind.
 //!
@@ -37,6 +38,7 @@ const DEFAULT_MODES: &[&str] = &[
     "router_empty",
     "router_idle@1",
     "router_idle",
+    "router_param",
 ];
 
 fn main() {
@@ -47,7 +49,7 @@ fn main() {
 }
 
 /// The modes that store actions on other views (and so take `@N`).
-const WITH_ACTIONS: &[&str] = &["idle", "router_idle", "user_miss", "guard"];
+const WITH_ACTIONS: &[&str] = &["idle", "router_idle", "router_param", "user_miss", "guard"];
 
 fn run() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -49,7 +49,7 @@ fn main() -> Result<(), Error> {
         _ => {
             eprintln!(
                 "usage: bench-harness run [--rounds N] [--secs S] [--conns C] [--held N] [--quick]\n       \
-                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard|router_empty|router_idle [--workers N] [--hold-ms MS] [--actions N]\n       \
+                 bench-harness serve --mode bare|noop|empty|idle|chaos|user_miss|return|guard|router_empty|router_idle|router_param [--workers N] [--hold-ms MS] [--actions N]\n       \
                  bench-harness drive --port P [--path /hello] [--requests N]"
             );
             std::process::exit(2);
@@ -206,11 +206,23 @@ fn serve(args: &[String]) -> Result<(), Error> {
                 (routes.layer(layer), Some(handle))
             }
             // The layer around the whole Router: one service, no per-route wrapping.
-            "router_empty" | "router_idle" => {
+            "router_empty" | "router_idle" | "router_param" => {
                 let layer = ChaosLayer::builder().enabled(true).build()?;
                 let handle = layer.handle();
-                if mode == "router_idle" {
-                    handle.apply(Some(1), &unrelated(unrelated_count));
+                if mode != "router_empty" {
+                    let mut actions = unrelated(unrelated_count);
+                    // A parameterized pattern: requests are resolved with the matcher.
+                    if mode == "router_param" {
+                        actions.push(action(
+                            1,
+                            "/other/{id}/detail",
+                            Fault::Return {
+                                status: 503,
+                                body: None,
+                            },
+                        ));
+                    }
+                    handle.apply(Some(1), &actions);
                 }
                 let listener = listen()?;
                 axum::serve(listener, layer.around(routes)).await?;

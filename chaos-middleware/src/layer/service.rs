@@ -198,10 +198,10 @@ impl<S> ChaosService<S> {
                 };
                 let mut response = Response::new(body);
                 *response.status_mut() = *status;
-                if !*bare {
-                    // Said outright: a HEAD answer carries no body to measure it by
-                    // (behind `Router::layer` axum adds it; around a whole Router,
-                    // nothing would).
+                if !*bare && request.method() == http::Method::HEAD {
+                    // A HEAD answer carries no body for hyper to measure, so the length
+                    // GET would get is said outright (behind `Router::layer` axum adds
+                    // it; around a whole Router, nothing would). GET needs no header.
                     response
                         .headers_mut()
                         .insert(header::CONTENT_LENGTH, http::HeaderValue::from(length));
