@@ -76,6 +76,15 @@ fn app_with(layer: ChaosLayer) -> App {
     }
 }
 
+/// An enabled layer, with no store, that knows `views`.
+fn enabled_layer(views: ChaosViews) -> ChaosLayer {
+    ChaosLayer::builder()
+        .enabled(true)
+        .views(views)
+        .build()
+        .expect("the layer builds")
+}
+
 fn named_views() -> ChaosViews {
     let mut views = ChaosViews::new();
     views.name("items", "/items");
@@ -1073,11 +1082,7 @@ async fn views_named_in_a_nested_router_match_their_full_pattern() {
     views.nest("/api", api_views);
     assert_eq!(views.name_of("/api/users/{id}"), Some("user"));
     assert_eq!(views.name_of("/api"), Some("api_root"));
-    let layer = ChaosLayer::builder()
-        .enabled(true)
-        .views(views)
-        .build()
-        .expect("builds");
+    let layer = enabled_layer(views);
     let handle = layer.handle();
     let app = App {
         router: outer.layer(layer),
@@ -1162,11 +1167,7 @@ async fn views_nested_under_a_prefix_with_a_trailing_slash_match() {
     let mut views = ChaosViews::new();
     let outer = Router::new().nest("/api/", api);
     views.nest("/api/", api_views);
-    let layer = ChaosLayer::builder()
-        .enabled(true)
-        .views(views)
-        .build()
-        .expect("builds");
+    let layer = enabled_layer(views);
     let app = App {
         handle: layer.handle(),
         router: outer.layer(layer),
@@ -1222,11 +1223,7 @@ async fn whole_router_views(wiring: Wiring) {
         .route("/plain", get(|| async { "plain" }))
         .nest("/api", api);
     views.nest("/api", api_views);
-    let layer = ChaosLayer::builder()
-        .enabled(true)
-        .views(views)
-        .build()
-        .expect("layer builds");
+    let layer = enabled_layer(views);
     let handle = layer.handle();
     let service = match wiring {
         Wiring::Around => layer.around(routes),
@@ -1292,11 +1289,7 @@ async fn around_serves_with_axum_serve() {
     let routes: Router = Router::new()
         .route(views.name("item", "/items/{id}"), get(|| async { "item" }))
         .route("/ok", get(|| async { "ok" }));
-    let layer = ChaosLayer::builder()
-        .enabled(true)
-        .views(views)
-        .build()
-        .expect("layer builds");
+    let layer = enabled_layer(views);
     let handle = layer.handle();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
