@@ -19,7 +19,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -130,14 +130,8 @@ struct Server(Child);
 impl Drop for Server {
     fn drop(&mut self) {
         drop(self.0.stdin.take());
-        for _ in 0..100 {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // valgrind writes its last dump on the way out: give it 10 s.
+        let _ = wait_or_kill(&mut self.0, Duration::from_secs(10));
     }
 }
 
@@ -234,21 +228,26 @@ fn run_bounded(program: &Path, args: &[&str]) -> Result<(), Error> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|err| format!("{shown}: {err}"))?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
+    match wait_or_kill(&mut child, Duration::from_secs(300))? {
+        Some(status) if status.success() => Ok(()),
+        Some(status) => Err(format!("{shown} failed: {status}").into()),
+        None => Err(format!("{shown} did not finish within 300 s").into()),
+    }
+}
+
+/// Waits for `child` to exit, polling every 20 ms (std has no wait with a timeout);
+/// kills it after `limit`. `None`: it was killed.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
-            if status.success() {
-                return Ok(());
-            }
-            return Err(format!("{shown} failed: {status}").into());
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{shown} did not finish within 300 s").into());
+            return Ok(Some(status));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    child.wait()?;
+    Ok(None)
 }
 
 /// The `summary:` total of a callgrind file.

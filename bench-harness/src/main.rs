@@ -168,10 +168,10 @@ fn serve(args: &[String]) -> Result<(), Error> {
             "empty" | "idle" | "chaos" | "user_miss" | "return" | "guard" => {
                 let layer = ChaosLayer::builder().enabled(true).build()?;
                 let handle = layer.handle();
-                let mut actions = Vec::new();
-                if mode != "empty" {
-                    actions = unrelated(unrelated_count);
-                }
+                let mut actions = match mode.as_str() {
+                    "empty" | "return" => Vec::new(),
+                    _ => unrelated(unrelated_count),
+                };
                 // An action on /hello for alice only; the requests are anonymous.
                 if mode == "user_miss" {
                     let mut for_alice = action(1, "/hello", Fault::Abort);
@@ -180,14 +180,14 @@ fn serve(args: &[String]) -> Result<(), Error> {
                 }
                 // Every /hello answered 503 by the layer.
                 if mode == "return" {
-                    actions = vec![action(
+                    actions.push(action(
                         1,
                         "/hello",
                         Fault::Return {
                             status: 503,
                             body: None,
                         },
-                    )];
+                    ));
                 }
                 if mode == "guard" {
                     handle.apply_with_guards(
@@ -246,26 +246,22 @@ fn listen() -> Result<tokio::net::TcpListener, Error> {
 
 /// Serves `app` (plus `/stats`) on a free loopback port, printing `LISTENING <port>`.
 async fn serve_app(app: Router, handle: Option<ChaosHandle>) -> Result<(), Error> {
-    {
-        let stats_handle = handle.clone();
-        let app = app.route(
-            "/stats",
-            get(move || {
-                let stats = stats_handle.as_ref().map(ChaosHandle::stats);
-                async move {
-                    format!(
-                        "rss_kb={} slow={} return={}",
-                        rss_kb(),
-                        stats.as_ref().map_or(0, |s| s.injected_slow),
-                        stats.as_ref().map_or(0, |s| s.injected_return),
-                    )
-                }
-            }),
-        );
-        let listener = listen()?;
-        axum::serve(listener, app).await?;
-        Ok::<(), Error>(())
-    }
+    let app = app.route(
+        "/stats",
+        get(move || {
+            let stats = handle.as_ref().map(ChaosHandle::stats);
+            async move {
+                format!(
+                    "rss_kb={} slow={} return={}",
+                    rss_kb(),
+                    stats.as_ref().map_or(0, |s| s.injected_slow),
+                    stats.as_ref().map_or(0, |s| s.injected_return),
+                )
+            }
+        }),
+    );
+    axum::serve(listen()?, app).await?;
+    Ok(())
 }
 
 /// `drive --port P [--path /hello] [--requests N]`: N keep-alive GETs on one connection,

@@ -13,7 +13,7 @@ use maud::html;
 use serde_json::{Value, json};
 
 use super::api::bad_request;
-use super::pages::{error_page, form_pairs, html_response, page};
+use super::pages::{comma_list, error_page, form_pairs, html_response, page};
 use super::{ApiError, Ctx, ErrorBody};
 use crate::action::describe::{action_json, detail, timestamp};
 use crate::action::{Action, Naming, now_ms};
@@ -249,27 +249,19 @@ pub(super) async fn api_end_exercise(ctx: Ctx) -> Result<Json<Value>, ApiError> 
 // ---- Page ----
 
 /// Splits a comma-separated form field into names.
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 fn storm_form(pairs: &[(String, String)]) -> Result<StormForm, ApiError> {
     let mut form = StormForm::default();
     for (key, value) in pairs {
         let text = Some(value.clone()).filter(|v| !v.trim().is_empty());
         match key.as_str() {
-            "users" => form.users = list(value),
-            "groups" => form.groups = list(value),
+            "users" => form.users = comma_list(value),
+            "groups" => form.groups = comma_list(value),
             "views" => form.views.push(value.clone()),
             "probability" => form.probability = text,
             "for" => form.for_duration = text,
             "intensity" => form.intensity = text,
             "start_at" => form.start_at = text,
-            "between" => form.between.extend(list(value)),
+            "between" => form.between.extend(comma_list(value)),
             "days" => form.days = text,
             "tz" => form.tz = text,
             "seed" if !value.trim().is_empty() => {
@@ -292,7 +284,7 @@ fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
         let text = Some(value.clone()).filter(|v| !v.trim().is_empty());
         match key.as_str() {
             "views" => form.views.push(value.clone()),
-            "points" => form.points = list(value),
+            "points" => form.points = comma_list(value),
             "probability" => form.probability = text,
             "for" => form.for_duration = text,
             "faults" if !value.trim().is_empty() => {
@@ -307,7 +299,7 @@ fn exercise_form(pairs: &[(String, String)]) -> Result<ExerciseForm, ApiError> {
             }
             "force" => form.force = value == "on",
             "start_at" => form.start_at = text,
-            "between" => form.between.extend(list(value)),
+            "between" => form.between.extend(comma_list(value)),
             "days" => form.days = text,
             "tz" => form.tz = text,
             "faults" | "seed" => {}

@@ -534,16 +534,18 @@ pub(super) async fn new_action(ctx: Ctx) -> Response {
     )
 }
 
+/// A comma-separated form field as its non-empty items, trimmed (`a, b,` → `[a, b]`).
+pub(super) fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The form's fields as an [`ActionForm`] (lists are comma-separated).
 fn parse_form(pairs: &[(String, String)]) -> Result<ActionForm, String> {
     let mut form = ActionForm::default();
-    let split = |text: &str| -> Vec<String> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
     for (key, value) in pairs {
         let text = Some(value.clone());
         match key.as_str() {
@@ -557,14 +559,14 @@ fn parse_form(pairs: &[(String, String)]) -> Result<ActionForm, String> {
             "body" => form.body = text,
             "message" => form.message = text,
             "probability" => form.probability = text,
-            "users" => form.users = split(value),
-            "groups" => form.groups = split(value),
-            "hosts" => form.hosts = split(value),
-            "methods" => form.methods = split(value),
+            "users" => form.users = comma_list(value),
+            "groups" => form.groups = comma_list(value),
+            "hosts" => form.hosts = comma_list(value),
+            "methods" => form.methods = comma_list(value),
             "for" => form.for_duration = text,
             "until" => form.until = text,
             "start_at" => form.start_at = text,
-            "between" => form.between.extend(split(value)),
+            "between" => form.between.extend(comma_list(value)),
             "days" => form.days = text,
             "tz" => form.tz = text,
             "disabled" => form.disabled = value == "on",

@@ -133,6 +133,12 @@ impl<F> Faulted<F> {
         })
     }
 
+    /// Whether the inner service answers (the layer has no response of its own to give
+    /// and no panic to raise).
+    pub(crate) fn needs_inner(&self) -> bool {
+        self.response.is_none() && self.panic_action.is_none()
+    }
+
     /// The inner service's future, polled after any `before` delay.
     pub(crate) fn set_future(self: Pin<&mut Self>, future: F) {
         self.project().future.set(Some(future));

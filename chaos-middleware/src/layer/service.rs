@@ -76,14 +76,12 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // Idle (no request-level rules, no guards measuring): two relaxed loads and out.
         let shared = &self.shared;
-        if !shared.has_response_rules.load(Ordering::Relaxed)
-            && !shared.measuring.load(Ordering::Relaxed)
-        {
+        let measuring = shared.measuring.load(Ordering::Relaxed);
+        if !measuring && !shared.has_response_rules.load(Ordering::Relaxed) {
             return ResponseFuture::inner(self.inner.call(request));
         }
         // One lookup in this thread's copy of the snapshot: no rule for the request's
         // view is the common case, whatever the number of actions on other views.
-        let measuring = shared.measuring.load(Ordering::Relaxed);
         let verdict = shared.current.with(|current| {
             let snapshot = &current.snapshot;
             let view = self.view_key(&request, snapshot);
@@ -98,11 +96,8 @@ where
             Some(Verdict::Pass(measure)) => {
                 ResponseFuture::measured(self.inner.call(request), measure)
             }
-            Some(Verdict::Inject {
-                mut faulted,
-                call_inner,
-            }) => {
-                if call_inner {
+            Some(Verdict::Inject(mut faulted)) => {
+                if faulted.needs_inner() {
                     faulted.as_mut().set_future(self.inner.call(request));
                 }
                 ResponseFuture::faulted(faulted)
@@ -117,11 +112,8 @@ enum Verdict<F> {
     Pass(Option<crate::guard::monitor::Measure>),
     /// Inject faults; the inner service is called at once and its future polled after
     /// any `before` delay (an axum handler starts when polled), unless the layer answers
-    /// itself (`return`, `abort`, `panic`).
-    Inject {
-        faulted: std::pin::Pin<Box<Faulted<F>>>,
-        call_inner: bool,
-    },
+    /// itself (`return`, `abort`, `panic`: [`Faulted::needs_inner`]).
+    Inject(std::pin::Pin<Box<Faulted<F>>>),
 }
 
 impl<S> ChaosService<S> {
@@ -184,7 +176,6 @@ impl<S> ChaosService<S> {
                 .then(|| Box::pin(self.shared.shutdown.stopped()) as super::future::StopSignal),
             measure: None,
         };
-        let mut call_inner = false;
         match decision.terminal.map(|rule| (rule.id, &rule.effect)) {
             Some((_, Effect::Return { status, body, bare })) => {
                 // Bodiless statuses (204, 205, 304) were compiled with an empty body;
@@ -220,13 +211,9 @@ impl<S> ChaosService<S> {
             // the injected delay. Injected answers are not the app's.
             _ => {
                 faults.measure = start(view);
-                call_inner = true;
             }
         }
-        Verdict::Inject {
-            faulted: Faulted::new(faults),
-            call_inner,
-        }
+        Verdict::Inject(Faulted::new(faults))
     }
 }
 
